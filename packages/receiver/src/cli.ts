@@ -1,0 +1,26 @@
+import { runMain, SurveillanceError } from '@surveillance/shared';
+
+type Command = { run(argv: string[]): Promise<number | void> };
+
+/**
+ * Sub-commands, each loaded only when asked for: the per-connection path (receive) must not
+ * pay for the review side's imports. Receiving is the default, so that systemd units and the
+ * tutorial's `ExecStart=` need no sub-command.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  receive: () => import('./receive.ts'),
+};
+
+const argv = process.argv.slice(2);
+const named = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : undefined;
+
+await runMain('surveillance-receiver', async () => {
+  if (named === 'help') {
+    process.stdout.write(`Usage: surveillance-receiver COMMAND [options]\n\nCommands: ${Object.keys(COMMANDS).join(', ')}\nEach command takes --help.\n`);
+    return 0;
+  }
+  const load = named ? COMMANDS[named] : COMMANDS.receive;
+  if (!load) throw new SurveillanceError('usage', `unknown command ${JSON.stringify(named)}; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  const command = await load();
+  return command.run(named ? argv.slice(1) : argv);
+});

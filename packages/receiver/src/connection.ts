@@ -1,0 +1,227 @@
+import { createHash, type Hash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import {
+  HeaderReader,
+  JpegScanner,
+  SurveillanceError,
+  classify,
+  formatAck,
+  type Ack,
+  type FrameHeader,
+  type Logger,
+} from '@surveillance/shared';
+import type { FrameStore, FrameWriter } from './frame-store.ts';
+
+/**
+ * One connection, whatever started it (inetd-style fd 0, a listener on fd 3, or --listen):
+ * reads units back to back, stores each frame and answers each with one line
+ * (docs/protocol.md). The first error ends the connection: after bad bytes the stream has no
+ * trustworthy frame boundary left.
+ */
+
+export interface ConnectionOptions {
+  store: FrameStore;
+  log: Logger;
+  /** The peer's address, used for logs and as the camera name of raw frames. */
+  peer: string;
+  maxFrameBytes: number;
+  /** How long the peer may send nothing before the connection is closed. */
+  idleTimeoutMs: number;
+  now?: () => Date;
+}
+
+export interface ConnectionResult {
+  stored: number;
+  duplicates: number;
+  /** The error that ended the connection, if one did. */
+  error?: SurveillanceError;
+}
+
+/** How long a closing connection waits for the peer to close its side too. */
+const CLOSE_GRACE_MS = 1000;
+
+type Unit =
+  | { kind: 'raw'; scanner: JpegScanner; writer: FrameWriter; hash: Hash; time: Date; started: number }
+  | { kind: 'header'; reader: HeaderReader; started: number }
+  | { kind: 'framed'; header: FrameHeader; scanner: JpegScanner; writer: FrameWriter; remaining: number; started: number };
+
+/** A camera name for raw frames, from the peer's address: `::ffff:10.0.0.5` becomes `10.0.0.5`. */
+export function cameraFromPeer(peer: string): string {
+  return peer.replace(/^::ffff:/, '').replace(/[^A-Za-z0-9.-]/g, '-').replace(/^-+/, '') || 'unknown';
+}
+
+export function handleConnection(socket: Duplex, options: ConnectionOptions): Promise<ConnectionResult> {
+  const { store, log, peer, maxFrameBytes } = options;
+  const now = options.now ?? (() => new Date());
+  const result: ConnectionResult = { stored: 0, duplicates: 0 };
+  let unit: Unit | undefined;
+  let units = 0;
+  let finished = false;
+
+  return new Promise((resolve) => {
+    const send = (ack: Ack) => {
+      if (socket.writable) socket.write(formatAck(ack));
+    };
+
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('timeout', onTimeout);
+      socket.off('error', onError);
+      socket.on('error', () => {}); // late resets from the peer change nothing now
+      resolve(result);
+    };
+
+    const fail = (error: SurveillanceError) => {
+      if (unit && unit.kind !== 'header') unit.writer.abort();
+      const id = unit?.kind === 'framed' ? unit.header.id : '-';
+      unit = undefined;
+      result.error = error;
+      log.warn({ peer, code: error.code }, `rejected: ${error.message}`);
+      send({ status: 'ERR', id, code: error.code, reason: error.message });
+      socket.off('data', onData);
+      close();
+    };
+
+    /**
+     * Ends our side and keeps reading (and dropping) what the peer still sends, for a moment:
+     * closing with unread input would make the kernel reset the connection, and the peer would
+     * never read our last line. A peer that never closes its side is cut off after that moment.
+     */
+    const close = () => {
+      socket.on('data', () => {});
+      socket.end();
+      const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+      finish();
+    };
+
+    const complete = (meta: { camera: string; time: Date; id: string }, writer: FrameWriter, started: number) => {
+      const saved = writer.commit(meta);
+      if (saved.duplicate) result.duplicates++;
+      else result.stored++;
+      send({ status: saved.duplicate ? 'DUP' : 'OK', id: meta.id, name: saved.name });
+      log.info(
+        { peer, camera: meta.camera, id: meta.id, bytes: writer.bytes, name: saved.name, ms: Date.now() - started },
+        saved.duplicate ? 'duplicate' : 'stored',
+      );
+    };
+
+    /** Feeds one chunk to the current unit; returns the bytes that belong to the next unit. */
+    const step = (chunk: Buffer): Buffer => {
+      if (!unit) {
+        units++;
+        const started = Date.now();
+        if (classify(chunk) === 'raw') {
+          const writer = store.begin();
+          unit = { kind: 'raw', scanner: new JpegScanner(maxFrameBytes), writer, hash: createHash('sha256'), time: now(), started };
+        } else {
+          unit = { kind: 'header', reader: new HeaderReader(), started };
+        }
+      }
+      switch (unit.kind) {
+        case 'raw': {
+          const used = unit.scanner.push(chunk);
+          const part = chunk.subarray(0, used);
+          unit.writer.write(part);
+          unit.hash.update(part);
+          if (unit.scanner.done) {
+            const { writer, hash, time, started } = unit;
+            unit = undefined;
+            complete({ camera: cameraFromPeer(peer), time, id: hash.digest('hex').slice(0, 16) }, writer, started);
+          }
+          return chunk.subarray(used);
+        }
+        case 'header': {
+          const used = unit.reader.push(chunk);
+          const header = unit.reader.header;
+          if (header === 'ping') {
+            unit = undefined;
+            send({ status: 'OK', id: '-', name: 'pong' });
+          } else if (header) {
+            if (header.length > maxFrameBytes) {
+              throw new SurveillanceError('too-large', `frame of ${header.length} bytes is larger than the limit of ${maxFrameBytes} bytes`);
+            }
+            const { started } = unit;
+            unit = { kind: 'framed', header, scanner: new JpegScanner(maxFrameBytes), writer: store.begin(), remaining: header.length, started };
+          }
+          return chunk.subarray(used);
+        }
+        case 'framed': {
+          const take = Math.min(unit.remaining, chunk.length);
+          const part = chunk.subarray(0, take);
+          if (unit.scanner.push(part) < take) {
+            throw new SurveillanceError('bad-jpeg', `frame ${unit.header.id}: JPEG ends (EOI) before the ${unit.header.length} bytes its header announced`);
+          }
+          unit.writer.write(part);
+          unit.remaining -= take;
+          if (unit.remaining === 0) {
+            if (!unit.scanner.done) {
+              throw new SurveillanceError('bad-jpeg', `frame ${unit.header.id}: ${unit.header.length} bytes announced, but the JPEG has no EOI by then`);
+            }
+            const { header, writer, started } = unit;
+            unit = undefined;
+            complete(header, writer, started);
+          }
+          return chunk.subarray(take);
+        }
+      }
+    };
+
+    const onData = (chunk: Buffer) => {
+      try {
+        let rest = chunk;
+        while (rest.length > 0 && !finished) rest = step(rest);
+      } catch (e) {
+        fail(asSurveillanceError(e));
+      }
+    };
+
+    const onEnd = () => {
+      if (unit) {
+        const what = unit.kind === 'raw' ? unit.scanner : unit.kind === 'framed' ? unit.scanner : undefined;
+        const reason = what
+          ? `connection closed after ${what.bytes} bytes, before the frame was complete`
+          : 'connection closed in the middle of a frame header';
+        fail(new SurveillanceError('truncated', reason));
+      } else if (units === 0) {
+        fail(new SurveillanceError('empty', 'connection closed without sending a frame'));
+      } else {
+        close();
+      }
+    };
+
+    const onTimeout = () => {
+      if (unit || units === 0) {
+        fail(new SurveillanceError('timeout', `no data for ${options.idleTimeoutMs / 1000}s ${unit ? 'in the middle of a frame' : 'after connecting'}`));
+      } else {
+        close();
+      }
+    };
+
+    const onError = (e: Error) => {
+      if (unit && unit.kind !== 'header') unit.writer.abort();
+      unit = undefined;
+      result.error = new SurveillanceError('truncated', `connection failed: ${e.message}`, { cause: e });
+      log.warn({ peer, code: 'truncated' }, `connection failed: ${e.message}`);
+      socket.destroy();
+      finish();
+    };
+
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    if ('setTimeout' in socket && typeof socket.setTimeout === 'function') {
+      (socket as Duplex & { setTimeout(ms: number): void }).setTimeout(options.idleTimeoutMs);
+      socket.on('timeout', onTimeout);
+    }
+  });
+}
+
+function asSurveillanceError(e: unknown): SurveillanceError {
+  if (e instanceof SurveillanceError) return e;
+  return new SurveillanceError('store-failed', `internal error: ${(e as Error).message}`, { cause: e });
+}

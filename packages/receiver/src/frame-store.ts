@@ -1,0 +1,215 @@
+import {
+  closeSync,
+  fsyncSync,
+  futimesSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { SurveillanceError } from '@surveillance/shared';
+import { DEFAULT_NAME_PATTERN, frameName } from './frame-name.ts';
+
+/**
+ * The store on disk. A frame is written to `.incoming/` under a temporary name, fsynced, then
+ * hard-linked to its final name and the folder fsynced: readers never see a partial file, a
+ * crash leaves at most a hidden temporary file, and `link` (unlike `rename`) refuses to replace
+ * an existing name, which is what makes a resent frame a duplicate rather than a second copy.
+ *
+ * Synchronous I/O on purpose: one process per connection gains nothing from async fs, and on
+ * this pattern it measured faster (docs/benchmarks in scripts/bench.mjs).
+ */
+
+export const INCOMING_DIR = '.incoming';
+/** A temporary file older than this belongs to a receiver that died: no live frame is so slow. */
+const STALE_INCOMING_MS = 60 * 60 * 1000;
+
+export interface FrameStoreOptions {
+  root: string;
+  namePattern?: string;
+  /** Refuse frames when the file system has less than this many bytes free. */
+  minFreeBytes?: number;
+}
+
+export interface StoredFrame {
+  /** Path relative to the store root. */
+  name: string;
+  duplicate: boolean;
+}
+
+export interface FrameMeta {
+  camera: string;
+  time: Date;
+  id: string;
+}
+
+function storeError(what: string, e: unknown): SurveillanceError {
+  const err = e as NodeJS.ErrnoException;
+  const code = err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'store-full' : 'store-failed';
+  return new SurveillanceError(code, `${what}: ${err.code ?? ''} ${err.message}`.trim(), { cause: e });
+}
+
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+let tempCounter = 0;
+
+export class FrameStore {
+  readonly root: string;
+  readonly namePattern: string;
+  readonly minFreeBytes: number;
+  private readonly incoming: string;
+  /** Folders known to exist, so that mkdir and its fsyncs run once per folder. */
+  private readonly folders = new Set<string>();
+
+  constructor(options: FrameStoreOptions) {
+    this.root = options.root;
+    this.namePattern = options.namePattern ?? DEFAULT_NAME_PATTERN;
+    this.minFreeBytes = options.minFreeBytes ?? 0;
+    this.incoming = join(this.root, INCOMING_DIR);
+  }
+
+  /** Creates the store's folders and clears temporary files left by receivers that died. */
+  open(): this {
+    try {
+      mkdirSync(this.incoming, { recursive: true });
+    } catch (e) {
+      throw storeError(`cannot create the store at ${this.root}`, e);
+    }
+    const now = Date.now();
+    for (const name of readdirSync(this.incoming)) {
+      const path = join(this.incoming, name);
+      try {
+        if (now - statSync(path).mtimeMs > STALE_INCOMING_MS) unlinkSync(path);
+      } catch {
+        // Another receiver finished or removed it first.
+      }
+    }
+    return this;
+  }
+
+  /** Bytes free for an unprivileged writer. */
+  freeBytes(): number {
+    const s = statfsSync(this.root);
+    return s.bavail * s.bsize;
+  }
+
+  /** Starts a frame; throws store-full when below the reserve, so nothing is half-written. */
+  begin(): FrameWriter {
+    if (this.minFreeBytes > 0) {
+      const free = this.freeBytes();
+      if (free < this.minFreeBytes) {
+        throw new SurveillanceError(
+          'store-full',
+          `store ${this.root} has ${mib(free)} free, below the reserve of ${mib(this.minFreeBytes)}; frames are refused until space is freed (surveillance-receiver prune)`,
+        );
+      }
+    }
+    const path = join(this.incoming, `${process.pid}-${++tempCounter}-${Math.random().toString(36).slice(2, 8)}.part`);
+    try {
+      return new FrameWriter(this, path, openSync(path, 'wx', 0o640));
+    } catch (e) {
+      throw storeError(`cannot create a file in ${this.incoming}`, e);
+    }
+  }
+
+  /** @internal Links a finished temporary file to its final name. */
+  place(tempPath: string, meta: FrameMeta): StoredFrame {
+    const name = frameName(meta.camera, meta.time, meta.id, this.namePattern);
+    const path = join(this.root, name);
+    const folder = dirname(path);
+    try {
+      this.ensureFolder(folder);
+      try {
+        linkSync(tempPath, path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { name, duplicate: true };
+        throw e;
+      }
+      fsyncDir(folder);
+      return { name, duplicate: false };
+    } catch (e) {
+      throw storeError(`cannot store ${name}`, e);
+    } finally {
+      unlinkSync(tempPath);
+    }
+  }
+
+  private ensureFolder(folder: string): void {
+    if (this.folders.has(folder)) return;
+    const created = mkdirSync(folder, { recursive: true });
+    if (created !== undefined) {
+      // Make every new folder's entry durable, from the deepest up to the one that existed.
+      for (let dir = folder; dir.length >= created.length; dir = dirname(dir)) fsyncDir(dirname(dir));
+    }
+    this.folders.add(folder);
+  }
+}
+
+export class FrameWriter {
+  private closed = false;
+  bytes = 0;
+
+  constructor(
+    private readonly store: FrameStore,
+    private readonly path: string,
+    private fd: number,
+  ) {}
+
+  write(chunk: Uint8Array): void {
+    try {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+      this.bytes += chunk.length;
+    } catch (e) {
+      this.abort();
+      throw storeError('cannot write the frame', e);
+    }
+  }
+
+  /** Makes the frame durable under its final name; the frame's mtime is its capture time. */
+  commit(meta: FrameMeta): StoredFrame {
+    try {
+      futimesSync(this.fd, meta.time, meta.time);
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.closed = true;
+    } catch (e) {
+      this.abort();
+      throw storeError('cannot flush the frame to disk', e);
+    }
+    return this.store.place(this.path, meta);
+  }
+
+  /** Drops the frame: nothing of it stays on disk. Safe to call more than once. */
+  abort(): void {
+    if (!this.closed) {
+      this.closed = true;
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+    }
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}

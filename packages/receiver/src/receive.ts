@@ -1,0 +1,116 @@
+import { fstatSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { createLogger, formatHelp, loadOptions, SurveillanceError, type Logger } from '@surveillance/shared';
+import { handleConnection, type ConnectionOptions } from './connection.ts';
+import { FrameStore } from './frame-store.ts';
+import { receiveSpec, resolveStore } from './receive-options.ts';
+
+const HELP = `Usage: surveillance-receiver [receive] [options]
+
+Stores the JPEG frames sent to it, one file per frame, and answers each with OK, DUP or ERR.
+It takes its connection from wherever it is started:
+  under systemd, Accept=yes   one process per connection, the connection on stdin
+  under systemd, Accept=no    the listening socket as fd 3 (LISTEN_FDS); exits when idle
+  --listen HOST:PORT          a plain server, for machines without systemd and development
+
+Review what was stored with the other commands: surveillance-receiver help`;
+
+/** The socket systemd passed with Accept=no, if it was passed to us (sd_listen_fds(3)). */
+function listenFd(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.LISTEN_PID !== String(process.pid) || !env.LISTEN_FDS) return undefined;
+  if (Number(env.LISTEN_FDS) !== 1) {
+    throw new SurveillanceError('usage', `systemd passed ${env.LISTEN_FDS} sockets; the receiver takes exactly one (one ListenStream= line)`);
+  }
+  return 3;
+}
+
+function stdinIsSocket(): boolean {
+  try {
+    return fstatSync(0).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number | void> {
+  const { values, positionals } = loadOptions(receiveSpec, argv, env);
+  if (values.help) {
+    process.stdout.write(formatHelp(HELP, receiveSpec));
+    return 0;
+  }
+  if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
+  const root = resolveStore(values, env);
+  const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
+  const store = new FrameStore({ root, namePattern: values['name-pattern'], minFreeBytes: values['min-free'] }).open();
+  const connection = (peer: string): ConnectionOptions => ({
+    store,
+    log,
+    peer,
+    maxFrameBytes: values['max-frame-bytes'],
+    idleTimeoutMs: values['idle-timeout'],
+  });
+
+  const fd = values.listen ? undefined : listenFd(env);
+  if (values.listen || fd !== undefined) {
+    return serve(log, connection, {
+      target: values.listen ?? { fd: fd! },
+      exitIdleMs: fd !== undefined ? values['exit-idle'] : 0,
+      maxConnections: values['max-connections'],
+    });
+  }
+  if (!stdinIsSocket()) {
+    throw new SurveillanceError(
+      'usage',
+      'stdin is not a socket: run under systemd (surveillance.socket) or pass --listen HOST:PORT',
+    );
+  }
+  // inetd style: fd 0 is the connection, and stdout is the same socket. Wrap it once.
+  const socket = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
+  const result = await handleConnection(socket, connection(env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown'));
+  return result.error ? 1 : 0;
+}
+
+interface ServeOptions {
+  target: { host: string; port: number } | { fd: number };
+  /** Exit after this long with no connection; 0 never. */
+  exitIdleMs: number;
+  maxConnections: number;
+}
+
+/** A long-lived server for the listener modes; every connection gets the same handler. */
+function serve(log: Logger, connection: (peer: string) => ConnectionOptions, options: ServeOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let active = 0;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const server = createServer({ allowHalfOpen: true }, (socket) => {
+      active++;
+      clearTimeout(idleTimer);
+      socket.once('close', () => {
+        active--;
+        armIdle();
+      });
+      void handleConnection(socket, connection(socket.remoteAddress ?? 'unknown'));
+    });
+    server.maxConnections = options.maxConnections;
+    const stop = (why: string) => {
+      log.info(`${why}: no new connections; finishing ${active} open`);
+      server.close(() => resolve(0));
+    };
+    const armIdle = () => {
+      if (options.exitIdleMs > 0 && active === 0) {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => stop(`idle for ${options.exitIdleMs / 1000}s`), options.exitIdleMs);
+      }
+    };
+    server.on('error', (e: NodeJS.ErrnoException) => {
+      reject(new SurveillanceError('usage', `cannot listen: ${e.code ?? ''} ${e.message}`.trim(), { cause: e }));
+    });
+    server.listen(options.target, () => {
+      const address = server.address();
+      log.info({ address: typeof address === 'string' ? address : address ? `${address.address}:${address.port}` : 'fd 3' }, 'listening');
+      armIdle();
+    });
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

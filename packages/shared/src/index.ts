@@ -1,0 +1,35 @@
+export { SurveillanceError, isSurveillanceError, EXIT, type ErrorCode } from './errors.ts';
+export { JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
+export {
+  HEADER_MAGIC,
+  MAX_HEADER_BYTES,
+  PING_LINE,
+  HeaderReader,
+  checkCameraName,
+  checkFrameId,
+  classify,
+  describeBytes,
+  encodeHeader,
+  formatAck,
+  parseAck,
+  parseHeader,
+  type Ack,
+  type FrameHeader,
+  type UnitKind,
+} from './protocol.ts';
+export {
+  ENV_PREFIX,
+  envName,
+  formatHelp,
+  loadOptions,
+  parseDuration,
+  parseHostPort,
+  parseSize,
+  type HostPort,
+  type Kind,
+  type OptionSpec,
+  type Spec,
+  type Values,
+} from './options.ts';
+export { createLogger, LOG_LEVELS, type Logger } from './log.ts';
+export { runMain } from './main.ts';

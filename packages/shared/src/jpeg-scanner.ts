@@ -1,0 +1,242 @@
+import { SurveillanceError } from './errors.ts';
+
+/**
+ * A streaming JPEG frame scanner: it walks the marker/segment structure of one JPEG
+ * (ITU T.81, B.1) chunk by chunk and says where the frame ends, in constant memory.
+ *
+ * It never searches for FF D9 in the raw bytes: an EOI also stands inside EXIF thumbnails and
+ * other segments, which the scanner skips by their length. Inside entropy-coded data, FF 00
+ * (stuffing), FF D0-D7 (restart markers) and FF FF (fill) are data; any other marker ends the
+ * scan and is handled as a marker, which covers progressive and arithmetic-coded images.
+ */
+
+const enum State {
+  Soi0,
+  Soi1,
+  MarkerFF,
+  MarkerCode,
+  Length0,
+  Length1,
+  Segment,
+  Entropy,
+  EntropyFF,
+  Done,
+}
+
+const SOI = 0xd8;
+const EOI = 0xd9;
+const SOS = 0xda;
+const TEM = 0x01;
+
+function isRst(m: number): boolean {
+  return m >= 0xd0 && m <= 0xd7;
+}
+
+/** Start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC). */
+function isSof(m: number): boolean {
+  return m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+}
+
+function hex(b: number): string {
+  return b.toString(16).toUpperCase().padStart(2, '0');
+}
+
+export interface JpegInfo {
+  /** Bytes from SOI to EOI inclusive. */
+  bytes: number;
+  width: number;
+  height: number;
+  progressive: boolean;
+}
+
+export class JpegScanner {
+  private state = State.Soi0;
+  private marker = 0;
+  /** Bytes of the current segment's payload still to skip. */
+  private remaining = 0;
+  /** Offset inside the current segment's payload, to pick width and height out of SOF. */
+  private segmentOffset = 0;
+  private sofSeen = false;
+  private sosSeen = false;
+  private total = 0;
+  private width = 0;
+  private height = 0;
+  private progressive = false;
+
+  constructor(private readonly maxBytes = Number.POSITIVE_INFINITY) {}
+
+  /** True once the EOI of the frame has been consumed. */
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** Bytes consumed so far. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  get info(): JpegInfo {
+    return { bytes: this.total, width: this.width, height: this.height, progressive: this.progressive };
+  }
+
+  /**
+   * Consumes bytes of `chunk` up to the end of the frame and returns how many it used: all of
+   * them while the frame goes on, fewer once EOI is reached (the rest belongs to whatever
+   * follows). Throws a SurveillanceError on the first byte that breaks the structure.
+   */
+  push(chunk: Uint8Array): number {
+    if (this.state === State.Done) return 0;
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      const b = chunk[i]!;
+      switch (this.state) {
+        case State.Soi0:
+          if (b !== 0xff) throw this.fail(i, `does not start with a JPEG SOI marker (FF D8), found ${hex(b)}`);
+          this.state = State.Soi1;
+          break;
+        case State.Soi1:
+          if (b !== SOI) throw this.fail(i, `does not start with a JPEG SOI marker (FF D8), found FF ${hex(b)}`);
+          this.state = State.MarkerFF;
+          break;
+        case State.MarkerFF:
+          if (b !== 0xff) throw this.fail(i, `expected a marker, found ${hex(b)}`);
+          this.state = State.MarkerCode;
+          break;
+        case State.MarkerCode:
+          // FF FF is fill before a marker.
+          if (b !== 0xff) this.marker_(b, i);
+          break;
+        case State.Length0:
+          this.remaining = b << 8;
+          this.state = State.Length1;
+          break;
+        case State.Length1: {
+          const length = this.remaining | b;
+          if (length < 2) throw this.fail(i, `segment ${hex(this.marker)} has length ${length}, below the minimum of 2`);
+          this.remaining = length - 2;
+          this.segmentOffset = 0;
+          if (this.remaining === 0) this.endSegment(i);
+          else this.state = State.Segment;
+          break;
+        }
+        case State.Segment: {
+          const take = Math.min(this.remaining, n - i);
+          if (isSof(this.marker)) this.readSof(chunk, i, take);
+          this.remaining -= take;
+          this.segmentOffset += take;
+          i += take;
+          if (this.remaining === 0) this.endSegment(i - 1);
+          continue;
+        }
+        case State.Entropy: {
+          const ff = chunk.indexOf(0xff, i);
+          if (ff === -1) {
+            i = n;
+            continue;
+          }
+          i = ff;
+          this.state = State.EntropyFF;
+          break;
+        }
+        case State.EntropyFF:
+          if (b === 0x00 || isRst(b)) this.state = State.Entropy;
+          else if (b !== 0xff) this.marker_(b, i);
+          break;
+      }
+      i++;
+      // marker_() may have moved us to Done; TypeScript narrowed `state` before the switch.
+      if ((this.state as State) === State.Done) return this.consumed(i);
+    }
+    return this.consumed(n);
+  }
+
+  /**
+   * Called when the input ends. Throws unless a whole frame was seen, so that a JPEG without
+   * its EOI is never taken for a frame.
+   */
+  end(): JpegInfo {
+    if (this.state === State.Done) return this.info;
+    if (this.total === 0) throw new SurveillanceError('empty', 'no JPEG bytes before the end of input');
+    throw new SurveillanceError(
+      'truncated',
+      `JPEG truncated after ${this.total} bytes: input ended ${this.sosSeen ? 'inside image data, before EOI' : 'before image data'}`,
+    );
+  }
+
+  private consumed(used: number): number {
+    this.total += used;
+    if (this.total > this.maxBytes) {
+      throw new SurveillanceError('too-large', `frame is larger than the limit of ${this.maxBytes} bytes`);
+    }
+    return used;
+  }
+
+  private marker_(m: number, at: number): void {
+    if (m === EOI) {
+      if (!this.sofSeen || !this.sosSeen) throw this.fail(at, 'EOI before any image data (no SOF or SOS)');
+      this.state = State.Done;
+    } else if (m === SOI) {
+      throw this.fail(at, 'SOI inside a frame');
+    } else if (m === 0x00 || isRst(m)) {
+      throw this.fail(at, `marker FF ${hex(m)} outside entropy-coded data`);
+    } else if (m === TEM) {
+      this.state = State.MarkerFF;
+    } else {
+      if (m === SOS && !this.sofSeen) throw this.fail(at, 'SOS before any SOF');
+      if (isSof(m)) {
+        if (this.sofSeen) throw this.fail(at, 'second SOF in one frame');
+        this.sofSeen = true;
+        this.progressive = m === 0xc2 || m === 0xc6 || m === 0xca || m === 0xce;
+      }
+      this.marker = m;
+      this.state = State.Length0;
+    }
+  }
+
+  private endSegment(at: number): void {
+    if (this.marker === SOS) {
+      this.sosSeen = true;
+      this.state = State.Entropy;
+    } else {
+      if (isSof(this.marker) && (this.width === 0 || this.height === 0)) {
+        throw this.fail(at, 'SOF segment too short or with a zero dimension');
+      }
+      this.state = State.MarkerFF;
+    }
+  }
+
+  /** SOF payload: precision (1), height (2), width (2), ... */
+  private readSof(chunk: Uint8Array, start: number, take: number): void {
+    for (let k = 0; k < take; k++) {
+      const offset = this.segmentOffset + k;
+      if (offset > 4) return;
+      const b = chunk[start + k]!;
+      if (offset === 1) this.height = b << 8;
+      else if (offset === 2) this.height |= b;
+      else if (offset === 3) this.width = b << 8;
+      else if (offset === 4) this.width |= b;
+    }
+  }
+
+  private fail(at: number, reason: string): SurveillanceError {
+    return new SurveillanceError('bad-jpeg', `not a valid JPEG at byte ${this.total + at}: ${reason}`);
+  }
+}
+
+/** Scans a whole buffer; returns the frame's info and where it ended, or throws. */
+export function scanJpeg(bytes: Uint8Array, maxBytes?: number): JpegInfo {
+  const scanner = new JpegScanner(maxBytes);
+  scanner.push(bytes);
+  return scanner.end();
+}
+
+/** True when `bytes` holds one whole JPEG frame (nothing after EOI is checked). */
+export function isCompleteJpeg(bytes: Uint8Array): boolean {
+  try {
+    scanJpeg(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}

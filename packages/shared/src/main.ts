@@ -1,0 +1,40 @@
+import { writeSync } from 'node:fs';
+import { EXIT, SurveillanceError, type ErrorCode } from './errors.ts';
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  usage: EXIT.usage,
+  'not-found': EXIT.noInput,
+  'bad-jpeg': EXIT.dataErr,
+  'store-failed': EXIT.cantCreate,
+  'store-full': EXIT.tempFail,
+  unreachable: EXIT.unavailable,
+};
+
+/**
+ * The single edge where errors become words and exit statuses. Known errors print one line,
+ * `PROGRAM: CODE: message`, and exit with a sysexits status; anything else is a bug and prints
+ * its stack. The exit status is set, not forced, so that replies still in flight on a socket
+ * are written before the process ends.
+ */
+export async function runMain(program: string, main: () => Promise<number | void>): Promise<void> {
+  try {
+    const status = await main();
+    if (typeof status === 'number' && process.exitCode === undefined) process.exitCode = status;
+  } catch (e) {
+    if (e instanceof SurveillanceError) {
+      say(`${program}: ${e.code}: ${e.message}\n`);
+      process.exitCode = STATUS[e.code] ?? EXIT.failure;
+    } else {
+      say(`${program}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = EXIT.software;
+    }
+  }
+}
+
+function say(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // nowhere to report
+  }
+}
