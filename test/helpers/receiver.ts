@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const RECEIVER_BIN = join(ROOT, 'packages/receiver/bin/surveillance-receiver.js');
+export const SENDER_BIN = join(ROOT, 'packages/sender/bin/surveillance-sender.js');
+export const FIXTURES = join(ROOT, 'test/fixtures');
+
+/** A temporary folder removed by the returned function. */
+export function tempDir(prefix = 'surveillance-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** An environment without the shell's extras (NODE_EXTRA_CA_CERTS, NODE_OPTIONS...). */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...extra };
+}
+
+export interface RunningReceiver {
+  port: number;
+  store: string;
+  process: ChildProcess;
+  /** Everything the launcher and the receiver wrote to stderr so far. */
+  stderr: () => string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts the built receiver on 127.0.0.1:PORT the way systemd would:
+ * - 'inetd': `systemd-socket-activate --inetd -a` (Accept=yes, one process per connection);
+ * - 'listener': `systemd-socket-activate` without --inetd (Accept=no, socket as fd 3);
+ * - 'standalone': `--listen 127.0.0.1:PORT`.
+ */
+export async function startReceiver(
+  mode: 'inetd' | 'listener' | 'standalone',
+  store: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningReceiver> {
+  const port = await freePort();
+  const receiver = ['node', RECEIVER_BIN, '--store', store, ...args];
+  const argv =
+    mode === 'standalone'
+      ? [...receiver, '--listen', `127.0.0.1:${port}`]
+      : ['systemd-socket-activate', ...(mode === 'inetd' ? ['--inetd', '-a'] : []), '-l', `127.0.0.1:${port}`, ...receiver];
+  const child = spawn(argv[0]!, argv.slice(1), { env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (/Listening on|"msg":"listening"/.test(stderr)) resolve();
+      else if (child.exitCode !== null) reject(new Error(`receiver did not start: ${stderr}`));
+      else setTimeout(check, 20);
+    };
+    check();
+  });
+  return {
+    port,
+    store,
+    process: child,
+    stderr: () => stderr,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
