@@ -9,6 +9,12 @@ type Command = { run(argv: string[]): Promise<number | void> };
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   receive: () => import('./receive.ts'),
+  list: () => import('./review/list.ts'),
+  stats: () => import('./review/stats.ts'),
+  show: () => import('./review/show.ts'),
+  export: () => import('./review/export.ts'),
+  prune: () => import('./review/prune.ts'),
+  serve: () => import('./gallery/serve.ts'),
 };
 
 const argv = process.argv.slice(2);
