@@ -1,0 +1,215 @@
+import { readdirSync, statSync, type Dirent } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_NAME_PATTERN, frameName, parseFrameName } from '../frame-name.ts';
+
+/**
+ * What is in the store, read from names alone.
+ *
+ * A frame's name carries its camera, capture time (UTC) and id, so listing is readdir plus
+ * parsing: no stat per file. With the default pattern the store is `CAMERA/yyyy-MM-dd/...`
+ * with one folder per UTC day, so a time range reads only the day folders it overlaps. Any
+ * other pattern is walked in full (correct, slower). Sizes need a stat per file: ask for them
+ * with `frameSizes` only where they matter (stats, prune).
+ *
+ * Hidden entries (`.incoming/` temporary files, `.thumbs/`...) are never cameras, and files
+ * whose names do not parse are not frames: both are skipped, never reported as errors.
+ * Everything here is synchronous and read-only: it never blocks or locks the receiver.
+ */
+
+export interface FrameEntry {
+  camera: string;
+  /** Capture time (from the name; the file's mtime is the same). */
+  time: Date;
+  id: string;
+  /** Path relative to the store root, '/'-separated: `front/2026-11-21/20261121T055300.123Z_4f2a9c.jpg`. */
+  name: string;
+}
+
+export interface FrameQuery {
+  /** Only this camera; all cameras when absent. */
+  camera?: string;
+  /** Inclusive lower bound of the capture time. */
+  from?: Date;
+  /** Exclusive upper bound of the capture time. */
+  to?: Date;
+  /** The receiver's --name-pattern; DEFAULT_NAME_PATTERN when absent. */
+  pattern?: string;
+}
+
+const CAMERA_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DAY_FOLDER_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DAY_MS = 86_400_000;
+
+function readDir(path: string): Dirent[] {
+  try {
+    return readdirSync(path, { withFileTypes: true });
+  } catch (e) {
+    // A folder pruned or never created between two reads is simply empty.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw e;
+  }
+}
+
+/** Camera folders at the store root, sorted; hidden folders and stray files are skipped. */
+export function listCameras(root: string): string[] {
+  return readDir(root)
+    .filter((d) => d.isDirectory() && CAMERA_RE.test(d.name))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** UTC day folders of a camera (default pattern), ascending, with the instant each one starts. */
+function dayFolders(root: string, camera: string): { name: string; start: number }[] {
+  const days: { name: string; start: number }[] = [];
+  for (const d of readDir(join(root, camera))) {
+    const m = DAY_FOLDER_RE.exec(d.name);
+    if (m && d.isDirectory()) days.push({ name: d.name, start: Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!) });
+  }
+  return days.sort((a, b) => a.start - b.start);
+}
+
+/** Store-relative frame names below `rel` (recursively), for patterns we cannot prune by folder. */
+function walk(root: string, rel: string, out: string[]): void {
+  for (const d of readDir(join(root, rel))) {
+    if (d.name.startsWith('.')) continue;
+    const child = `${rel}/${d.name}`;
+    if (d.isDirectory()) walk(root, child, out);
+    else if (d.isFile() && d.name.endsWith('.jpg')) out.push(child);
+  }
+}
+
+function inRange(t: number, q: FrameQuery): boolean {
+  return (q.from === undefined || t >= q.from.getTime()) && (q.to === undefined || t < q.to.getTime());
+}
+
+function entriesOf(camera: string, names: readonly string[], q: FrameQuery, pattern: string, out: FrameEntry[]): void {
+  for (const name of names) {
+    const parsed = parseFrameName(name, pattern);
+    if (parsed && parsed.camera === camera && inRange(parsed.time.getTime(), q)) out.push({ ...parsed, name });
+  }
+}
+
+/** Files (not folders) in one day folder, as store-relative names. */
+function dayNames(root: string, camera: string, day: string): string[] {
+  const prefix = `${camera}/${day}/`;
+  const names: string[] = [];
+  for (const d of readDir(join(root, camera, day))) if (d.isFile()) names.push(prefix + d.name);
+  return names;
+}
+
+function cameraFrames(root: string, camera: string, q: FrameQuery, pattern: string, out: FrameEntry[]): void {
+  if (pattern !== DEFAULT_NAME_PATTERN) {
+    const names: string[] = [];
+    walk(root, camera, names);
+    entriesOf(camera, names, q, pattern, out);
+    return;
+  }
+  const from = q.from?.getTime() ?? -Infinity;
+  const to = q.to?.getTime() ?? Infinity;
+  for (const day of dayFolders(root, camera)) {
+    if (day.start + DAY_MS <= from || day.start >= to) continue;
+    entriesOf(camera, dayNames(root, camera, day.name), q, pattern, out);
+  }
+}
+
+function byTime(a: FrameEntry, b: FrameEntry): number {
+  return a.time.getTime() - b.time.getTime() || (a.camera < b.camera ? -1 : a.camera > b.camera ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * Frames matching the query, oldest first (ties: camera, then id). An unknown camera gives an
+ * empty list; tell it apart from "nothing in range" with `listCameras`.
+ */
+export function listFrames(root: string, q: FrameQuery = {}): FrameEntry[] {
+  const pattern = q.pattern ?? DEFAULT_NAME_PATTERN;
+  const cameras = q.camera !== undefined ? [q.camera] : listCameras(root);
+  const out: FrameEntry[] = [];
+  for (const camera of cameras) if (CAMERA_RE.test(camera)) cameraFrames(root, camera, q, pattern, out);
+  return out.sort(byTime);
+}
+
+/**
+ * The newest frame of a camera (of any camera when absent), or undefined. With the default
+ * pattern it reads day folders from the newest back until one holds a frame.
+ */
+export function latestFrame(root: string, camera?: string, pattern = DEFAULT_NAME_PATTERN): FrameEntry | undefined {
+  let best: FrameEntry | undefined;
+  for (const cam of camera !== undefined ? [camera] : listCameras(root)) {
+    let found: FrameEntry[] = [];
+    if (pattern === DEFAULT_NAME_PATTERN) {
+      const days = dayFolders(root, cam);
+      for (let i = days.length - 1; i >= 0 && found.length === 0; i--) {
+        entriesOf(cam, dayNames(root, cam, days[i]!.name), {}, pattern, found);
+      }
+    } else {
+      found = listFrames(root, { camera: cam, pattern });
+    }
+    for (const f of found) if (!best || byTime(best, f) < 0) best = f;
+  }
+  return best;
+}
+
+/** A local calendar date, yyyy-MM-dd, in the process's time zone (TZ). */
+export function localDate(time: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${time.getFullYear()}-${p(time.getMonth() + 1)}-${p(time.getDate())}`;
+}
+
+/**
+ * LOCAL dates (yyyy-MM-dd, process time zone) on which a camera has frames, ascending.
+ *
+ * A UTC day folder spans parts of two (rarely three) local dates. Names of the default
+ * pattern sort in time order as strings, so each folder is split at the local midnights
+ * that fall inside it by comparing names with the name those midnights would have: one
+ * readdir per folder and string comparisons, no Date per frame.
+ */
+export function listDays(root: string, camera: string, pattern = DEFAULT_NAME_PATTERN): string[] {
+  const dates = new Set<string>();
+  if (pattern !== DEFAULT_NAME_PATTERN) {
+    for (const f of listFrames(root, { camera, pattern })) dates.add(localDate(f.time));
+    return [...dates].sort();
+  }
+  for (const day of dayFolders(root, camera)) {
+    const names = dayNames(root, camera, day.name).filter((n) => parseFrameName(n, pattern));
+    if (names.length === 0) continue;
+    // Segment starts: the folder's own start, then every local midnight inside the UTC day.
+    const starts = [day.start, ...localMidnightsIn(day.start, day.start + DAY_MS)];
+    const bounds = starts.map((t) => frameName(camera, new Date(t), '', pattern).slice(0, -5));
+    const seen = new Array<boolean>(starts.length).fill(false);
+    for (const n of names) {
+      let seg = 0;
+      while (seg + 1 < bounds.length && n >= bounds[seg + 1]!) seg++;
+      seen[seg] = true;
+    }
+    starts.forEach((t, i) => seen[i] && dates.add(localDate(new Date(t))));
+  }
+  return [...dates].sort();
+}
+
+/** Instants of local midnight in (from, to), at most a few; found by stepping local dates. */
+export function localMidnightsIn(from: number, to: number): number[] {
+  const out: number[] = [];
+  const d = new Date(from);
+  for (let t = new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime(); t < to; ) {
+    if (t > from) out.push(t);
+    const n = new Date(t);
+    t = new Date(n.getFullYear(), n.getMonth(), n.getDate() + 1).getTime();
+  }
+  return out;
+}
+
+/** Bytes of each frame (0 for one that vanished meanwhile, e.g. pruned): one stat per frame. */
+export function frameSizes(root: string, frames: readonly FrameEntry[]): number[] {
+  return frames.map((f) => {
+    try {
+      return statSync(join(root, f.name)).size;
+    } catch {
+      return 0;
+    }
+  });
+}
+
+/** Absolute path of a frame. */
+export function framePath(root: string, frame: Pick<FrameEntry, 'name'>): string {
+  return join(root, frame.name);
+}
