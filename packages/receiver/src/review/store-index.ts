@@ -1,6 +1,9 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_NAME_PATTERN, frameName, parseFrameName } from '../frame-name.ts';
+import { localDate } from './time-range.ts';
+
+export { localDate };
 
 /**
  * What is in the store, read from names alone.
@@ -147,12 +150,6 @@ export function latestFrame(root: string, camera?: string, pattern = DEFAULT_NAM
     for (const f of found) if (!best || byTime(best, f) < 0) best = f;
   }
   return best;
-}
-
-/** A local calendar date, yyyy-MM-dd, in the process's time zone (TZ). */
-export function localDate(time: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${time.getFullYear()}-${p(time.getMonth() + 1)}-${p(time.getDate())}`;
 }
 
 /**
