@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   list: () => import('./review/list.ts'),
   stats: () => import('./review/stats.ts'),
   show: () => import('./review/show.ts'),
+  open: () => import('./review/open.ts'),
   export: () => import('./review/export.ts'),
   prune: () => import('./review/prune.ts'),
   serve: () => import('./gallery/serve.ts'),
