@@ -25,7 +25,9 @@ export type ErrorCode =
   | 'bad-reply'
   | 'rejected'
   // A file the user named cannot be read.
-  | 'not-found';
+  | 'not-found'
+  // A file the user named cannot be written (a missing or read-only folder, a full disk).
+  | 'cannot-write';
 
 export class SurveillanceError extends Error {
   override readonly name = 'SurveillanceError';

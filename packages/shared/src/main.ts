@@ -4,6 +4,7 @@ import { EXIT, SurveillanceError, type ErrorCode } from './errors.ts';
 const STATUS: Partial<Record<ErrorCode, number>> = {
   usage: EXIT.usage,
   'not-found': EXIT.noInput,
+  'cannot-write': EXIT.cantCreate,
   'bad-jpeg': EXIT.dataErr,
   'store-failed': EXIT.cantCreate,
   'store-full': EXIT.tempFail,
