@@ -1,0 +1,260 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeHeader, PING_LINE } from '@surveillance/shared';
+import { exchange } from './helpers/client.ts';
+import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { needTools } from './helpers/tools.ts';
+
+const run = promisify(execFile);
+const jpeg = (name: string) => readFileSync(join(FIXTURES, 'jpeg', name));
+const baseline = jpeg('cjpeg-baseline.jpg');
+const progressive = jpeg('cjpeg-progressive.jpg');
+const exif = jpeg('exif-thumbnail.jpg');
+
+/** Every stored frame below the store, as store-relative paths (hidden folders excluded). */
+function storedFrames(store: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, rel: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      if (entry.isDirectory()) walk(join(dir, entry.name), `${rel}${entry.name}/`);
+      else out.push(`${rel}${entry.name}`);
+    }
+  };
+  if (existsSync(store)) walk(store, '');
+  return out.sort();
+}
+
+const incoming = (store: string) => (existsSync(join(store, '.incoming')) ? readdirSync(join(store, '.incoming')) : []);
+
+function framed(camera: string, id: string, body: Buffer, time = new Date('2026-11-21T05:53:00.123Z')): Buffer {
+  return Buffer.concat([encodeHeader({ camera, id, time, length: body.length }), body]);
+}
+
+/** Exit statuses of the per-connection processes, as systemd-socket-activate reports them. */
+function exitCodes(receiver: RunningReceiver): number[] {
+  return [...receiver.stderr().matchAll(/Child \d+ died with code (\d+)/g)].map((m) => Number(m[1]));
+}
+
+async function waitFor(what: () => boolean, label: string): Promise<void> {
+  for (let i = 0; i < 500 && !what(); i++) await new Promise((r) => setTimeout(r, 20));
+  if (!what()) throw new Error(`timed out waiting for ${label}`);
+}
+
+describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('receiver, one process per connection (Accept=yes)', () => {
+  const dir = tempDir();
+  let receiver: RunningReceiver;
+  let connections = 0;
+
+  /** One connection; waits until its process has exited and returns the reply and exit code. */
+  async function connection(parts: Uint8Array[], options?: { end?: boolean; pauseMs?: number }) {
+    const n = ++connections;
+    const result = await exchange(receiver.port, parts, options);
+    await waitFor(() => exitCodes(receiver).length >= n, `connection ${n} to exit`);
+    return { ...result, code: exitCodes(receiver)[n - 1] };
+  }
+
+  beforeAll(async () => {
+    receiver = await startReceiver('inetd', dir.path, ['--max-frame-bytes', '200KiB', '--idle-timeout', '400ms']);
+  });
+  afterAll(async () => {
+    await receiver.stop();
+    dir.remove();
+  });
+
+  it('stores a frame sent the tutorial way, cat frame.jpg | socat', async () => {
+    const before = storedFrames(dir.path);
+    const { stdout } = await run('sh', ['-c', `cat "$1" | socat - TCP:127.0.0.1:${receiver.port}`, 'sh', join(FIXTURES, 'jpeg/exif-thumbnail.jpg')]);
+    connections++;
+    expect(stdout).toMatch(/^OK [0-9a-f]{16} 127\.0\.0\.1\/\d{4}-\d{2}-\d{2}\/\d{8}T\d{6}\.\d{3}Z_[0-9a-f]{16}\.jpg\n$/);
+    const added = storedFrames(dir.path).filter((f) => !before.includes(f));
+    expect(added).toEqual([stdout.split(' ')[2]!.trim()]);
+    expect(readFileSync(join(dir.path, added[0]!))).toEqual(exif);
+  });
+
+  it('stores each of several JPEGs sent back to back as its own file', async () => {
+    const before = storedFrames(dir.path).length;
+    const { stdout } = await run('sh', ['-c', `cat "$@" | socat - TCP:127.0.0.1:${receiver.port}`, 'sh',
+      ...['cjpeg-baseline.jpg', 'cjpeg-progressive.jpg', 'cjpeg-arithmetic.jpg', 'large-app-segments.jpg'].map((f) => join(FIXTURES, 'jpeg', f))]);
+    connections++;
+    expect(stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[0])).toEqual(['OK', 'OK', 'OK', 'OK']);
+    expect(storedFrames(dir.path).length).toBe(before + 4);
+  });
+
+  it('stores framed frames under the camera from the header and acknowledges a resend as DUP', async () => {
+    const first = await connection([framed('front-door', 'f00d-1', baseline), framed('front-door', 'f00d-2', progressive)]);
+    expect(first.lines).toEqual([
+      'OK f00d-1 front-door/2026-11-21/20261121T055300.123Z_f00d-1.jpg',
+      'OK f00d-2 front-door/2026-11-21/20261121T055300.123Z_f00d-2.jpg',
+    ]);
+    expect(first.code).toBe(0);
+    const again = await connection([framed('front-door', 'f00d-2', progressive)]);
+    expect(again.lines).toEqual(['DUP f00d-2 front-door/2026-11-21/20261121T055300.123Z_f00d-2.jpg']);
+    expect(readFileSync(join(dir.path, 'front-door/2026-11-21/20261121T055300.123Z_f00d-2.jpg'))).toEqual(progressive);
+    expect(storedFrames(dir.path).filter((f) => f.startsWith('front-door/'))).toHaveLength(2);
+  });
+
+  it('answers a ping without storing anything', async () => {
+    const before = storedFrames(dir.path);
+    const { lines, code } = await connection([Buffer.from(`${PING_LINE}\n`)]);
+    expect(lines).toEqual(['OK - pong']);
+    expect(code).toBe(0);
+    expect(storedFrames(dir.path)).toEqual(before);
+  });
+
+  it('keeps the valid frame when garbage follows it', async () => {
+    const before = storedFrames(dir.path).length;
+    const { lines, code } = await connection([baseline, Buffer.from('trailing garbage')]);
+    expect(lines[0]).toMatch(/^OK /);
+    expect(lines[1]).toBe('ERR - bad-magic expected a JPEG (FF D8) or a frame header (SVF1), got bytes 74 72 61 69 6c 69 6e 67');
+    expect(code).toBe(1);
+    expect(storedFrames(dir.path).length).toBe(before + 1);
+  });
+
+  it('serves many connections at once', async () => {
+    const before = storedFrames(dir.path).length;
+    const replies = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => exchange(receiver.port, [framed('burst', `b-${i}`, i % 2 ? baseline : progressive)])),
+    );
+    connections += 16;
+    expect(replies.map((r) => r.lines[0]!.split(' ').slice(0, 2).join(' ')).sort()).toEqual(
+      Array.from({ length: 16 }, (_, i) => `OK b-${i}`).sort(),
+    );
+    expect(storedFrames(dir.path).length).toBe(before + 16);
+    await waitFor(() => exitCodes(receiver).length >= connections, 'all burst connections to exit');
+  });
+
+  const tlsClientHello = Buffer.from('16030100a5010000a10303', 'hex');
+  const sos = baseline.indexOf(Buffer.from([0xff, 0xda]));
+  const badLength = Buffer.from(baseline);
+  badLength.writeUInt16BE(1, 4);
+  const header = (fields: string) => Buffer.from(`SVF1 ${fields}\n`);
+  // Legal APP segments, 64 KiB each, until the frame passes the 200 KiB limit.
+  const app = Buffer.alloc(0x10001, 0);
+  app.writeUInt16BE(0xffe1, 0);
+  app.writeUInt16BE(0xffff, 2);
+  const big = Buffer.concat([baseline.subarray(0, 2), app, app, app, app, baseline.subarray(2)]);
+
+  const badInputs: Array<[string, Uint8Array[], { end?: boolean; pauseMs?: number } | undefined, string]> = [
+    ['an empty connection', [], undefined, 'ERR - empty connection closed without sending a frame'],
+    ['random bytes', [Buffer.from('a3c5f0019e', 'hex')], undefined, 'ERR - bad-magic expected a JPEG (FF D8) or a frame header (SVF1), got bytes a3 c5 f0 01 9e'],
+    ['a PNG', [readFileSync(join(FIXTURES, 'bad/image.png'))], undefined, 'ERR - bad-magic expected a JPEG (FF D8) or a frame header (SVF1), got a PNG image (only JPEG is accepted)'],
+    ['an HTTP request', [Buffer.from('GET / HTTP/1.1\r\nHost: laptop\r\n\r\n')], undefined, 'ERR - bad-magic expected a JPEG (FF D8) or a frame header (SVF1), got an HTTP request (this port is not a web server)'],
+    ['a TLS ClientHello', [tlsClientHello], undefined, 'ERR - bad-magic expected a JPEG (FF D8) or a frame header (SVF1), got a TLS handshake (this port speaks plain TCP)'],
+    ['a truncated JPEG', [baseline.subarray(0, sos + 100)], undefined, `ERR - truncated connection closed after ${sos + 100} bytes, before the frame was complete`],
+    ['a JPEG without EOI', [baseline.subarray(0, -2)], undefined, `ERR - truncated connection closed after ${baseline.length - 2} bytes, before the frame was complete`],
+    ['a segment length below 2', [badLength], undefined, 'ERR - bad-jpeg not a valid JPEG at byte 5: segment E0 has length 1, below the minimum of 2'],
+    ['a segment length past the end', [Buffer.concat([baseline.subarray(0, 4), Buffer.from([0xff, 0xf0]), Buffer.alloc(100)])], undefined, 'ERR - truncated connection closed after 106 bytes, before the frame was complete'],
+    ['a raw frame over the size limit', [big], undefined, 'ERR - too-large frame is larger than the limit of 204800 bytes'],
+    ['a framed frame announcing more than the limit', [header('camera=c id=x time=2026-11-21T05:53:00.123Z length=300000')], undefined, 'ERR - too-large frame of 300000 bytes is larger than the limit of 204800 bytes'],
+    ['a camera name that tries path traversal', [header(`camera=../../etc id=x time=2026-11-21T05:53:00.123Z length=${baseline.length}`), baseline], undefined,
+      `ERR - bad-header bad frame header: camera name "../../etc" must be 1-64 letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'`],
+    ['a header without its length', [header('camera=c id=x time=2026-11-21T05:53:00.123Z')], undefined, 'ERR - bad-header bad frame header: missing length='],
+    ['a header that never ends', [Buffer.alloc(2000, 'S')], undefined, 'ERR - bad-header bad frame header: no line end within 1024 bytes'],
+    ['a framed body that is not a JPEG', [header('camera=c id=x time=2026-11-21T05:53:00.123Z length=5'), Buffer.from('hello')], undefined,
+      'ERR x bad-jpeg not a valid JPEG at byte 0: does not start with a JPEG SOI marker (FF D8), found 68'],
+    ['a framed length shorter than the JPEG', [header(`camera=c id=x time=2026-11-21T05:53:00.123Z length=${baseline.length - 10}`), baseline], undefined,
+      `ERR x bad-jpeg frame x: ${baseline.length - 10} bytes announced, but the JPEG has no EOI by then`],
+    ['a peer that connects and sends nothing', [], { end: false }, 'ERR - timeout no data for 0.4s after connecting'],
+    ['a peer that stalls mid-frame', [baseline.subarray(0, 1000)], { end: false }, 'ERR - timeout no data for 0.4s in the middle of a frame'],
+  ];
+
+  it.each(badInputs)('refuses %s: ERR line, non-zero exit, nothing stored, no temp file', async (_name, parts, options, expected) => {
+    const before = storedFrames(dir.path);
+    const { lines, code } = await connection(parts, options);
+    expect(lines).toEqual([expected]);
+    expect(code).toBe(1);
+    expect(storedFrames(dir.path)).toEqual(before);
+    expect(incoming(dir.path)).toEqual([]);
+  });
+
+  it('logs one JSON line per stored or rejected frame on stderr, with peer, camera, bytes, name and duration', () => {
+    const lines = receiver.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const stored = lines.find((l) => l.msg === 'stored' && l.camera === 'front-door');
+    expect(stored).toMatchObject({ level: 30, peer: '127.0.0.1', camera: 'front-door', id: 'f00d-1', bytes: baseline.length });
+    expect(typeof stored.ms).toBe('number');
+    expect(lines.filter((l) => l.level === 40).map((l) => l.code)).toContain('bad-magic');
+  });
+});
+
+describe.skipIf(!needTools('systemd-socket-activate'))('receiver store failures', () => {
+  it('refuses frames with store-full when free space is below the reserve, and stores nothing', async () => {
+    const dir = tempDir();
+    const receiver = await startReceiver('inetd', dir.path, ['--min-free', '1000TiB']);
+    try {
+      const { lines } = await exchange(receiver.port, [baseline]);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^ERR - store-full store .* has \d+ MiB free, below the reserve of 1048576000 MiB; frames are refused until space is freed \(surveillance-receiver prune\)$/);
+      expect(storedFrames(dir.path)).toEqual([]);
+    } finally {
+      await receiver.stop();
+      dir.remove();
+    }
+  });
+
+  it('refuses frames with store-failed when the store cannot be written, and says why', async () => {
+    const dir = tempDir();
+    // Root ignores permission bits, so make the camera folder's place a plain file instead.
+    writeFileSync(join(dir.path, '127.0.0.1'), 'not a folder');
+    const receiver = await startReceiver('inetd', dir.path);
+    try {
+      const { lines } = await exchange(receiver.port, [baseline]);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^ERR - store-failed cannot store 127\.0\.0\.1\/.*\.jpg: ENOTDIR /);
+      await waitFor(() => exitCodes(receiver).length === 1, 'the connection to exit');
+      expect(exitCodes(receiver)).toEqual([1]);
+      expect(incoming(dir.path)).toEqual([]);
+    } finally {
+      await receiver.stop();
+      dir.remove();
+    }
+  });
+
+  it('exits with a usage error when the store folder cannot be created', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir.path, 'file'), '');
+    chmodSync(join(dir.path, 'file'), 0o444);
+    const receiver = await startReceiver('inetd', join(dir.path, 'file', 'store'));
+    try {
+      const { lines } = await exchange(receiver.port, [baseline]);
+      expect(lines).toEqual([]);
+      await waitFor(() => /store-failed: cannot create the store/.test(receiver.stderr()), 'the error message');
+      expect(receiver.stderr()).toMatch(/surveillance-receiver: store-failed: cannot create the store at .*\/file\/store: ENOTDIR/);
+    } finally {
+      await receiver.stop();
+      dir.remove();
+    }
+  });
+});
+
+describe.skipIf(!needTools('systemd-socket-activate'))('receiver as a listener', () => {
+  it('takes the listening socket as fd 3 (Accept=no), serves connections, and exits when idle', async () => {
+    const dir = tempDir();
+    const receiver = await startReceiver('listener', dir.path, ['--exit-idle', '1s']);
+    try {
+      const replies = await Promise.all([0, 1, 2].map((i) => exchange(receiver.port, [framed('yard', `y-${i}`, baseline)])));
+      expect(replies.map((r) => r.lines[0]!.split(' ')[0])).toEqual(['OK', 'OK', 'OK']);
+      expect(storedFrames(dir.path)).toHaveLength(3);
+      const code = await new Promise((resolve) => receiver.process.once('exit', resolve));
+      expect(code).toBe(0);
+      expect(receiver.stderr()).toMatch(/"msg":"idle for 1s: no new connections; finishing 0 open"/);
+    } finally {
+      await receiver.stop();
+      dir.remove();
+    }
+  });
+
+  it('runs standalone with --listen and stops cleanly on SIGTERM', async () => {
+    const dir = tempDir();
+    const receiver = await startReceiver('standalone', dir.path);
+    const { lines } = await exchange(receiver.port, [baseline, progressive]);
+    expect(lines.map((l) => l.split(' ')[0])).toEqual(['OK', 'OK']);
+    receiver.process.kill('SIGTERM');
+    const code = await new Promise((resolve) => receiver.process.once('exit', resolve));
+    expect(code).toBe(0);
+    dir.remove();
+  });
+});
