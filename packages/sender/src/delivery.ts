@@ -1,0 +1,215 @@
+import { SurveillanceError, type ErrorCode, type HostPort, type Logger } from '@surveillance/shared';
+import { Backoff } from './backoff.ts';
+import { ReceiverConnection } from './receiver-client.ts';
+import { formatHostPort } from './sender-options.ts';
+import type { Spool, SpooledFrame } from './spool.ts';
+
+/**
+ * Drains the spool to the receiver, oldest frame first, over one connection for as long as
+ * there is a backlog. A frame leaves the spool only when the receiver answered OK or DUP for
+ * its id; anything else leaves it where it is, to be sent again with the same id.
+ */
+
+/** Answers that mean this frame will never be accepted, however often it is sent. */
+const REJECTED_FOR_GOOD: ReadonlySet<ErrorCode> = new Set(['bad-jpeg', 'too-large', 'bad-header', 'bad-magic']);
+
+export interface DeliveryOptions {
+  spool: Spool;
+  to: HostPort;
+  log: Logger;
+  timeoutMs: number;
+  /** How long an idle connection stays open for the next frame. */
+  lingerMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+type Outcome = 'done' | 'again';
+
+export class Delivery {
+  private connection: ReceiverConnection | undefined;
+  private readonly backoff: Backoff;
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
+  private interrupt: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  /** The error code of the outage under way, so that an outage is logged once, not per attempt. */
+  private outage: ErrorCode | undefined;
+
+  constructor(private readonly options: DeliveryOptions) {
+    this.backoff = new Backoff(options.retryMinMs, options.retryMaxMs);
+  }
+
+  /** Tells the loop that a frame was spooled. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** The daemon's loop: runs until stop(), retrying with backoff for as long as it takes. */
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    this.interrupt?.();
+    this.connection?.destroy();
+    await this.running;
+  }
+
+  /**
+   * Delivers everything spooled, once, without waiting between attempts (for `once`). Resolves
+   * with the error that stopped it, if one did; what was not delivered stays spooled.
+   */
+  async drain(): Promise<SurveillanceError | undefined> {
+    try {
+      for (let frame = this.options.spool.oldest(); frame; frame = this.options.spool.oldest()) {
+        while ((await this.deliver(frame)) === 'again');
+      }
+      return undefined;
+    } catch (e) {
+      return asError(e);
+    } finally {
+      await this.closeConnection();
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const { spool, log } = this.options;
+    while (!this.stopping) {
+      const frame = spool.oldest();
+      if (!frame) {
+        await this.idle();
+        continue;
+      }
+      try {
+        if ((await this.deliver(frame)) === 'done') this.recovered();
+      } catch (e) {
+        if (this.stopping) break;
+        const error = asError(e);
+        const waitMs = this.backoff.next();
+        const context = { code: error.code, backlog: spool.count, attempt: this.backoff.attempts, retryInMs: waitMs };
+        if (this.outage !== error.code) {
+          log.warn(context, `cannot deliver: ${error.message}; ${spool.count} frame(s) stay spooled, retrying with backoff`);
+        } else {
+          log.debug(context, `still cannot deliver: ${error.message}`);
+        }
+        this.outage = error.code;
+        await this.sleep(waitMs);
+      }
+    }
+    await this.closeConnection();
+  }
+
+  /** Sends one frame and acts on the answer. Throws what should make the loop back off. */
+  private async deliver(frame: SpooledFrame): Promise<Outcome> {
+    const { spool, log } = this.options;
+    const jpeg = spool.read(frame);
+    if (!jpeg) return 'done'; // dropped by the spool's bounds meanwhile
+    const connection = await this.connect();
+    const reused = connection.answered > 0;
+    let ack;
+    try {
+      ack = await connection.send({ camera: frame.camera, id: frame.id, time: frame.time, jpeg });
+    } catch (e) {
+      this.dropConnection();
+      // A kept-open connection may have been closed by the receiver's idle timeout just as we
+      // wrote: that is no outage, so try once more at once, on a fresh connection.
+      if (reused && !this.stopping) return 'again';
+      throw e;
+    }
+    if (ack.status === 'ERR') {
+      this.dropConnection(); // the receiver ends the connection after an ERR
+      if (REJECTED_FOR_GOOD.has(ack.code)) {
+        spool.reject(frame);
+        log.warn(
+          { id: frame.id, code: ack.code, bytes: frame.bytes, moved: `rejected/${frame.name}` },
+          `receiver refused frame ${frame.id} for good (${ack.code}: ${ack.reason}); moved it aside so that the queue goes on`,
+        );
+        return 'done';
+      }
+      throw new SurveillanceError(ack.code, `receiver refused frame ${frame.id}: ${ack.reason}`);
+    }
+    spool.remove(frame);
+    spool.recordSent({
+      id: frame.id,
+      camera: frame.camera,
+      time: frame.time.toISOString(),
+      stored: ack.name,
+      status: ack.status,
+      acknowledgedAt: new Date().toISOString(),
+    });
+    log.info({ id: frame.id, status: ack.status, stored: ack.name, bytes: frame.bytes, backlog: spool.count }, ack.status === 'OK' ? 'delivered' : 'delivered (receiver had it already)');
+    return 'done';
+  }
+
+  private recovered(): void {
+    if (this.outage !== undefined) {
+      this.options.log.info({ attempts: this.backoff.attempts, backlog: this.options.spool.count }, `receiver ${formatHostPort(this.options.to)} takes frames again`);
+    }
+    this.outage = undefined;
+    this.backoff.reset();
+  }
+
+  private async connect(): Promise<ReceiverConnection> {
+    if (this.connection?.usable) return this.connection;
+    this.dropConnection();
+    this.connection = await ReceiverConnection.open(this.options.to, this.options.timeoutMs);
+    return this.connection;
+  }
+
+  private dropConnection(): void {
+    this.connection?.destroy();
+    this.connection = undefined;
+  }
+
+  private async closeConnection(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.close();
+  }
+
+  /** Waits for a new frame; an idle connection is closed after the linger time. */
+  private async idle(): Promise<void> {
+    if (this.connection) {
+      const woken = await this.waitForWake(this.options.lingerMs);
+      if (!woken) await this.closeConnection();
+      return;
+    }
+    await this.waitForWake();
+  }
+
+  /** Waits between attempts; new frames do not cut it short, stop() does. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stopping) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        this.interrupt = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.interrupt = done;
+    });
+  }
+
+  /** Resolves true on wake(), false after `ms`. */
+  private waitForWake(ms?: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.stopping) return resolve(true);
+      const timer = ms === undefined ? undefined : setTimeout(() => done(false), ms);
+      const done = (woken: boolean) => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve(woken);
+      };
+      this.wakeUp = () => done(true);
+    });
+  }
+}
+
+function asError(e: unknown): SurveillanceError {
+  if (e instanceof SurveillanceError) return e;
+  return new SurveillanceError('unreachable', `delivery failed: ${(e as Error).message}`, { cause: e });
+}

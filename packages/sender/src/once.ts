@@ -1,0 +1,36 @@
+import { EXIT, formatHelp, loadOptions } from '@surveillance/shared';
+import { readCompleteFrame } from './monitor-file.ts';
+import { openPipeline } from './pipeline.ts';
+import { noPositionals, spec } from './sender-options.ts';
+
+const HELP = `Usage: surveillance-sender once --file PATH --to HOST:PORT [--spool DIR] [--camera NAME] [options]
+
+Looks at the picture once: when it differs from the last frame kept (SPOOL/reference.jpg), or
+a heartbeat is due, spools it. Then delivers everything spooled and exits, for a systemd timer.
+Exit status: 0 when the spool is empty at the end; when the receiver could not take everything,
+the status of the error (69 unreachable, 75 store-full, ...), and the frames stay spooled for
+the next run. A picture that is missing (66) or never a whole JPEG (65) is an error too.`;
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values, positionals } = loadOptions(spec, argv, env);
+  if (values.help) {
+    process.stdout.write(formatHelp(HELP, spec));
+    return 0;
+  }
+  noPositionals(positionals);
+  const { file, log, spool, chooser, delivery } = await openPipeline(values, env);
+  let pictureError: unknown;
+  try {
+    await chooser.consider(await readCompleteFrame(file));
+  } catch (e) {
+    // The backlog still goes out: a camera problem is no reason to hold earlier frames back.
+    pictureError = e;
+  }
+  const failure = await delivery.drain();
+  if (failure) {
+    log.warn({ code: failure.code, backlog: spool.count }, `${failure.message}; ${spool.count} frame(s) stay spooled for the next run`);
+  }
+  if (pictureError) throw pictureError;
+  if (failure) throw failure;
+  return EXIT.ok;
+}
