@@ -1,6 +1,4 @@
-import { UTCDate } from '@date-fns/utc';
-import { format } from 'date-fns/format';
-import { parse } from 'date-fns/parse';
+import { SurveillanceError } from '@surveillance/shared';
 
 /**
  * Where a frame lives in the store: `CAMERA/<pattern in UTC>_<ID>.jpg`.
@@ -10,30 +8,83 @@ import { parse } from 'date-fns/parse';
  * makes every name unique (many frames in one millisecond included) and makes a resent frame
  * land on the same name, which is how duplicates are recognised. The review side shows local
  * times; the names stay in UTC.
+ *
+ * The default pattern is formatted and parsed here without date-fns: the receiver starts once
+ * per connection and loading date-fns costs more than everything else it does (see
+ * `pnpm bench`). A custom pattern loads date-fns once, with `loadNamePattern`.
  */
 export const DEFAULT_NAME_PATTERN = "yyyy-MM-dd/yyyyMMdd'T'HHmmss.SSS'Z'";
 
-const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
+type Format = (time: Date) => string;
+type Parse = (stamp: string) => Date | undefined;
 
-export function frameName(camera: string, time: Date, id: string, pattern = DEFAULT_NAME_PATTERN): string {
-  return `${camera}/${format(new UTCDate(time.getTime()), pattern)}_${id}.jpg`;
+const DEFAULT_RE = /^(\d{4})-(\d{2})-(\d{2})\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
+
+/** `2026-11-21T05:53:00.123Z` becomes `2026-11-21/20261121T055300.123Z`. */
+function formatDefault(time: Date): string {
+  const iso = time.toISOString();
+  return `${iso.slice(0, 10)}/${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}.${iso.slice(20, 23)}Z`;
 }
 
-/** Returns why a pattern cannot name files safely, or undefined when it can. */
-export function checkNamePattern(pattern: string): string | undefined {
+function parseDefault(stamp: string): Date | undefined {
+  const m = DEFAULT_RE.exec(stamp);
+  if (!m) return undefined;
+  const n = m.map(Number);
+  return new Date(Date.UTC(n[4]!, n[5]! - 1, n[6]!, n[7]!, n[8]!, n[9]!, n[10]!));
+}
+
+const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);
+
+function loaded(pattern: string): { format: Format; parse: Parse } {
+  const p = patterns.get(pattern);
+  if (!p) throw new Error(`name pattern ${JSON.stringify(pattern)} used before loadNamePattern()`);
+  return p;
+}
+
+const SAFE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
+const SAMPLE = Date.UTC(2026, 10, 21, 5, 53, 0, 123);
+
+/**
+ * Makes a pattern usable by frameName and parseFrameName. Throws a `usage` error when the
+ * pattern cannot name files safely or cannot be read back to the millisecond.
+ */
+export async function loadNamePattern(pattern: string): Promise<void> {
+  if (patterns.has(pattern)) return;
+  const [{ format }, { parse }, { UTCDate }] = await Promise.all([
+    import('date-fns/format'),
+    import('date-fns/parse'),
+    import('@date-fns/utc'),
+  ]);
+  const bad = (why: string) => new SurveillanceError('usage', `option name-pattern: ${JSON.stringify(pattern)} ${why}`);
+  const entry = {
+    format: (time: Date) => format(new UTCDate(time.getTime()), pattern),
+    parse: (stamp: string) => {
+      try {
+        const time = parse(stamp, pattern, new UTCDate(0));
+        return Number.isNaN(time.getTime()) ? undefined : new Date(time.getTime());
+      } catch {
+        // date-fns refuses to parse some patterns it can format (e.g. yyyy twice).
+        return undefined;
+      }
+    },
+  };
   let sample: string;
   try {
-    sample = format(new UTCDate(Date.UTC(2026, 10, 21, 5, 53, 0, 123)), pattern);
+    sample = entry.format(new Date(SAMPLE));
   } catch (e) {
-    return `not a date-fns format pattern: ${(e as Error).message}`;
+    throw bad(`is not a date-fns format pattern: ${(e as Error).message}`);
   }
   if (!SAFE_NAME_RE.test(sample)) {
-    return `gives ${JSON.stringify(sample)}: a name must be relative, with '/'-separated parts of letters, digits, '.', '_', '-' that do not start with '.'`;
+    throw bad(`gives ${JSON.stringify(sample)}: a name must be relative, with '/'-separated parts of letters, digits, '.', '_', '-' that do not start with '.'`);
   }
-  if (parseStamp(sample, pattern)?.getTime() !== Date.UTC(2026, 10, 21, 5, 53, 0, 123)) {
-    return `gives ${JSON.stringify(sample)}, which cannot be read back to the millisecond (it needs year, month, day, hours, minutes, seconds and SSS)`;
+  if (entry.parse(sample)?.getTime() !== SAMPLE) {
+    throw bad(`gives ${JSON.stringify(sample)}, which cannot be read back to the millisecond (it needs year, month, day, hours, minutes, seconds and SSS)`);
   }
-  return undefined;
+  patterns.set(pattern, entry);
+}
+
+export function frameName(camera: string, time: Date, id: string, pattern = DEFAULT_NAME_PATTERN): string {
+  return `${camera}/${loaded(pattern).format(time)}_${id}.jpg`;
 }
 
 export interface ParsedName {
@@ -42,26 +93,12 @@ export interface ParsedName {
   id: string;
 }
 
-const DEFAULT_RE = /^(\d{4})-(\d{2})-(\d{2})\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
-
-function parseStamp(stamp: string, pattern: string): Date | undefined {
-  if (pattern === DEFAULT_NAME_PATTERN) {
-    // The common case, read without date-fns: listing a day of 20,000 frames parses 20,000 names.
-    const m = DEFAULT_RE.exec(stamp);
-    if (!m) return undefined;
-    const n = m.map(Number);
-    return new Date(Date.UTC(n[4]!, n[5]! - 1, n[6]!, n[7]!, n[8]!, n[9]!, n[10]!));
-  }
-  const time = parse(stamp, pattern, new UTCDate(0));
-  return Number.isNaN(time.getTime()) ? undefined : new Date(time.getTime());
-}
-
 /** Reads a store-relative path back into camera, time and id; undefined for anything else. */
 export function parseFrameName(relative: string, pattern = DEFAULT_NAME_PATTERN): ParsedName | undefined {
   const slash = relative.indexOf('/');
   const underscore = relative.lastIndexOf('_');
   if (slash < 1 || underscore < slash || !relative.endsWith('.jpg')) return undefined;
-  const time = parseStamp(relative.slice(slash + 1, underscore), pattern);
+  const time = loaded(pattern).parse(relative.slice(slash + 1, underscore));
   if (!time) return undefined;
   return { camera: relative.slice(0, slash), time, id: relative.slice(underscore + 1, -4) };
 }

@@ -1,5 +1,5 @@
 import { LOG_LEVELS, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
-import { checkNamePattern, DEFAULT_NAME_PATTERN } from './frame-name.ts';
+import { DEFAULT_NAME_PATTERN } from './frame-name.ts';
 
 const MiB = 1024 * 1024;
 
@@ -33,11 +33,12 @@ export const receiveSpec = {
   'min-free': { kind: 'size', description: 'refuse frames when the store has less free space than this', default: 512 * MiB },
 } as const satisfies Spec;
 
-/** The store folder: --store, else the first folder of systemd's StateDirectory=. */
+/**
+ * The store folder: --store, else the first folder of systemd's StateDirectory=. A custom
+ * name-pattern must also be loaded (frame-name.ts `loadNamePattern`) before names are made.
+ */
 export function resolveStore(values: Values<typeof storeSpec>, env: NodeJS.ProcessEnv): string {
   const store = values.store ?? env.STATE_DIRECTORY?.split(':')[0];
   if (!store) throw new SurveillanceError('usage', 'no store folder: pass --store DIR or set SURVEILLANCE_STORE');
-  const problem = checkNamePattern(values['name-pattern']);
-  if (problem) throw new SurveillanceError('usage', `option name-pattern: ${problem}`);
   return store;
 }

@@ -2,6 +2,7 @@ import { fstatSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { createLogger, formatHelp, loadOptions, SurveillanceError, type Logger } from '@surveillance/shared';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
+import { loadNamePattern } from './frame-name.ts';
 import { FrameStore } from './frame-store.ts';
 import { receiveSpec, resolveStore } from './receive-options.ts';
 
@@ -40,6 +41,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
   const root = resolveStore(values, env);
+  await loadNamePattern(values['name-pattern']);
   const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
   const store = new FrameStore({ root, namePattern: values['name-pattern'], minFreeBytes: values['min-free'] }).open();
   const connection = (peer: string): ConnectionOptions => ({

@@ -1,0 +1,131 @@
+// Receiver costs. Per connection (Accept=yes, one process each): the built receiver storing one
+// 300 KB frame, against a bare `node -e 0` start and the tutorial's Python receiver under the
+// same launcher (systemd-socket-activate --inetd), interleaved so that machine noise hits all
+// alike. Then listener-mode throughput for 300 KB frames on one connection.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const title = 'Receiver: cost per connection (inetd) and listener throughput';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'packages/receiver/bin/surveillance-receiver.js');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
+// A controlled environment: the shells here add NODE_EXTRA_CA_CERTS (~50 ms per start).
+const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8' };
+
+/** A real ~300 KB JPEG: ffmpeg's test pattern at 1080p, topped up with an APP segment if needed. */
+function frame300k(dir) {
+  const path = join(dir, 'frame.jpg');
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=1', '-frames:v', '1', '-q:v', '3', '-y', path]);
+  let jpeg = readFileSync(path);
+  if (jpeg.length < 300_000) {
+    const pad = Buffer.alloc(Math.min(65535, 300_000 - jpeg.length) + 2);
+    pad.writeUInt16BE(0xffee, 0);
+    pad.writeUInt16BE(pad.length - 2, 2);
+    jpeg = Buffer.concat([jpeg.subarray(0, 2), pad, jpeg.subarray(2)]);
+  }
+  return jpeg.subarray(0, jpeg.length);
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function launch(args) {
+  const port = await freePort();
+  const child = spawn('systemd-socket-activate', ['--inetd', '-a', '-l', `127.0.0.1:${port}`, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  while (!/Listening on/.test(err)) await new Promise((r) => setTimeout(r, 10));
+  return { port, child };
+}
+
+/** Milliseconds from connect to the receiver closing, for one frame. */
+function once(port, bytes) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    s.on('connect', () => s.end(bytes));
+    s.on('data', () => {});
+    s.on('end', () => s.end());
+    s.on('error', (e) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? undefined : reject(e)));
+    s.on('close', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
+
+export async function run() {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-receiver-'));
+  try {
+    const jpeg = frame300k(dir);
+    const py = join(dir, 'surveillancething.py');
+    // The tutorial's receiver, with its store path filled in and a counter so names do not collide.
+    writeFileSync(py, `import sys, os\nfrom time import strftime\nfn = strftime("%Y_%m_%d_%H_%M_%S") + "_" + str(os.getpid()) + ".jpg"\noutput_file = open("${dir}/py/" + fn, "wb")\noutput_file.write(sys.stdin.buffer.read())\n`);
+    execFileSync('mkdir', ['-p', join(dir, 'py'), join(dir, 'sh')]);
+    const contenders = [
+      ['bare `node -e 0` (baseline)', ['node', '-e', '0']],
+      ['surveillance-receiver (inetd)', ['node', bin, '--store', join(dir, 'store'), '--min-free', '0']],
+      ["tutorial's Python receiver", ['/usr/bin/python3', py]],
+      ["`sh -c 'cat > file'`", ['sh', '-c', `cat > ${dir}/sh/$$.jpg`]],
+    ];
+    const launched = [];
+    for (const [name, args] of contenders) launched.push({ name, ...(await launch(args)), times: [] });
+    for (const l of launched) await once(l.port, jpeg); // warm the page cache
+    for (let i = 0; i < ROUNDS; i++) for (const l of launched) l.times.push(await once(l.port, jpeg));
+    for (const l of launched) l.child.kill();
+
+    const base = median(launched[0].times);
+    console.log(`${ROUNDS} connections each, one ${(jpeg.length / 1024).toFixed(0)} KiB JPEG per connection, interleaved.\n`);
+    console.log('| receiver | median ms | p90 ms | ratio to `node -e 0` |');
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const l of launched) {
+      console.log(`| ${l.name} | ${median(l.times).toFixed(1)} | ${p90(l.times).toFixed(1)} | ${(median(l.times) / base).toFixed(2)}x |`);
+    }
+    console.log('\nTarget: the receiver at most 1.25x a bare `node -e 0` start.');
+
+    await throughput(dir, jpeg);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Listener mode: many framed 300 KB frames on one connection, fsync per frame. */
+async function throughput(dir, jpeg) {
+  const FRAMES = Number(process.env.BENCH_FRAMES ?? 200);
+  const port = await freePort();
+  const child = spawn('node', [bin, '--store', join(dir, 'listen'), '--min-free', '0', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  await new Promise((r) => setTimeout(r, 400));
+  const { encodeHeader } = await import('./framing.mjs');
+  const units = Array.from({ length: FRAMES }, (_, i) => Buffer.concat([encodeHeader('bench', `t-${i}`, jpeg.length), jpeg]));
+  const t0 = process.hrtime.bigint();
+  const acks = await new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    let text = '';
+    s.on('data', (d) => {
+      text += d;
+      if (text.split('\n').length > FRAMES) s.end();
+    });
+    s.on('close', () => resolve(text.split('\n').filter(Boolean)));
+    s.on('error', reject);
+    s.on('connect', () => { for (const u of units) s.write(u); });
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  child.kill('SIGTERM');
+  const ok = acks.filter((l) => l.startsWith('OK ')).length;
+  const mb = (FRAMES * jpeg.length) / 1e6;
+  console.log(`\nListener mode (--listen), one connection, ${FRAMES} framed frames of ${(jpeg.length / 1024).toFixed(0)} KiB, fsync per frame:\n`);
+  console.log('| frames acknowledged OK | seconds | frames/s | MB/s |');
+  console.log('| ---: | ---: | ---: | ---: |');
+  console.log(`| ${ok}/${FRAMES} | ${seconds.toFixed(2)} | ${(FRAMES / seconds).toFixed(0)} | ${(mb / seconds).toFixed(0)} |`);
+}
