@@ -13,11 +13,6 @@ of storing a second copy. A missing or non-JPEG file is reported and the others 
 Exit status: 0 when every file was acknowledged; 69 when the receiver could not be reached;
 1 when it refused a frame; 65 when only input files were bad. Nothing is spooled.`;
 
-interface Outcome {
-  file: string;
-  ack: Ack;
-}
-
 /** Reads and checks one file; the frame's id is its content's hash, stable across resends. */
 function loadFrame(file: string, camera: string): OutgoingFrame {
   let bytes: Buffer;
@@ -45,25 +40,46 @@ function errAck(e: unknown): Ack {
   return { status: 'ERR', id: '-', code: error.code, reason: error.message };
 }
 
-async function deliver(to: HostPort, timeoutMs: number, frames: { file: string; frame: OutgoingFrame }[], report: (o: Outcome) => void): Promise<void> {
-  let connection: ReceiverConnection | undefined;
-  try {
-    for (const { file, frame } of frames) {
-      let ack: Ack;
-      try {
-        connection = connection?.usable ? connection : await ReceiverConnection.open(to, timeoutMs);
-        ack = await connection.send(frame);
-      } catch (e) {
-        connection?.destroy();
-        connection = undefined;
-        ack = errAck(e);
+/**
+ * One connection for all files, opened when the first good file needs it and again after an
+ * ERR (the receiver ends the connection then). Once the receiver cannot be reached at all, the
+ * remaining files are reported unreachable without waiting for each connection attempt.
+ */
+class Sender {
+  private connection: ReceiverConnection | undefined;
+  private down: SurveillanceError | undefined;
+
+  constructor(
+    private readonly to: HostPort,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async send(frame: OutgoingFrame): Promise<Ack> {
+    if (this.down) return errAck(this.down);
+    try {
+      if (!this.connection?.usable) {
+        this.connection = undefined;
+        this.connection = await ReceiverConnection.open(this.to, this.timeoutMs).catch((e: SurveillanceError) => {
+          this.down = e;
+          throw e;
+        });
       }
-      // The receiver ends the connection after an ERR: the next file gets a new one.
-      if (ack.status === 'ERR') connection = undefined;
-      report({ file, ack });
+      const ack = await this.connection.send(frame);
+      if (ack.status === 'ERR') this.drop();
+      return ack;
+    } catch (e) {
+      this.drop();
+      return errAck(e);
     }
-  } finally {
-    await connection?.close();
+  }
+
+  async close(): Promise<void> {
+    await this.connection?.close();
+  }
+
+  private drop(): void {
+    this.connection?.destroy();
+    this.connection = undefined;
   }
 }
 
@@ -77,25 +93,29 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const camera = resolveCamera(values.camera);
   if (positionals.length === 0) throw new SurveillanceError('usage', 'no FILE given: send --to HOST:PORT FILE...');
 
-  const report = (o: Outcome) => {
-    const { ack } = o;
-    process.stdout.write(ack.status === 'ERR' ? `${o.file}: ERR ${ack.code} ${ack.reason}\n` : `${o.file}: ${ack.status} ${ack.name}\n`);
-  };
-  const frames: { file: string; frame: OutgoingFrame }[] = [];
-  for (const file of positionals) {
-    try {
-      frames.push({ file, frame: loadFrame(file, camera) });
-    } catch (e) {
-      report({ file, ack: errAck(e) });
-    }
-  }
+  const sender = new Sender(to, values.timeout);
   const refused: string[] = [];
-  await deliver(to, values.timeout, frames, (o) => {
-    report(o);
-    if (o.ack.status === 'ERR') refused.push(o.ack.code);
-  });
-
+  let badInput = 0;
+  const print = (file: string, ack: Ack) =>
+    process.stdout.write(ack.status === 'ERR' ? `${file}: ERR ${ack.code} ${ack.reason}\n` : `${file}: ${ack.status} ${ack.name}\n`);
+  try {
+    for (const file of positionals) {
+      let frame: OutgoingFrame;
+      try {
+        frame = loadFrame(file, camera);
+      } catch (e) {
+        badInput++;
+        print(file, errAck(e));
+        continue;
+      }
+      const ack = await sender.send(frame);
+      if (ack.status === 'ERR') refused.push(ack.code);
+      print(file, ack);
+    }
+  } finally {
+    await sender.close();
+  }
   if (refused.includes('unreachable')) return EXIT.unavailable;
   if (refused.length > 0) return EXIT.failure;
-  return frames.length < positionals.length ? EXIT.dataErr : EXIT.ok;
+  return badInput > 0 ? EXIT.dataErr : EXIT.ok;
 }
