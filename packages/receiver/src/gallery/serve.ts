@@ -1,6 +1,85 @@
-import { SurveillanceError } from '@surveillance/shared';
+import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createLogger, formatHelp, loadOptions, SurveillanceError, type Spec } from '@surveillance/shared';
+import { resolveStore, storeSpec } from '../receive-options.ts';
+import { isLoopbackHost, MIN_TOKEN_LENGTH } from './access.ts';
+import { GalleryServer } from './gallery-server.ts';
 
-// Placeholder until the web gallery lands (issue 4).
-export async function run(_argv: string[]): Promise<number> {
-  throw new SurveillanceError('usage', 'serve is not available yet');
+const HELP = `Usage: surveillance-receiver serve [options]
+
+A web gallery of the store: cameras and days, a timeline of thumbnails, full-size frames with
+keyboard navigation (arrows, Home, End, Escape, Space to play), and new frames as they arrive.
+Days and times are shown in this machine's time zone (TZ); names on disk stay in UTC.
+
+It listens on 127.0.0.1 only, unless told otherwise. Any other address is reachable from other
+machines and needs --token: open the gallery once as http://HOST:PORT/?token=TOKEN; the
+browser keeps a cookie after that. Scripts may send "Authorization: Bearer TOKEN".
+
+Thumbnails are made once and kept in STORE/.thumbs/.`;
+
+export const serveSpec = {
+  ...storeSpec,
+  listen: { kind: 'hostport', description: 'address to serve the gallery on', default: { host: '127.0.0.1', port: 8080 } },
+  token: {
+    kind: 'string',
+    description: `secret of at least ${MIN_TOKEN_LENGTH} characters that browsers must present; required beyond loopback (e.g. openssl rand -hex 16)`,
+  },
+  'thumb-jobs': {
+    kind: 'int',
+    description: 'thumbnails made at once',
+    default: Math.max(1, Math.min(4, availableParallelism())),
+    defaultText: 'the number of CPUs, at most 4',
+    min: 1,
+    max: 64,
+  },
+} as const satisfies Spec;
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values, positionals } = loadOptions(serveSpec, argv, env);
+  if (values.help) {
+    process.stdout.write(formatHelp(HELP, serveSpec));
+    return 0;
+  }
+  if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
+  const root = resolveStore(values, env);
+  const { host, port } = values.listen;
+  const token = values.token;
+  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
+    throw new SurveillanceError('usage', `option token: too short (${token.length} characters); use at least ${MIN_TOKEN_LENGTH}, e.g. $(openssl rand -hex 16)`);
+  }
+  if (token === undefined && !isLoopbackHost(host)) {
+    throw new SurveillanceError(
+      'usage',
+      `--listen ${host}:${port} is reachable from other machines: give a --token (or SURVEILLANCE_TOKEN) of at least ${MIN_TOKEN_LENGTH} characters, or listen on 127.0.0.1`,
+    );
+  }
+  let isDir = false;
+  try {
+    isDir = statSync(root).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new SurveillanceError('not-found', `store ${root} is not a folder`);
+
+  const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
+  const gallery = new GalleryServer({ root, pattern: values['name-pattern'], token, thumbJobs: values['thumb-jobs'], log });
+  let url: string;
+  try {
+    url = await gallery.listen(host, port);
+  } catch (e) {
+    await gallery.close();
+    const err = e as NodeJS.ErrnoException;
+    throw new SurveillanceError('usage', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: e });
+  }
+  // The one line on stdout: where to point a browser (never with the token in it).
+  process.stdout.write(`Gallery of ${root} at ${url}\n`);
+  log.info({ url, store: root, token: token !== undefined }, 'listening');
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ thumbnailsMade: gallery.thumbs.made }, `${signal}: closing`);
+  await gallery.close();
+  return 0;
 }

@@ -1,0 +1,107 @@
+import { listCameras, listDays, listFrames, localDate, type FrameEntry } from '../review/store-index.ts';
+import { localDay } from '../review/time-range.ts';
+
+export interface DayListing {
+  camera: string;
+  /** Local date, yyyy-MM-dd, in the server's time zone. */
+  day: string;
+  from: Date;
+  to: Date;
+  /** Oldest first, as listFrames sorts them. */
+  frames: FrameEntry[];
+}
+
+/** Keeps this many day listings; a day of 20,000 frames takes a few MB. */
+const MAX_LISTINGS = 8;
+
+function compare(a: FrameEntry, b: FrameEntry): number {
+  return a.time.getTime() - b.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** First index whose frame is not before `time` (binary search). */
+export function indexAt(frames: readonly FrameEntry[], time: number): number {
+  let lo = 0;
+  let hi = frames.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (frames[mid]!.time.getTime() < time) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The gallery's memory of the store, over store-index: the days of each camera and the
+ * listings of the days recently looked at. Paging through a day of 20,000 frames must not list
+ * the folder again for every page, so listings are kept and brought up to date by the store
+ * watcher's reports instead of being read again. Reads from store-index happen only on a miss.
+ */
+export class DayIndex {
+  private readonly days = new Map<string, Set<string>>();
+  private readonly listings = new Map<string, DayListing>();
+
+  constructor(
+    private readonly root: string,
+    private readonly pattern: string,
+  ) {}
+
+  cameras(): string[] {
+    return listCameras(this.root);
+  }
+
+  daysOf(camera: string): string[] {
+    let days = this.days.get(camera);
+    if (!days) {
+      days = new Set(listDays(this.root, camera, this.pattern));
+      this.days.set(camera, days);
+    }
+    return [...days].sort();
+  }
+
+  /** A local day (yyyy-MM-dd) of a camera; throws a usage error for a day that is not a date. */
+  listing(camera: string, dayText: string): DayListing {
+    const { from, to } = localDay(dayText, 'day');
+    const day = localDate(from);
+    const key = `${camera}/${day}`;
+    let listing = this.listings.get(key);
+    if (listing) {
+      // Most recently used last: Map keeps insertion order.
+      this.listings.delete(key);
+    } else {
+      listing = { camera, day, from, to, frames: listFrames(this.root, { camera, from, to, pattern: this.pattern }) };
+      if (this.listings.size >= MAX_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
+    }
+    this.listings.set(key, listing);
+    return listing;
+  }
+
+  /** Frames the watcher saw arrive; each is returned with its local day. */
+  add(frames: readonly FrameEntry[]): (FrameEntry & { day: string })[] {
+    const out: (FrameEntry & { day: string })[] = [];
+    for (const frame of frames) {
+      const day = localDate(frame.time);
+      this.days.get(frame.camera)?.add(day);
+      const listing = this.listings.get(`${frame.camera}/${day}`);
+      if (listing) insert(listing.frames, frame);
+      out.push({ ...frame, day });
+    }
+    return out;
+  }
+
+  /** Frames were removed (pruned): forget what was kept about their cameras. */
+  forget(cameras: Iterable<string>): void {
+    for (const camera of cameras) {
+      this.days.delete(camera);
+      for (const key of [...this.listings.keys()]) if (key.startsWith(`${camera}/`)) this.listings.delete(key);
+    }
+  }
+}
+
+/** Inserts in time order, unless already there (a listing read just after the file landed). */
+function insert(frames: FrameEntry[], frame: FrameEntry): void {
+  let i = indexAt(frames, frame.time.getTime());
+  for (; i < frames.length && compare(frames[i]!, frame) <= 0; i++) {
+    if (frames[i]!.name === frame.name) return;
+  }
+  frames.splice(i, 0, frame);
+}

@@ -1,0 +1,558 @@
+// The gallery page: a plain ES module, no build step. It talks to the JSON API of
+// gallery-server.ts and shows times in the server's time zone (the days it lists are local
+// dates there), with the zone named on the page: a browser elsewhere must not shift them.
+
+const $ = (id) => document.getElementById(id);
+/** Frames fetched per request; a day of 20,000 frames is 40 small requests, made as needed. */
+const PAGE = 500;
+/** Grid cell, thumbnail (224x126 box, 16:9) plus caption; fixed so rows need no measuring. */
+const CELL_W = 236;
+const CELL_H = 156;
+
+const state = {
+  timeZone: 'UTC',
+  cameras: [],
+  days: [],
+  camera: null,
+  day: null,
+  /** {total, from, to, bucketMs, buckets} of the open day. */
+  summary: null,
+  /** page number -> frames, or the promise of them. */
+  pages: new Map(),
+  /** Bumped on every day switch so that late answers for the old day are dropped. */
+  generation: 0,
+  selected: 0,
+  viewer: false,
+  playing: false,
+  range: { start: null, end: null },
+  /** Names that arrived while the page was open, highlighted for a while. */
+  fresh: new Set(),
+  cols: 1,
+};
+
+// ---------------------------------------------------------------- times
+
+let fmtFull;
+let fmtClock;
+let fmtHour;
+let fmtDay;
+
+function setZone(timeZone) {
+  state.timeZone = timeZone;
+  const base = { timeZone, hourCycle: 'h23' };
+  fmtFull = new Intl.DateTimeFormat(undefined, {
+    ...base, weekday: 'short', year: 'numeric', month: 'short', day: 'numeric',
+    hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, timeZoneName: 'short',
+  });
+  fmtClock = new Intl.DateTimeFormat(undefined, { ...base, hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  fmtHour = new Intl.DateTimeFormat(undefined, { ...base, hour: '2-digit', minute: '2-digit' });
+  // Days are calendar dates, not instants: format them at noon UTC to keep the date itself.
+  fmtDay = new Intl.DateTimeFormat(undefined, { timeZone: 'UTC', weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' });
+  $('zone').textContent = `Times in ${timeZone} (the server's time zone)`;
+}
+
+const dayLabel = (day) => fmtDay.format(new Date(`${day}T12:00:00Z`));
+
+// ---------------------------------------------------------------- API
+
+async function api(path) {
+  const res = await fetch(path, { headers: { accept: 'application/json' } });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.message ?? `${res.status} ${res.statusText}`);
+  return body;
+}
+
+const q = (params) => new URLSearchParams(params).toString();
+
+function say(text, kind = '') {
+  const el = $('status');
+  el.textContent = text;
+  el.className = `status ${kind}`;
+}
+
+// ---------------------------------------------------------------- cameras and days
+
+function renderCameras() {
+  const ul = $('cameras');
+  ul.replaceChildren(
+    ...state.cameras.map((camera) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.textContent = camera;
+      b.dataset.camera = camera;
+      b.className = camera === state.camera ? 'current' : '';
+      b.onclick = () => selectCamera(camera);
+      li.append(b);
+      return li;
+    }),
+  );
+}
+
+function renderDays() {
+  const ul = $('days');
+  ul.replaceChildren(
+    ...[...state.days].reverse().map((day) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.textContent = dayLabel(day);
+      b.dataset.day = day;
+      b.className = day === state.day ? 'current' : '';
+      b.onclick = () => selectDay(day);
+      li.append(b);
+      return li;
+    }),
+  );
+}
+
+async function selectCamera(camera, wantedDay) {
+  state.camera = camera;
+  renderCameras();
+  const { days } = await api(`/api/days?${q({ camera })}`);
+  if (state.camera !== camera) return;
+  state.days = days;
+  const day = days.includes(wantedDay) ? wantedDay : days.at(-1);
+  renderDays();
+  if (day) await selectDay(day);
+  else showDay(null);
+}
+
+async function selectDay(day) {
+  state.day = day;
+  renderDays();
+  history.replaceState(null, '', `#${q({ camera: state.camera, day })}`);
+  const generation = ++state.generation;
+  const summary = await api(`/api/day?${q({ camera: state.camera, day })}`);
+  if (generation !== state.generation) return;
+  showDay(summary);
+}
+
+function showDay(summary) {
+  stopPlay();
+  state.summary = summary;
+  state.pages.clear();
+  state.range = { start: null, end: null };
+  clearCells();
+  const total = summary?.total ?? 0;
+  state.selected = $('follow').checked ? Math.max(0, total - 1) : 0;
+  $('title').textContent = summary ? `${state.camera} · ${dayLabel(summary.day)}` : state.camera ?? 'No cameras yet';
+  $('empty').hidden = total > 0;
+  updateCount();
+  layout();
+  $('grid').scrollTop = 0;
+  if (total > 0) scrollToSelected();
+  if (state.viewer) total > 0 ? showFrame(state.selected) : closeViewer();
+}
+
+function updateCount() {
+  const total = state.summary?.total ?? 0;
+  $('count').textContent = state.summary ? `${total.toLocaleString()} frame${total === 1 ? '' : 's'}` : '';
+}
+
+// ---------------------------------------------------------------- frames, by page
+
+function loadPage(p) {
+  const have = state.pages.get(p);
+  if (have) return Promise.resolve(have);
+  const generation = state.generation;
+  const promise = api(`/api/frames?${q({ camera: state.camera, day: state.day, offset: p * PAGE, limit: PAGE })}`).then(
+    (res) => {
+      if (generation !== state.generation) return [];
+      state.pages.set(p, res.frames);
+      scheduleRender();
+      return res.frames;
+    },
+    (e) => {
+      state.pages.delete(p);
+      say(`cannot load frames: ${e.message}`, 'bad');
+      return [];
+    },
+  );
+  state.pages.set(p, promise);
+  return promise;
+}
+
+/** The frame at index i if its page is here; otherwise asks for the page and says undefined. */
+function frameNow(i) {
+  const page = state.pages.get(Math.floor(i / PAGE));
+  if (Array.isArray(page)) return page[i % PAGE];
+  if (!page) loadPage(Math.floor(i / PAGE));
+  return undefined;
+}
+
+async function frameAt(i) {
+  const page = await loadPage(Math.floor(i / PAGE));
+  return page[i % PAGE];
+}
+
+// ---------------------------------------------------------------- the grid (virtual)
+
+const grid = $('grid');
+const spacer = $('spacer');
+/** index -> cell element; only the rows on screen (and one either side) exist. */
+const cells = new Map();
+let renderQueued = false;
+
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+    drawTimeline();
+  });
+}
+
+function clearCells() {
+  for (const el of cells.values()) el.remove();
+  cells.clear();
+}
+
+function layout() {
+  const total = state.summary?.total ?? 0;
+  state.cols = Math.max(1, Math.floor(grid.clientWidth / CELL_W));
+  spacer.style.height = `${Math.ceil(total / state.cols) * CELL_H}px`;
+  spacer.style.width = `${state.cols * CELL_W}px`;
+  clearCells();
+  scheduleRender();
+}
+
+function makeCell(i) {
+  const el = document.createElement('button');
+  el.className = 'cell';
+  el.tabIndex = -1;
+  el.style.transform = `translate(${(i % state.cols) * CELL_W}px, ${Math.floor(i / state.cols) * CELL_H}px)`;
+  const img = document.createElement('img');
+  img.width = 224;
+  img.height = 126;
+  img.decoding = 'async';
+  img.alt = '';
+  const caption = document.createElement('span');
+  el.append(img, caption);
+  el.onclick = () => {
+    go(i);
+    openViewer();
+  };
+  return el;
+}
+
+function fillCell(el, i, frame) {
+  el.classList.toggle('selected', i === state.selected);
+  const { start, end } = state.range;
+  el.classList.toggle('in-range', start !== null && i >= start && i <= (end ?? start));
+  if (!frame || el.dataset.name === frame.name) return;
+  el.dataset.name = frame.name;
+  el.dataset.index = String(i);
+  el.classList.toggle('fresh', state.fresh.has(frame.name));
+  el.firstChild.src = `/thumbs/${frame.name}`;
+  el.lastChild.textContent = fmtClock.format(new Date(frame.time));
+  el.title = fmtFull.format(new Date(frame.time));
+}
+
+function render() {
+  const total = state.summary?.total ?? 0;
+  const top = grid.scrollTop;
+  const firstRow = Math.max(0, Math.floor(top / CELL_H) - 1);
+  const lastRow = Math.ceil((top + grid.clientHeight) / CELL_H) + 1;
+  const first = firstRow * state.cols;
+  const last = Math.min(total, lastRow * state.cols);
+  for (const [i, el] of cells) {
+    if (i < first || i >= last) {
+      // Dropping src lets the browser cancel a thumbnail no longer on screen.
+      el.firstChild.removeAttribute('src');
+      el.remove();
+      cells.delete(i);
+    }
+  }
+  for (let i = first; i < last; i++) {
+    let el = cells.get(i);
+    if (!el) {
+      el = makeCell(i);
+      cells.set(i, el);
+      spacer.append(el);
+    }
+    fillCell(el, i, frameNow(i));
+  }
+}
+
+function scrollToSelected() {
+  const row = Math.floor(state.selected / state.cols);
+  const top = row * CELL_H;
+  if (top < grid.scrollTop) grid.scrollTop = top;
+  else if (top + CELL_H > grid.scrollTop + grid.clientHeight) grid.scrollTop = top + CELL_H - grid.clientHeight;
+  scheduleRender();
+}
+
+grid.addEventListener('scroll', scheduleRender, { passive: true });
+new ResizeObserver(() => layout()).observe(grid);
+
+// ---------------------------------------------------------------- the day's timeline
+
+const canvas = $('bars');
+
+function drawTimeline() {
+  const s = state.summary;
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth;
+  const h = canvas.clientHeight;
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  const ctx = canvas.getContext('2d');
+  ctx.scale(dpr, dpr);
+  ctx.clearRect(0, 0, w, h);
+  if (!s) return;
+  const from = Date.parse(s.from);
+  const span = Date.parse(s.to) - from;
+  const x = (t) => ((t - from) / span) * w;
+  const barsH = h - 16;
+  // Visible part of the grid, as a band.
+  const total = s.total;
+  const firstVisible = Math.floor(grid.scrollTop / CELL_H) * state.cols;
+  const lastVisible = Math.min(total - 1, Math.ceil((grid.scrollTop + grid.clientHeight) / CELL_H) * state.cols - 1);
+  const a = frameNow(firstVisible);
+  const b = frameNow(lastVisible);
+  if (a && b) {
+    ctx.fillStyle = 'rgba(120,160,255,0.15)';
+    ctx.fillRect(x(Date.parse(a.time)), 0, Math.max(2, x(Date.parse(b.time)) - x(Date.parse(a.time))), barsH);
+  }
+  const max = Math.max(1, ...s.buckets);
+  const bw = w / s.buckets.length;
+  ctx.fillStyle = '#6fa8ff';
+  s.buckets.forEach((count, i) => {
+    if (count === 0) return;
+    const bh = 2 + (barsH - 2) * Math.sqrt(count / max);
+    ctx.fillRect(i * bw, barsH - bh, Math.max(1, bw - 0.5), bh);
+  });
+  // Hour ticks, labelled in the server's zone (a day may be 23 or 25 hours long).
+  ctx.fillStyle = '#8a8f98';
+  ctx.font = '10px system-ui, sans-serif';
+  const every = w < 500 ? 6 : w < 900 ? 3 : 2;
+  for (let t = from, n = 0; t < from + span; t += 3_600_000, n++) {
+    ctx.fillRect(x(t), barsH, 1, 4);
+    if (n % every === 0) ctx.fillText(fmtHour.format(new Date(t)), x(t) + 2, h - 2);
+  }
+  const mark = (i, color) => {
+    const f = i === null ? undefined : frameNow(i);
+    if (!f) return;
+    ctx.fillStyle = color;
+    ctx.fillRect(x(Date.parse(f.time)) - 1, 0, 2, barsH);
+  };
+  mark(state.range.start, '#4cd07d');
+  mark(state.range.end, '#4cd07d');
+  mark(state.selected, '#ff5a5a');
+}
+
+canvas.addEventListener('click', async (e) => {
+  const s = state.summary;
+  if (!s || s.total === 0) return;
+  const rect = canvas.getBoundingClientRect();
+  const from = Date.parse(s.from);
+  const at = new Date(from + ((e.clientX - rect.left) / rect.width) * (Date.parse(s.to) - from));
+  const res = await api(`/api/frames?${q({ camera: state.camera, day: state.day, at: at.toISOString(), limit: 1 })}`);
+  go(Math.min(res.offset, s.total - 1));
+});
+
+// ---------------------------------------------------------------- selection and the viewer
+
+const viewer = $('viewer');
+const full = $('full');
+let shown = 0;
+
+async function go(i) {
+  const total = state.summary?.total ?? 0;
+  if (total === 0) return;
+  state.selected = Math.max(0, Math.min(total - 1, i));
+  scrollToSelected();
+  for (const [j, el] of cells) el.classList.toggle('selected', j === state.selected);
+  if (state.viewer) await showFrame(state.selected);
+}
+
+async function showFrame(i) {
+  const ticket = ++shown;
+  const frame = await frameAt(i);
+  if (ticket !== shown || !frame) return;
+  full.src = `/frames/${frame.name}`;
+  viewer.dataset.name = frame.name;
+  viewer.dataset.index = String(i);
+  viewer.dataset.time = frame.time;
+  $('vtime').textContent = fmtFull.format(new Date(frame.time));
+  $('vpos').textContent = `${(i + 1).toLocaleString()} / ${state.summary.total.toLocaleString()}`;
+  const vname = $('vname');
+  vname.textContent = frame.name.slice(frame.name.lastIndexOf('/') + 1);
+  vname.href = full.src;
+  // The next one is usually wanted next: have it in the cache by then.
+  frameAt(i + 1).then((next) => next && (new Image().src = `/frames/${next.name}`));
+  try {
+    await full.decode();
+  } catch {
+    // replaced by a later frame before it finished, or broken: either way move on
+  }
+}
+
+function openViewer() {
+  if (!state.summary?.total) return;
+  state.viewer = true;
+  viewer.hidden = false;
+  showFrame(state.selected);
+}
+
+function closeViewer() {
+  stopPlay();
+  state.viewer = false;
+  viewer.hidden = true;
+  grid.focus();
+}
+
+function updateRange() {
+  const { start, end } = state.range;
+  const label = (i) => (i === null ? '…' : frameNow(i) ? fmtClock.format(new Date(frameNow(i).time)) : `#${i + 1}`);
+  $('vrange').textContent = start === null && end === null ? '' : `play range ${label(start)} – ${label(end)}`;
+  for (const [i, el] of cells) fillCell(el, i, frameNow(i));
+  drawTimeline();
+}
+
+// ---------------------------------------------------------------- play
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function stopPlay() {
+  state.playing = false;
+  $('play').textContent = '▶ Play';
+}
+
+/** Steps through the play range (default: from here to the day's last frame) at the chosen rate. */
+async function play() {
+  if (state.playing || !state.summary?.total) return;
+  if (!state.viewer) openViewer();
+  const total = state.summary.total;
+  const start = state.range.start ?? 0;
+  const end = Math.min(total - 1, state.range.end ?? total - 1);
+  let i = state.selected;
+  if (i < start || i >= end) i = start;
+  state.playing = true;
+  $('play').textContent = '❚❚ Pause';
+  while (state.playing && i <= end) {
+    const t0 = performance.now();
+    await go(i);
+    const wait = 1000 / Number($('fps').value) - (performance.now() - t0);
+    if (wait > 0) await sleep(wait);
+    i++;
+  }
+  stopPlay();
+}
+
+$('play').onclick = () => (state.playing ? stopPlay() : play());
+$('prev').onclick = () => go(state.selected - 1);
+$('next').onclick = () => go(state.selected + 1);
+$('close').onclick = closeViewer;
+
+// ---------------------------------------------------------------- keys
+
+document.addEventListener('keydown', (e) => {
+  if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+  if (e.altKey || e.ctrlKey || e.metaKey) return;
+  const total = state.summary?.total ?? 0;
+  const rowsOnScreen = Math.max(1, Math.floor(grid.clientHeight / CELL_H));
+  switch (e.key) {
+    case 'ArrowRight': go(state.selected + 1); break;
+    case 'ArrowLeft': go(state.selected - 1); break;
+    case 'ArrowDown': if (!state.viewer) go(state.selected + state.cols); break;
+    case 'ArrowUp': if (!state.viewer) go(state.selected - state.cols); break;
+    case 'PageDown': go(state.selected + state.cols * rowsOnScreen); break;
+    case 'PageUp': go(state.selected - state.cols * rowsOnScreen); break;
+    case 'Home': go(0); break;
+    case 'End': go(total - 1); break;
+    case 'Enter': if (!state.viewer) openViewer(); break;
+    case ' ': state.playing ? stopPlay() : play(); break;
+    case '[': state.range.start = state.selected; updateRange(); break;
+    case ']': state.range.end = state.selected; updateRange(); break;
+    case 'Escape':
+      if (state.playing) stopPlay();
+      else if (state.viewer) closeViewer();
+      else {
+        state.range = { start: null, end: null };
+        updateRange();
+      }
+      break;
+    default:
+      return;
+  }
+  e.preventDefault();
+});
+
+// ---------------------------------------------------------------- live updates
+
+async function onFrames(frames) {
+  let camerasChanged = false;
+  for (const f of frames) {
+    if (!state.cameras.includes(f.camera)) {
+      state.cameras.push(f.camera);
+      state.cameras.sort();
+      camerasChanged = true;
+    }
+    if (f.camera === state.camera && !state.days.includes(f.day)) {
+      state.days.push(f.day);
+      state.days.sort();
+      renderDays();
+    }
+  }
+  if (camerasChanged) renderCameras();
+  if (!state.camera) return selectCamera(state.cameras[0]);
+  const mine = frames.filter((f) => f.camera === state.camera && f.day === state.day);
+  if (mine.length === 0 || !state.summary) return;
+  const generation = state.generation;
+  const summary = await api(`/api/day?${q({ camera: state.camera, day: state.day })}`);
+  if (generation !== state.generation) return;
+  const oldTotal = state.summary.total;
+  const lastKnown = oldTotal > 0 ? frameNow(oldTotal - 1) : undefined;
+  const selectedFrame = frameNow(state.selected);
+  const wasAtEnd = grid.scrollTop + grid.clientHeight >= grid.scrollHeight - CELL_H;
+  for (const f of mine) {
+    state.fresh.add(f.name);
+    setTimeout(() => state.fresh.delete(f.name), 10_000);
+  }
+  if (lastKnown && mine.every((f) => f.time >= lastKnown.time)) {
+    // The usual case, frames newer than all others: only the last page changes.
+    state.pages.delete(Math.floor((oldTotal - 1) / PAGE));
+  } else {
+    // A late frame (from a sender's spool) lands inside the day: indexes after it move.
+    state.pages.clear();
+    if (selectedFrame) state.selected += mine.filter((f) => f.time < selectedFrame.time).length;
+  }
+  state.summary = summary;
+  updateCount();
+  $('empty').hidden = summary.total > 0;
+  layout();
+  if ($('follow').checked && !state.playing) await go(summary.total - 1);
+  else if (wasAtEnd && !state.viewer) grid.scrollTop = grid.scrollHeight;
+}
+
+function onRemoved({ cameras }) {
+  if (!cameras.includes(state.camera)) return;
+  const camera = state.camera;
+  const day = state.day;
+  selectCamera(camera, day);
+}
+
+function connect() {
+  const events = new EventSource('/api/events');
+  events.onopen = () => say('● live', 'good');
+  events.onerror = () => say('reconnecting…', 'bad');
+  events.addEventListener('frames', (e) => onFrames(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
+  events.addEventListener('removed', (e) => onRemoved(JSON.parse(e.data)));
+}
+
+// ---------------------------------------------------------------- start
+
+async function start() {
+  const { timeZone, cameras } = await api('/api/cameras');
+  setZone(timeZone);
+  state.cameras = cameras;
+  renderCameras();
+  connect();
+  const wanted = new URLSearchParams(location.hash.slice(1));
+  const camera = cameras.includes(wanted.get('camera')) ? wanted.get('camera') : cameras[0];
+  if (camera) await selectCamera(camera, wanted.get('day'));
+  else showDay(null);
+}
+
+start().catch((e) => say(`cannot load: ${e.message}`, 'bad'));
