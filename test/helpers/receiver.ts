@@ -53,8 +53,10 @@ export async function startReceiver(
   store: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  /** A fixed port, e.g. to start a receiver again where a sender already sends. */
+  fixedPort?: number,
 ): Promise<RunningReceiver> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const receiver = ['node', RECEIVER_BIN, '--store', store, ...args];
   const argv =
     mode === 'standalone'
