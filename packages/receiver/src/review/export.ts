@@ -74,7 +74,7 @@ export function pickFrames<T>(frames: readonly T[], step: number, max: number): 
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = startReview(HELP, exportSpec, argv, env);
+  const start = await startReview(HELP, exportSpec, argv, env);
   if (!start) return 0;
   const { values, root, pattern } = start;
   if (values.out === undefined) throw new SurveillanceError('usage', 'option --out FILE is required: the file to write (.jpg/.png sheet, .webp/.gif/.mjpeg time-lapse)');

@@ -26,7 +26,7 @@ export const listSpec = {
 const BATCH = 4096;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = startReview(HELP, listSpec, argv, env);
+  const start = await startReview(HELP, listSpec, argv, env);
   if (!start) return 0;
   const { values, root, pattern } = start;
   checkCamera(root, values.camera);

@@ -150,7 +150,7 @@ function statfsFree(root: string): () => number {
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = startReview(HELP, pruneSpec, argv, env);
+  const start = await startReview(HELP, pruneSpec, argv, env);
   if (!start) return 0;
   const { values, root, pattern } = start;
   const rules: PruneRules = { olderThanMs: values['older-than'], maxBytes: values['max-bytes'], keepFreeBytes: values['keep-free'] };

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { formatHelp, loadOptions, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
+import { loadNamePattern } from '../frame-name.ts';
 import { resolveStore, storeSpec } from '../receive-options.ts';
 import { listCameras } from './store-index.ts';
 
@@ -25,12 +26,12 @@ export interface ReviewStart<S extends Spec> {
 }
 
 /** Parses options; returns undefined when --help was printed. */
-export function startReview<S extends Spec>(
+export async function startReview<S extends Spec>(
   usage: string,
   spec: S,
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
-): ReviewStart<S> | undefined {
+): Promise<ReviewStart<S> | undefined> {
   if (!process.stdout.listeners('error').includes(quietOnClosedPipe)) process.stdout.on('error', quietOnClosedPipe);
   const { values, positionals } = loadOptions(spec, argv, env);
   const common = values as unknown as Values<typeof storeSpec>;
@@ -48,6 +49,7 @@ export function startReview<S extends Spec>(
     // reported below
   }
   if (!isDir) throw new SurveillanceError('not-found', `store ${root} does not exist or is not a folder`);
+  await loadNamePattern(common['name-pattern']);
   return { values, root, pattern: common['name-pattern'] };
 }
 

@@ -41,7 +41,7 @@ function latestFrames(root: string, pattern: string, camera: string | undefined)
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = startReview(SHOW_HELP, showSpec, argv, env);
+  const start = await startReview(SHOW_HELP, showSpec, argv, env);
   if (!start) return 0;
   const { values, root, pattern } = start;
   if (values.path && values.json) throw new SurveillanceError('usage', 'options --path and --json cannot be combined');
@@ -76,7 +76,7 @@ function findOnPath(program: string, env: NodeJS.ProcessEnv): string | undefined
 
 /** `open`: the newest frame, handed to the desktop's viewer. */
 export async function runOpen(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = startReview(OPEN_HELP, openSpec, argv, env);
+  const start = await startReview(OPEN_HELP, openSpec, argv, env);
   if (!start) return 0;
   const { values, root, pattern } = start;
   const newest = latestFrames(root, pattern, values.camera).reduce((a, b) => (b.time > a.time ? b : a));

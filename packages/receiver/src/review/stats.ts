@@ -77,7 +77,7 @@ export function cameraStats(camera: string, frames: readonly FrameEntry[], sizes
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = startReview(HELP, statsSpec, argv, env);
+  const start = await startReview(HELP, statsSpec, argv, env);
   if (!start) return 0;
   const { values, root, pattern } = start;
   checkCamera(root, values.camera);

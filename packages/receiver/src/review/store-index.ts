@@ -17,6 +17,7 @@ export { localDate };
  * Hidden entries (`.incoming/` temporary files, `.thumbs/`...) are never cameras, and files
  * whose names do not parse are not frames: both are skipped, never reported as errors.
  * Everything here is synchronous and read-only: it never blocks or locks the receiver.
+ * A custom pattern must be loaded first (`await loadNamePattern(pattern)`, frame-name.ts).
  */
 
 export interface FrameEntry {
