@@ -1,0 +1,427 @@
+import { execFile } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeHeader } from '@surveillance/shared';
+import { isLoopbackHost } from '../packages/receiver/src/gallery/access.ts';
+import { exchange } from './helpers/client.ts';
+import { GALLERY_SERIES, get, openEvents, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
+import { cleanEnv, FIXTURES, freePort, RECEIVER_BIN, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
+import { needTools } from './helpers/tools.ts';
+
+const run = promisify(execFile);
+
+describe('which addresses count as loopback (no token needed)', () => {
+  it.each([
+    ['127.0.0.1', true],
+    ['127.0.0.2', true],
+    ['127.255.255.254', true],
+    ['localhost', true],
+    ['LOCALHOST', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['0:0:0:0:0:0:0:1', true],
+    ['::ffff:127.0.0.1', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['192.168.1.10', false],
+    ['10.0.0.1', false],
+    ['128.0.0.1', false],
+    ['127.example.com', false],
+    ['localhost.example.com', false],
+    ['::ffff:192.168.1.1', false],
+    ['', false],
+  ])('%j -> %s', (host, loopback) => {
+    expect(isLoopbackHost(host)).toBe(loopback);
+  });
+});
+
+describe('serve: options that stop it from starting', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+
+  async function serve(args: string[], env: Record<string, string> = {}) {
+    try {
+      const { stdout, stderr } = await run('node', [RECEIVER_BIN, 'serve', ...args], { env: cleanEnv(env), timeout: 20_000 });
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      const err = e as { code: number; stdout: string; stderr: string };
+      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    }
+  }
+
+  it.each([
+    [
+      'an address other machines can reach, without a token',
+      ['--store', '.', '--listen', '0.0.0.0:8080'],
+      {},
+      64,
+      'surveillance-receiver: usage: --listen 0.0.0.0:8080 is reachable from other machines: give a --token (or SURVEILLANCE_TOKEN) of at least 12 characters, or listen on 127.0.0.1\n',
+    ],
+    [
+      'a LAN address without a token',
+      ['--store', '.', '--listen', '192.168.1.10:8080'],
+      {},
+      64,
+      'surveillance-receiver: usage: --listen 192.168.1.10:8080 is reachable from other machines: give a --token (or SURVEILLANCE_TOKEN) of at least 12 characters, or listen on 127.0.0.1\n',
+    ],
+    [
+      'a short token',
+      ['--store', '.', '--token', 'secret'],
+      {},
+      64,
+      'surveillance-receiver: usage: option token: too short (6 characters); use at least 12, e.g. $(openssl rand -hex 16)\n',
+    ],
+    [
+      'a short token from the environment',
+      ['--store', '.', '--listen', '0.0.0.0:8080'],
+      { SURVEILLANCE_TOKEN: 'abc' },
+      64,
+      'surveillance-receiver: usage: option token: too short (3 characters); use at least 12, e.g. $(openssl rand -hex 16)\n',
+    ],
+    ['no store', [], {}, 64, 'surveillance-receiver: usage: no store folder: pass --store DIR or set SURVEILLANCE_STORE\n'],
+    [
+      'a store that does not exist',
+      ['--store', '/nonexistent/store'],
+      {},
+      66,
+      'surveillance-receiver: not-found: store /nonexistent/store is not a folder\n',
+    ],
+    [
+      'a bad address',
+      ['--store', '.', '--listen', 'localhost'],
+      {},
+      64,
+      'surveillance-receiver: usage: option listen (from --listen): "localhost" is not valid: expected HOST:PORT, such as 127.0.0.1:4444 or [::1]:4444\n',
+    ],
+    [
+      'thumb-jobs of 0',
+      ['--store', '.', '--thumb-jobs', '0'],
+      {},
+      64,
+      'surveillance-receiver: usage: option thumb-jobs (from --thumb-jobs): "0" is not valid: must be at least 1\n',
+    ],
+    ['an argument', ['--store', '.', 'extra'], {}, 64, 'surveillance-receiver: usage: unexpected argument "extra"; see --help\n'],
+  ])('%s: exit %#', async (_what, args, env, code, stderr) => {
+    const result = await serve(args.map((a) => (a === '.' ? dir.path : a)), env as Record<string, string>);
+    expect(result.stderr).toBe(stderr);
+    expect(result.code).toBe(code);
+    expect(result.stdout).toBe('');
+  });
+
+  it('a port already in use: exit 64 naming it', async () => {
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
+    try {
+      const result = await serve(['--store', dir.path, '--listen', `127.0.0.1:${port}`]);
+      expect(result.stderr).toContain(`surveillance-receiver: usage: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
+      expect(result.code).toBe(64);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('--help names every option with its environment variable', async () => {
+    const result = await serve(['--help']);
+    expect(result.code).toBe(0);
+    for (const name of ['--store', '--listen', '--token', '--thumb-jobs', 'SURVEILLANCE_TOKEN', 'default: 127.0.0.1:8080']) {
+      expect(result.stdout).toContain(name);
+    }
+  });
+});
+
+describe('serve: HTTP API, files and caching', () => {
+  const dir = tempDir();
+  let frames: FixtureFrame[];
+  let gallery: RunningGallery;
+  const api = (path: string, headers?: Record<string, string>) => get(gallery.port, path, headers);
+
+  beforeAll(async () => {
+    frames = writeStore(dir.path, GALLERY_SERIES);
+    gallery = await startGallery(dir.path);
+  });
+  afterAll(async () => {
+    await gallery?.stop();
+    dir.remove();
+  });
+
+  const ofDay = (camera: string, day: string) => frames.filter((f) => f.camera === camera && serverDay(f.time) === day);
+
+  it('lists cameras (not .thumbs or .incoming) and says which time zone days are in', async () => {
+    const r = await api('/api/cameras');
+    expect(r.status).toBe(200);
+    expect(r.json()).toEqual({ timeZone: 'Europe/Berlin', cameras: ['front', 'garden'] });
+  });
+
+  it("lists a camera's days as local dates of the server's zone", async () => {
+    const r = await api('/api/days?camera=garden');
+    const expected = [...new Set(frames.filter((f) => f.camera === 'garden').map((f) => serverDay(f.time)))].sort();
+    expect(r.json()).toEqual({ camera: 'garden', days: expected });
+    expect(expected).toEqual(['2026-11-20', '2026-11-21']);
+  });
+
+  it('summarises a day: total, bounds at local midnight, 5-minute bars that add up', async () => {
+    const r = (await api('/api/day?camera=front&day=2026-11-20')).json();
+    expect(r).toMatchObject({ camera: 'front', day: '2026-11-20', from: '2026-11-19T23:00:00.000Z', to: '2026-11-20T23:00:00.000Z', total: 576, bucketMs: 300_000 });
+    expect(r.buckets).toHaveLength(288);
+    expect(r.buckets.reduce((a: number, b: number) => a + b, 0)).toBe(576);
+    expect(r.buckets.every((b: number) => b === 2)).toBe(true);
+  });
+
+  it('pages through a day in time order, crossing the API page size', async () => {
+    const expected = ofDay('front', '2026-11-21').map((f) => f.name);
+    const names: string[] = [];
+    for (let offset = 0; offset < expected.length; offset += 250) {
+      const r = (await api(`/api/frames?camera=front&day=2026-11-21&offset=${offset}&limit=250`)).json();
+      expect(r.total).toBe(expected.length);
+      expect(r.offset).toBe(offset);
+      names.push(...r.frames.map((f: { name: string }) => f.name));
+    }
+    expect(names).toEqual(expected);
+    const first = (await api('/api/frames?camera=front&day=2026-11-21&limit=1')).json().frames[0];
+    const f = ofDay('front', '2026-11-21')[0]!;
+    expect(first).toEqual({ name: f.name, time: f.time.toISOString(), id: f.id });
+  });
+
+  it('finds the page starting at a time (at=)', async () => {
+    const day = ofDay('front', '2026-11-21');
+    const r = (await api(`/api/frames?camera=front&day=2026-11-21&at=${encodeURIComponent('2026-11-21T12:00:01Z')}&limit=2`)).json();
+    const index = day.findIndex((f) => f.time.getTime() >= Date.parse('2026-11-21T12:00:01Z'));
+    expect(r.offset).toBe(index);
+    expect(r.frames.map((f: { name: string }) => f.name)).toEqual([day[index]!.name, day[index + 1]!.name]);
+  });
+
+  it.each([
+    ['/api/days', 400, 'bad-request', 'camera is required'],
+    ['/api/days?camera=.thumbs', 400, 'bad-request', 'camera name ".thumbs" must be 1-64 letters, digits'],
+    ['/api/days?camera=..%2F..%2Fetc', 400, 'bad-request', 'camera name "../../etc" must be'],
+    ['/api/days?camera=back', 404, 'not-found', 'no camera "back" in the store'],
+    ['/api/day?camera=front', 400, 'bad-request', 'day is required (a local date, yyyy-MM-dd)'],
+    ['/api/day?camera=front&day=2026-02-30', 400, 'bad-request', 'option day: "2026-02-30" is not valid: no such date'],
+    ['/api/day?camera=front&day=..%2F..', 400, 'bad-request', 'expected a local date such as 2026-11-21'],
+    ['/api/frames?camera=front&day=2026-11-21&offset=-1', 400, 'bad-request', 'offset must be a whole number from 0'],
+    ['/api/frames?camera=front&day=2026-11-21&limit=5000', 400, 'bad-request', 'limit must be a whole number from 1 to 1000, not "5000"'],
+    ['/api/frames?camera=front&day=2026-11-21&at=noon', 400, 'bad-request', 'at must be an ISO 8601 time, not "noon"'],
+    ['/api/nothing', 404, 'not-found', 'nothing at /api/nothing'],
+    ['/frames/..%2f..%2fetc%2fpasswd', 400, 'bad-request', 'not a frame name: "..%2f..%2fetc%2fpasswd"'],
+    // URL parsing turns %2e%2e into .. and resolves it: nothing of the store is left.
+    ['/frames/%2e%2e/%2e%2e/%2e%2e/etc/passwd', 404, 'not-found', 'nothing at /etc/passwd'],
+    ['/frames/../../../etc/passwd', 404, 'not-found', 'nothing at /etc/passwd'],
+    ['/frames//etc/passwd', 400, 'bad-request', 'not a frame name'],
+    ['/frames/.incoming/4242-1-abc.part', 400, 'bad-request', 'not a frame name'],
+    ['/thumbs/..%2f.incoming%2f4242-1-abc.part', 400, 'bad-request', 'not a frame name'],
+    ['/frames/front/2026-11-21/notes.txt', 400, 'bad-request', 'not a frame name'],
+    ['/frames/front/2026-11-21/20261121T120000.000Z_nosuch.jpg', 404, 'not-found', 'no file front/2026-11-21/20261121T120000.000Z_nosuch.jpg'],
+    ['/thumbs/front/2026-11-21/20261121T120000.000Z_nosuch.jpg', 404, 'not-found', 'no frame front/2026-11-21/20261121T120000.000Z_nosuch.jpg'],
+    // A name the receiver would write differently (no milliseconds) is not one of its names.
+    ['/frames/front/2026-11-21/20261121T120000Z_x.jpg', 400, 'bad-request', 'not a frame name'],
+    ['/frames/front/2026-11-21/20261121T120000.000Z_a%2Fb.jpg', 400, 'bad-request', 'not a frame name'],
+  ])('GET %s -> %i %s', async (path, status, code, message) => {
+    const r = await api(path);
+    expect(r.status).toBe(status);
+    expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(r.json().error).toBe(code);
+    expect(r.json().message).toContain(message);
+  });
+
+  it('refuses other methods with 405 and Allow', async () => {
+    const r = await get(gallery.port, '/api/cameras', {}, 'POST');
+    expect(r.status).toBe(405);
+    expect(r.headers.allow).toBe('GET, HEAD');
+    expect(r.json().error).toBe('method-not-allowed');
+  });
+
+  it('without a token, answers only requests addressed to a loopback host (DNS rebinding)', async () => {
+    const r = await api('/api/cameras', { host: 'evil.example:8080' });
+    expect(r.status).toBe(403);
+    expect(r.json()).toEqual({ error: 'forbidden', message: 'Host "evil.example:8080" is not this machine\'s loopback address' });
+    expect((await api('/api/cameras', { host: `localhost:${gallery.port}` })).status).toBe(200);
+  });
+
+  it('serves a frame as stored, cacheable for ever, with ETag and Last-Modified', async () => {
+    const f = frames[10]!;
+    const r = await api(`/frames/${f.name}`);
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('image/jpeg');
+    expect(r.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(r.headers.etag).toMatch(/^W\/"/);
+    expect(new Date(r.headers['last-modified']!).getTime()).toBe(Math.floor(f.time.getTime() / 1000) * 1000);
+    expect(r.body.equals(readFileSync(join(dir.path, f.name)))).toBe(true);
+  });
+
+  it('answers 304 to If-None-Match and If-Modified-Since, 206 to Range', async () => {
+    const f = frames[11]!;
+    const first = await api(`/frames/${f.name}`);
+    const byTag = await api(`/frames/${f.name}`, { 'if-none-match': first.headers.etag! });
+    expect(byTag.status).toBe(304);
+    expect(byTag.body.length).toBe(0);
+    const byDate = await api(`/frames/${f.name}`, { 'if-modified-since': first.headers['last-modified']! });
+    expect(byDate.status).toBe(304);
+    const part = await api(`/frames/${f.name}`, { range: 'bytes=0-99' });
+    expect(part.status).toBe(206);
+    expect(part.body.equals(first.body.subarray(0, 100))).toBe(true);
+  });
+
+  it('makes a thumbnail once, keeps it under .thumbs, and serves the same file after', async () => {
+    const f = frames[20]!;
+    const r = await api(`/thumbs/${f.name}`);
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('image/jpeg');
+    expect(r.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const meta = await sharp(r.body).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 224, 168]);
+    const onDisk = join(dir.path, '.thumbs', '224', f.name);
+    expect(readFileSync(onDisk).equals(r.body)).toBe(true);
+    const made = statSync(onDisk).mtimeMs;
+    const again = await api(`/thumbs/${f.name}`);
+    expect(again.headers.etag).toBe(r.headers.etag);
+    expect(statSync(onDisk).mtimeMs).toBe(made);
+    expect((await api(`/thumbs/${f.name}`, { 'if-none-match': r.headers.etag! })).status).toBe(304);
+  });
+
+  it('answers many requests for one new thumbnail with one file, whole every time', async () => {
+    const f = frames[30]!;
+    const replies = await Promise.all(Array.from({ length: 12 }, () => api(`/thumbs/${f.name}`)));
+    expect(replies.map((r) => r.status)).toEqual(new Array(12).fill(200));
+    for (const r of replies) expect(r.body.equals(replies[0]!.body)).toBe(true);
+  });
+
+  it('serves the page and its assets with validators, so reloads are 304', async () => {
+    const page = await api('/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body.toString()).toContain('<script type="module" src="/app.js"></script>');
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    const js = await api('/app.js');
+    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect((await api('/style.css')).headers['content-type']).toBe('text/css; charset=utf-8');
+    expect((await api('/app.js', { 'if-none-match': js.headers.etag! })).status).toBe(304);
+  });
+});
+
+describe('serve with a token', () => {
+  const dir = tempDir();
+  const token = 'correct-horse-battery';
+  let gallery: RunningGallery;
+  const api = (path: string, headers?: Record<string, string>) => get(gallery.port, path, headers);
+
+  beforeAll(async () => {
+    writeStore(dir.path, GALLERY_SERIES.slice(1), { litter: false });
+    gallery = await startGallery(dir.path, [], { SURVEILLANCE_TOKEN: token });
+  });
+  afterAll(async () => {
+    await gallery?.stop();
+    dir.remove();
+  });
+
+  it.each([
+    ['no credentials', '/api/cameras', {}],
+    ['a wrong cookie', '/api/cameras', { cookie: 'surveillance_gallery=0123' }],
+    ['a wrong bearer token', '/api/cameras', { authorization: 'Bearer correct-horse-batterx' }],
+    ['the token as a cookie (the cookie holds a MAC, not the token)', '/api/cameras', { cookie: `surveillance_gallery=${token}` }],
+    ['a frame without credentials', '/frames/garden/2026-11-20/20261120T050000.500Z_f00000.jpg', {}],
+    ['the event feed without credentials', '/api/events', {}],
+  ])('%s: 401 unauthorized', async (_what, path, headers) => {
+    const r = await api(path, headers as Record<string, string>);
+    expect(r.status).toBe(401);
+    expect(r.json()).toEqual({ error: 'unauthorized', message: 'this gallery needs its token: open it once as /?token=TOKEN' });
+  });
+
+  it('rejects a wrong ?token=', async () => {
+    const r = await api('/?token=correct-horse-batterx');
+    expect(r.status).toBe(401);
+    expect(r.json().message).toBe('wrong token');
+  });
+
+  it('shows a browser a form to type the token into', async () => {
+    const r = await api('/', { accept: 'text/html,application/xhtml+xml' });
+    expect(r.status).toBe(401);
+    expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(r.body.toString()).toContain('<input name="token" type="password"');
+  });
+
+  it('trades ?token= for an HttpOnly cookie and a redirect that drops the token from the address', async () => {
+    const r = await api(`/?token=${token}`);
+    expect(r.status).toBe(303);
+    expect(r.headers.location).toBe('/');
+    const cookie = r.headers['set-cookie']![0]!;
+    expect(cookie).toMatch(/^surveillance_gallery=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=2592000$/);
+    expect(cookie).not.toContain(token);
+    const withCookie = await api('/api/cameras', { cookie: cookie.split(';')[0]! });
+    expect(withCookie.status).toBe(200);
+    expect(withCookie.json().cameras).toEqual(['garden']);
+    const keepsQuery = await api(`/api/days?camera=garden&token=${token}`);
+    expect(keepsQuery.headers.location).toBe('/api/days?camera=garden');
+  });
+
+  it('accepts Authorization: Bearer for scripts, whatever the Host header', async () => {
+    const r = await api('/api/days?camera=garden', { authorization: `Bearer ${token}`, host: 'camera-laptop.lan:8080' });
+    expect(r.status).toBe(200);
+  });
+});
+
+describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('serve: frames that arrive while it runs', () => {
+  const dir = tempDir();
+  let gallery: RunningGallery;
+  let receiver: RunningReceiver;
+
+  beforeAll(async () => {
+    writeStore(dir.path, GALLERY_SERIES);
+    gallery = await startGallery(dir.path);
+    receiver = await startReceiver('inetd', dir.path, ['--min-free', '0']);
+  });
+  afterAll(async () => {
+    await receiver?.stop();
+    await gallery?.stop();
+    dir.remove();
+  });
+
+  it('reports a frame stored by the receiver on the event feed, and lists it', async () => {
+    const events = await openEvents(gallery.port);
+    expect(events.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    // Prime the day listing so the test also covers keeping a cached listing up to date.
+    expect((await get(gallery.port, '/api/day?camera=front&day=2026-11-21')).json().total).toBe(576);
+    const body = readFileSync(join(FIXTURES, 'jpeg', 'cjpeg-baseline.jpg'));
+    const time = new Date('2026-11-21T22:59:59.999Z');
+    const { reply } = await exchange(receiver.port, [encodeHeader({ camera: 'front', id: 'live-1', time, length: body.length }), body]);
+    expect(reply).toMatch(/^OK live-1 /);
+    const [frame] = await events.next('frames');
+    expect(frame).toEqual({
+      name: 'front/2026-11-21/20261121T225959.999Z_live-1.jpg',
+      time: time.toISOString(),
+      id: 'live-1',
+      camera: 'front',
+      day: '2026-11-21',
+    });
+    const day = (await get(gallery.port, '/api/day?camera=front&day=2026-11-21')).json();
+    expect(day.total).toBe(577);
+    const last = (await get(gallery.port, '/api/frames?camera=front&day=2026-11-21&offset=576')).json();
+    expect(last.frames.map((f: { name: string }) => f.name)).toEqual([frame.name]);
+    events.close();
+  });
+
+  it('reports a raw frame (tutorial style, socat) under a new camera and a new day folder', async () => {
+    const events = await openEvents(gallery.port);
+    const file = join(FIXTURES, 'jpeg', 'ffmpeg-baseline.jpg');
+    await run('socat', ['-u', `OPEN:${file}`, `TCP:127.0.0.1:${receiver.port}`]);
+    const [frame] = await events.next('frames');
+    expect(frame.camera).toBe('127.0.0.1');
+    expect((await get(gallery.port, '/api/cameras')).json().cameras).toEqual(['127.0.0.1', 'front', 'garden']);
+    expect((await get(gallery.port, `/frames/${frame.name}`)).body.equals(readFileSync(file))).toBe(true);
+    events.close();
+  });
+
+  it('closes open event streams and exits 0 on SIGTERM', async () => {
+    const events = await openEvents(gallery.port);
+    const ended = new Promise<void>((resolve) => events.response.once('end', resolve));
+    const code = await gallery.stop();
+    await ended;
+    expect(code).toBe(0);
+    expect(gallery.stderr()).toContain('"msg":"SIGTERM: closing"');
+  });
+});
