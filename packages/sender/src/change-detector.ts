@@ -116,9 +116,16 @@ const LIGHTING_TONE_CHANGE = 10;
 const DESPECKLE_NEIGHBOURS = 3;
 /** Pull of the tone curve towards "no change" (ridge), so flat scenes fit an offset only. */
 const TONE_RIDGE = 1e-3;
-const TONE_ITERATIONS = 3;
+const TONE_ITERATIONS = 2;
+const TONE_CUTOFF_SIGMAS = 3;
+const TONE_MIN_CUTOFF = 3;
+const CLIPPED_LOW = 3;
+const CLIPPED_HIGH = 252;
 /** Grid of the smooth residual field removed after a lighting change (columns; rows by aspect). */
 const FIELD_COLUMNS = 8;
+const LOCAL_RIDGE = 0.01;
+/** How far (in noise levels) a block's light may differ from its neighbours' before it is called an object. */
+const LOCAL_LIGHT_TOLERANCE_NOISES = 2;
 
 interface Tone {
   a: number;
@@ -242,16 +249,19 @@ export class ChangeDetector {
     fitTone(s, cur);
     const { shift, change } = toneShift(s);
     const lighting = change >= LIGHTING_TONE_CHANGE;
-    if (lighting) removeSmoothField(s);
+    if (lighting) removeLocalLight(s, LOCAL_LIGHT_TOLERANCE_NOISES * this.noiseLevel());
 
     if (this.options.noise === 'auto' && !lighting) {
       const frameSigma = robustSigma(s);
-      const rawShare = countAbove(s, this.noiseLevel()) / s.activeCount;
-      if (rawShare <= NOISE_ESTIMATE_MAX_SHARE) {
+      // Motion over a large share of the frame inflates the median: such frames are skipped.
+      const outliers = countAbove(s, AUTO_NOISE_SIGMAS * frameSigma) / s.activeCount;
+      if (outliers <= NOISE_ESTIMATE_MAX_SHARE) {
         this.sigma = this.sigma === undefined ? frameSigma : this.sigma + NOISE_SMOOTHING * (frameSigma - this.sigma);
       }
     }
-    const noiseLevel = this.noiseLevel();
+    // A lighting frame's residual holds what the light model could not explain: only what
+    // stands out from this frame's own spread counts.
+    const noiseLevel = lighting ? Math.max(this.noiseLevel(), AUTO_NOISE_SIGMAS * robustSigma(s)) : this.noiseLevel();
     markChanged(s, noiseLevel);
     const changedShare = despeckledCount(s) / s.activeCount;
     const changed = changedShare > 0 && changedShare >= this.options.threshold;
@@ -271,19 +281,29 @@ export class ChangeDetector {
 }
 
 /**
- * Fits cur ≈ f(reference), f quadratic in the reference's grey level, by least squares over the
- * unmasked pixels, refitted twice without the pixels that do not follow the curve (motion),
- * and leaves f(reference) in `predicted` and cur - f(reference) in `residual`.
+ * Fits cur ≈ f(reference), f quadratic in the reference's grey level, and leaves f(reference)
+ * in `predicted` and cur - f(reference) in `residual`. Least squares alone would be pulled by
+ * a large moving object, so the fit starts from the most plausible of a few robust guesses
+ * (no change; a uniform offset; the curve through the 10th, 50th and 90th percentiles), judged
+ * by the median residual, and is then refitted on the pixels that follow the curve.
  */
 function fitTone(s: Scene, cur: Uint8Array): void {
   const { n, reference: ref, active, residual } = s;
-  let tone = IDENTITY;
-  let cutoff = Infinity;
+  let best = IDENTITY;
+  let bestSigma = Infinity;
+  for (const guess of toneGuesses(s, cur)) {
+    applyTone(s, cur, guess);
+    const sigma = robustSigma(s);
+    if (sigma < bestSigma) [best, bestSigma] = [guess, sigma];
+  }
+  applyTone(s, cur, best);
   for (let iteration = 0; iteration < TONE_ITERATIONS; iteration++) {
+    const cutoff = Math.max(TONE_MIN_CUTOFF, TONE_CUTOFF_SIGMAS * robustSigma(s));
     let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, t0 = 0, t1 = 0, t2 = 0;
     for (let i = 0; i < n; i++) {
-      if (!active[i]) continue;
-      if (iteration > 0 && Math.abs(residual[i]!) > cutoff) continue;
+      if (!active[i] || Math.abs(residual[i]!) > cutoff) continue;
+      // Clipped pixels say nothing about the curve, only that it went past the end.
+      if (cur[i]! >= CLIPPED_HIGH || cur[i]! <= CLIPPED_LOW) continue;
       const x = (ref[i]! - 128) / 128;
       const y = (cur[i]! - 128) / 128;
       const x2 = x * x;
@@ -292,18 +312,44 @@ function fitTone(s: Scene, cur: Uint8Array): void {
     }
     if (s0 === 0) break;
     const ridge = TONE_RIDGE * s0;
-    tone = solveTone([
+    const tone = solveTone([
       [s0, s1, s2, t0],
       [s1, s2 + ridge, s3, t1 + ridge],
       [s2, s3, s4 + ridge, t2],
-    ]) ?? offsetOnly(t0 / s0, s1 / s0);
+    ]);
+    if (!tone) break;
     applyTone(s, cur, tone);
-    cutoff = Math.max(3, 3 * robustSigma(s));
   }
 }
 
-function offsetOnly(meanY: number, meanX: number): Tone {
-  return { a: meanY - meanX, b: 1, c: 0 };
+const PERCENTILES = [0.1, 0.5, 0.9];
+
+function toneGuesses(s: Scene, cur: Uint8Array): Tone[] {
+  const refHistogram = new Uint32Array(256);
+  const curHistogram = new Uint32Array(256);
+  const diffHistogram = new Uint32Array(511);
+  for (let i = 0; i < s.n; i++) {
+    if (!s.active[i]) continue;
+    const r = Math.round(s.reference[i]!);
+    refHistogram[r]!++;
+    curHistogram[cur[i]!]!++;
+    diffHistogram[cur[i]! - r + 255]!++;
+  }
+  const guesses = [IDENTITY, { a: (percentile(diffHistogram, 0.5, s.activeCount) - 255) / 128, b: 1, c: 0 }];
+  const xs = PERCENTILES.map((p) => (percentile(refHistogram, p, s.activeCount) - 128) / 128);
+  const ys = PERCENTILES.map((p) => (percentile(curHistogram, p, s.activeCount) - 128) / 128);
+  const throughPercentiles = solveTone(xs.map((x, k) => [1, x, x * x, ys[k]!]));
+  if (throughPercentiles) guesses.push(throughPercentiles);
+  return guesses;
+}
+
+function percentile(histogram: Uint32Array, p: number, total: number): number {
+  let seen = 0;
+  for (let bin = 0; bin < histogram.length; bin++) {
+    seen += histogram[bin]!;
+    if (seen >= p * total) return bin;
+  }
+  return histogram.length - 1;
 }
 
 /** Gaussian elimination with partial pivoting on a 3x4 augmented matrix; undefined if singular. */
@@ -326,7 +372,7 @@ function applyTone(s: Scene, cur: Uint8Array, { a, b, c }: Tone): void {
   const { n, reference: ref, predicted, residual } = s;
   for (let i = 0; i < n; i++) {
     const x = (ref[i]! - 128) / 128;
-    const p = 128 + 128 * (a + b * x + c * x * x);
+    const p = Math.min(255, Math.max(0, 128 + 128 * (a + b * x + c * x * x)));
     predicted[i] = p;
     residual[i] = cur[i]! - p;
   }
@@ -395,50 +441,97 @@ function despeckledCount(s: Scene): number {
 }
 
 /**
- * After a lighting change, the light is rarely uniform (a lamp lights its corner more): removes
- * the residual's smooth part, estimated as block medians, median-filtered over 3x3 blocks so
- * that an object covering less than about half of its neighbourhood survives.
+ * After a lighting change the light is rarely uniform (a lamp lights its corner more, and
+ * brighter surfaces more than darker ones): fits the residual as a + b x f(reference) per block,
+ * robustly, takes the median of each parameter over 3x3 blocks, so that an object covering
+ * less than about half of that neighbourhood cannot be explained away as light, and removes
+ * the bilinearly interpolated correction.
  */
-function removeSmoothField(s: Scene): void {
-  const { width: w, height: h, residual, active } = s;
-  const cols = Math.min(FIELD_COLUMNS, w);
+function removeLocalLight(s: Scene, tolerance: number): void {
+  const { width: w, height: h, residual, predicted, active } = s;
+  const cols = Math.max(2, Math.min(FIELD_COLUMNS, w));
   const rows = Math.max(2, Math.min(h, Math.round((FIELD_COLUMNS * h) / w)));
-  const medians = new Float32Array(cols * rows);
+  const blockA = new Float32Array(cols * rows).fill(Number.NaN);
+  const blockB = new Float32Array(cols * rows).fill(Number.NaN);
+  const blockLevel = new Float32Array(cols * rows).fill(128);
   const values: number[] = [];
   for (let by = 0; by < rows; by++) {
+    const ys = Math.floor((by * h) / rows), ye = Math.floor(((by + 1) * h) / rows);
     for (let bx = 0; bx < cols; bx++) {
-      values.length = 0;
-      const ys = Math.floor((by * h) / rows), ye = Math.floor(((by + 1) * h) / rows);
       const xs = Math.floor((bx * w) / cols), xe = Math.floor(((bx + 1) * w) / cols);
-      for (let y = ys; y < ye; y++) for (let x = xs; x < xe; x++) if (active[y * w + x]) values.push(residual[y * w + x]!);
-      medians[by * cols + bx] = values.length ? median(values) : Number.NaN;
+      let cutoff = Infinity;
+      for (let iteration = 0; iteration < 2; iteration++) {
+        let n = 0, sx = 0, sxx = 0, sy = 0, sxy = 0;
+        values.length = 0;
+        for (let y = ys; y < ye; y++) {
+          for (let x = xs; x < xe; x++) {
+            const i = y * w + x;
+            if (!active[i]) continue;
+            const x1 = (predicted[i]! - 128) / 128;
+            const r = residual[i]! - (iteration ? blockA[by * cols + bx]! + blockB[by * cols + bx]! * x1 : 0);
+            if (Math.abs(r) > cutoff) continue;
+            n++; sx += x1; sxx += x1 * x1; sy += residual[i]!; sxy += x1 * residual[i]!;
+            values.push(Math.abs(r));
+          }
+        }
+        if (n < 8) break;
+        const ridge = LOCAL_RIDGE * n;
+        const mx = sx / n, my = sy / n;
+        const b = (sxy - n * mx * my) / (sxx - n * mx * mx + ridge);
+        blockA[by * cols + bx] = my - b * mx;
+        blockB[by * cols + bx] = b;
+        blockLevel[by * cols + bx] = 128 + 128 * mx;
+        cutoff = Math.max(3, 2.5 * 1.4826 * median(values));
+      }
     }
   }
-  const field = new Float32Array(cols * rows);
+  // A block that disagrees with its neighbourhood by more than `tolerance` grey levels (at its
+  // own mean level) is an object, not light: it takes the neighbourhood's median instead.
+  const medianA = medianOfNeighbours(blockA, cols, rows);
+  const medianB = medianOfNeighbours(blockB, cols, rows);
+  const fieldA = new Float32Array(cols * rows);
+  const fieldB = new Float32Array(cols * rows);
+  for (let k = 0; k < cols * rows; k++) {
+    const x1 = (blockLevel[k]! - 128) / 128;
+    const own = blockA[k]! + blockB[k]! * x1;
+    const near = medianA[k]! + medianB[k]! * x1;
+    const keep = !Number.isNaN(own) && Math.abs(own - near) <= tolerance;
+    fieldA[k] = keep ? blockA[k]! : medianA[k]!;
+    fieldB[k] = keep ? blockB[k]! : medianB[k]!;
+  }
+  // Bilinear between block centres, extrapolated over the outer half blocks: light keeps its
+  // slope up to the frame's edge.
+  for (let y = 0; y < h; y++) {
+    const fy = ((y + 0.5) * rows) / h - 0.5;
+    const y0 = Math.min(rows - 2, Math.max(0, Math.floor(fy))), y1 = y0 + 1, wy = fy - y0;
+    for (let x = 0; x < w; x++) {
+      const fx = ((x + 0.5) * cols) / w - 0.5;
+      const x0 = Math.min(cols - 2, Math.max(0, Math.floor(fx))), x1 = x0 + 1, wx = fx - x0;
+      const k00 = (1 - wx) * (1 - wy), k01 = wx * (1 - wy), k10 = (1 - wx) * wy, k11 = wx * wy;
+      const a = fieldA[y0 * cols + x0]! * k00 + fieldA[y0 * cols + x1]! * k01 + fieldA[y1 * cols + x0]! * k10 + fieldA[y1 * cols + x1]! * k11;
+      const b = fieldB[y0 * cols + x0]! * k00 + fieldB[y0 * cols + x1]! * k01 + fieldB[y1 * cols + x0]! * k10 + fieldB[y1 * cols + x1]! * k11;
+      const i = y * w + x;
+      residual[i]! -= a + b * ((predicted[i]! - 128) / 128);
+    }
+  }
+}
+
+function medianOfNeighbours(grid: Float32Array, cols: number, rows: number): Float32Array {
+  const out = new Float32Array(cols * rows);
+  const values: number[] = [];
   for (let by = 0; by < rows; by++) {
     for (let bx = 0; bx < cols; bx++) {
       values.length = 0;
       for (let y = Math.max(0, by - 1); y <= Math.min(rows - 1, by + 1); y++) {
         for (let x = Math.max(0, bx - 1); x <= Math.min(cols - 1, bx + 1); x++) {
-          const v = medians[y * cols + x]!;
+          const v = grid[y * cols + x]!;
           if (!Number.isNaN(v)) values.push(v);
         }
       }
-      field[by * cols + bx] = values.length ? median(values) : 0;
+      out[by * cols + bx] = values.length ? median(values) : 0;
     }
   }
-  // Bilinear between block centres, clamped at the borders.
-  for (let y = 0; y < h; y++) {
-    const fy = Math.min(rows - 1, Math.max(0, ((y + 0.5) * rows) / h - 0.5));
-    const y0 = Math.floor(fy), y1 = Math.min(rows - 1, y0 + 1), wy = fy - y0;
-    for (let x = 0; x < w; x++) {
-      const fx = Math.min(cols - 1, Math.max(0, ((x + 0.5) * cols) / w - 0.5));
-      const x0 = Math.floor(fx), x1 = Math.min(cols - 1, x0 + 1), wx = fx - x0;
-      const top = field[y0 * cols + x0]! * (1 - wx) + field[y0 * cols + x1]! * wx;
-      const bottom = field[y1 * cols + x0]! * (1 - wx) + field[y1 * cols + x1]! * wx;
-      residual[y * w + x]! -= top * (1 - wy) + bottom * wy;
-    }
-  }
+  return out;
 }
 
 function median(values: number[]): number {
