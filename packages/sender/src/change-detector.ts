@@ -73,10 +73,10 @@ export function detectorOptions(values: DetectorValues): DetectorOptions {
   if (values.mask !== undefined) {
     try {
       accessSync(values.mask, constants.R_OK);
-      if (!statSync(values.mask).isFile()) throw Object.assign(new Error(), { code: 'not a file' });
     } catch (e) {
       throw usage(`option mask: cannot read ${values.mask}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
+    if (!statSync(values.mask).isFile()) throw usage(`option mask: ${values.mask} is not a file`);
   }
   return Object.freeze({ threshold: values.threshold, noise, mask: values.mask, analysisWidth: values['analysis-width'] });
 }
@@ -101,8 +101,8 @@ export interface Decision {
 
 /** Reference adaptation per frame, for pixels that did not change and for those that did. */
 const ADAPT_STILL = 0.1;
-/** Slow enough that motion stays visible; a parked car still becomes background in ~100 frames. */
-const ADAPT_CHANGED = 0.02;
+/** Slow enough that motion stays visible; a parked car still becomes background in ~60 frames. */
+const ADAPT_CHANGED = 0.05;
 /** Auto noise: threshold = sigmas x the running robust noise estimate, within these bounds. */
 const AUTO_NOISE_SIGMAS = 4;
 const AUTO_NOISE_FLOOR = 6;

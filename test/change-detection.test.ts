@@ -1,0 +1,262 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SurveillanceError, loadOptions } from '@surveillance/shared';
+import {
+  ChangeDetector,
+  detectorOptions,
+  detectorSpec,
+  type Decision,
+} from '../packages/sender/src/change-detector.ts';
+import { analysisWidth } from '../packages/sender/src/greyscale.ts';
+import { FIXTURES, tempDir } from './helpers/receiver.ts';
+import { SceneGenerator, maskPng, type FrameSpec, type Lighting } from './helpers/scenes.ts';
+
+function detector(argv: string[] = []): Promise<ChangeDetector> {
+  return ChangeDetector.create(detectorOptions(loadOptions(detectorSpec, argv, {}).values));
+}
+
+async function decideAll(d: ChangeDetector, g: SceneGenerator, frames: FrameSpec[]): Promise<Decision[]> {
+  const decisions: Decision[] = [];
+  for (const spec of frames) decisions.push(await d.decide(await g.frame(spec)));
+  return decisions;
+}
+
+const summary = (ds: Decision[]) => ds.map((d) => `${d.reason}${d.changed ? '!' : ''}`);
+
+/** A webcam's sensor noise; every other frame also decoded and re-encoded at a lower quality. */
+const CAMERA = { noise: 6, quality: 80 } as const;
+const camera = (count: number, extra: FrameSpec = {}): FrameSpec[] =>
+  Array.from({ length: count }, (_, i) => ({ ...CAMERA, ...(i % 2 ? { reencode: 70 } : {}), ...extra }));
+
+/** Evening lamp, then the ceiling light: about +60 grey levels, with the tone curve bent too. */
+const DIM: Lighting = { gain: 0.65 };
+const BRIGHT: Lighting = { gain: 1.05, gamma: 0.9, offset: 5 };
+/** A lamp switched on near the top left corner: up to 80% brighter there, much less elsewhere. */
+const LAMP: Lighting = { ...DIM, lamp: 0.8 };
+
+/** Objects walk along the wall, left to right, one step per frame. */
+const walk = (share: number, extra: FrameSpec = {}, xs = [0.3, 0.4, 0.5, 0.6]): FrameSpec[] =>
+  xs.map((x) => ({ ...CAMERA, ...extra, objects: [{ x, y: 0.18, share }] }));
+
+describe.each([
+  [640, 480, '213x160'],
+  [1920, 1080, '213x120'],
+])('a %ix%i camera', (width, height, analysisSize) => {
+  let scene: SceneGenerator;
+  beforeAll(() => {
+    scene = new SceneGenerator(width, height, 7);
+  });
+
+  it(`compares a ${analysisSize} greyscale frame and keeps the first frame`, async () => {
+    const [first, second] = await decideAll(await detector(), scene, camera(2));
+    expect(first).toMatchObject({ changed: true, reason: 'first', size: analysisSize });
+    expect(second).toEqual({
+      changed: false,
+      reason: 'still',
+      changedShare: 0,
+      noiseLevel: expect.any(Number),
+      brightnessShift: expect.any(Number),
+      ms: expect.any(Number),
+      size: analysisSize,
+    });
+  });
+
+  it('does not fire on sensor noise and JPEG re-encoding', async () => {
+    const decisions = await decideAll(await detector(), scene, camera(10));
+    expect(summary(decisions.slice(1))).toEqual(Array(9).fill('still'));
+  });
+
+  it('does not fire on slow lighting drift (clouds, dusk)', async () => {
+    const drift = Array.from({ length: 12 }, (_, i) => ({ ...CAMERA, light: { gain: 1 + 0.01 * i, offset: 2 * i } }));
+    const decisions = await decideAll(await detector(), scene, drift);
+    expect(decisions.slice(1).filter((d) => d.changed)).toEqual([]);
+    expect(decisions.at(-1)!.brightnessShift).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['switched on', DIM, BRIGHT],
+    ['switched off', BRIGHT, DIM],
+  ])('does not fire on a light %s, and re-bases the reference', async (_, before, after) => {
+    const decisions = await decideAll(await detector(), scene, [...camera(3, { light: before }), ...camera(4, { light: after })]);
+    expect(summary(decisions)).toEqual(['first!', 'still', 'still', 'lighting', 'still', 'still', 'still']);
+    expect(Math.abs(decisions[3]!.brightnessShift)).toBeGreaterThan(30);
+  });
+
+  it.each([0.01, 0.04, 0.15])('fires on every step of an object covering %s of the frame', async (share) => {
+    const decisions = await decideAll(await detector(), scene, [...camera(3), ...walk(share)]);
+    expect(summary(decisions)).toEqual(['first!', 'still', 'still', 'motion!', 'motion!', 'motion!', 'motion!']);
+    for (const d of decisions.slice(3)) expect(d.changedShare).toBeGreaterThan(share * 0.5);
+  });
+
+  it('fires on an object that comes in with the light, and follows it afterwards', async () => {
+    const decisions = await decideAll(await detector(), scene, [...camera(3, { light: DIM }), ...walk(0.01, { light: BRIGHT }, [0.3, 0.4, 0.5])]);
+    expect(summary(decisions)).toEqual(['first!', 'still', 'still', 'motion!', 'motion!', 'motion!']);
+    expect(decisions[3]!.brightnessShift).toBeGreaterThan(30);
+  });
+
+  it('ignores motion inside the mask but not outside it', async () => {
+    const dir = tempDir('change-detection-');
+    try {
+      const mask = join(dir.path, 'mask.png');
+      writeFileSync(mask, await maskPng(width, height, { x0: 0.6, y0: 0, x1: 1, y1: 0.45 }));
+      const inside = walk(0.01, {}, [0.7, 0.75, 0.8, 0.85]);
+      const masked = await decideAll(await detector(['--mask', mask]), scene, [...camera(3), ...inside]);
+      expect(summary(masked.slice(1))).toEqual(Array(6).fill('still'));
+      const unmasked = await decideAll(await detector(), scene, [...camera(3), ...inside]);
+      expect(summary(unmasked.slice(3))).toEqual(Array(4).fill('motion!'));
+      const outside = await decideAll(await detector(['--mask', mask]), scene, [...camera(3), ...walk(0.01)]);
+      expect(summary(outside.slice(3))).toEqual(Array(4).fill('motion!'));
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('a 640x480 camera, more cases', () => {
+  const scene = new SceneGenerator(640, 480, 11);
+
+  it('does not fire on a lamp that lights one corner much more than the rest', async () => {
+    const decisions = await decideAll(await detector(), scene, [...camera(3, { light: DIM }), ...camera(3, { light: LAMP })]);
+    expect(summary(decisions)).toEqual(['first!', 'still', 'still', 'lighting', 'still', 'still']);
+  });
+
+  it('fires on an object that comes in with the lamp', async () => {
+    const decisions = await decideAll(await detector(), scene, [...camera(3, { light: DIM }), ...walk(0.01, { light: LAMP }, [0.6])]);
+    expect(summary(decisions)).toEqual(['first!', 'still', 'still', 'motion!']);
+  });
+
+  it("raises the automatic noise level with a noisy sensor, where a fixed low level fires on noise", async () => {
+    const noisy = camera(8, { noise: 25 });
+    const auto = await decideAll(await detector(), scene, noisy);
+    expect(summary(auto.slice(1))).toEqual(Array(7).fill('still'));
+    expect(auto.at(-1)!.noiseLevel).toBeGreaterThan(10);
+    const fixed = await decideAll(await detector(['--noise', '3']), scene, noisy);
+    expect(fixed.slice(1).every((d) => d.changed && d.noiseLevel === 3)).toBe(true);
+    // ...and the raised level still sees a person walking in.
+    const walking = await decideAll(await detector(), scene, [...noisy, ...walk(0.01, { noise: 25 })]);
+    expect(summary(walking.slice(-4))).toEqual(Array(4).fill('motion!'));
+  });
+
+  it('keeps a parked object as a change for a while, then learns it as background', async () => {
+    const parked = Array.from({ length: 80 }, () => ({ ...CAMERA, objects: [{ x: 0.5, y: 0.18, share: 0.04 }] }));
+    const decisions = await decideAll(await detector(), scene, [...camera(2), ...parked]);
+    expect(summary(decisions.slice(2, 12))).toEqual(Array(10).fill('motion!'));
+    const learnt = decisions.findIndex((d, i) => i > 2 && !d.changed);
+    expect(learnt).toBeGreaterThan(12);
+    expect(summary(decisions.slice(learnt))).toEqual(Array(decisions.length - learnt).fill('still'));
+  });
+
+  it('compares with the frame given by setReference (the last frame sent)', async () => {
+    const d = await detector();
+    const [withObject] = walk(0.04, {}, [0.5]);
+    await d.setReference(await scene.frame(withObject));
+    expect((await d.decide(await scene.frame(withObject))).reason).toBe('still');
+    expect((await d.decide(await scene.frame(CAMERA))).reason).toBe('motion');
+  });
+
+  it('sees a frame of another size as a new first frame', async () => {
+    const d = await detector();
+    await d.decide(await scene.frame(CAMERA));
+    const other = await new SceneGenerator(320, 240, 11).frame(CAMERA);
+    expect(await d.decide(other)).toMatchObject({ changed: true, reason: 'first', size: '320x240' });
+  });
+});
+
+describe('frames that cannot be compared', () => {
+  const baseline = readFileSync(join(FIXTURES, 'jpeg/cjpeg-baseline.jpg'));
+  const png = readFileSync(join(FIXTURES, 'bad/image.png'));
+  const sofAt = baseline.indexOf(Buffer.from([0xff, 0xc0]));
+
+  it.each([
+    ['empty', Buffer.alloc(0), 'cannot compare frame: not a JPEG (0 bytes, no FF D8 start-of-image marker)'],
+    ['a PNG', png, `cannot compare frame: not a JPEG (${png.length} bytes, no FF D8 start-of-image marker)`],
+    ['cut before its frame header', baseline.subarray(0, sofAt), `cannot compare frame: truncated in the header (${sofAt} bytes, no start-of-frame segment)`],
+    ['garbage after SOI', Buffer.from([0xff, 0xd8, 0x12, 0x34, 0x56, 0x78]), 'cannot compare frame: broken marker structure at byte 2'],
+    ['cut in the middle of its image data', baseline.subarray(0, baseline.length >> 1), /^cannot compare frame: .*premature end of JPEG/i],
+  ])('rejects %s with bad-jpeg, and keeps working', async (_, bytes, message) => {
+    const d = await detector();
+    await d.decide(baseline);
+    const error = await d.decide(bytes).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SurveillanceError);
+    expect(error).toMatchObject({ code: 'bad-jpeg', message });
+    expect(await d.decide(baseline)).toMatchObject({ changed: false, reason: 'still' });
+  });
+});
+
+describe('detector options', () => {
+  const dir = tempDir('change-detection-options-');
+  const notImage = join(dir.path, 'notes.txt');
+  const black = join(dir.path, 'black.png');
+  beforeAll(async () => {
+    writeFileSync(notImage, 'not an image\n');
+    writeFileSync(black, await maskPng(64, 48, { x0: 0, y0: 0, x1: 1, y1: 1 }));
+  });
+  afterAll(() => dir.remove());
+
+  it('has defaults for a typical indoor webcam', () => {
+    expect(detectorOptions(loadOptions(detectorSpec, [], {}).values)).toEqual({
+      threshold: 0.005,
+      noise: 'auto',
+      mask: undefined,
+      analysisWidth: 200,
+    });
+  });
+
+  it('reads every option from flags and the environment', () => {
+    const { values } = loadOptions(detectorSpec, ['--noise', '12.5', '--threshold', '0.02'], {
+      SURVEILLANCE_ANALYSIS_WIDTH: '320',
+      SURVEILLANCE_MASK: black,
+    });
+    expect(detectorOptions(values)).toEqual({ threshold: 0.02, noise: 12.5, mask: black, analysisWidth: 320 });
+  });
+
+  it.each([
+    [['--noise', 'loud'], `option noise: "loud" is not valid: expected 'auto' or a number of grey levels from 0 to 255`],
+    [['--noise', '300'], `option noise: "300" is not valid: expected 'auto' or a number of grey levels from 0 to 255`],
+    [['--noise=-1'], `option noise: "-1" is not valid: expected 'auto' or a number of grey levels from 0 to 255`],
+    [['--threshold', '2'], 'option threshold (from --threshold): "2" is not valid: must be at most 1'],
+    [['--threshold', '1%'], 'option threshold (from --threshold): "1%" is not valid: expected a number'],
+    [['--analysis-width', '8'], 'option analysis-width (from --analysis-width): "8" is not valid: must be at least 16'],
+    [['--mask', '/nonexistent/mask.png'], 'option mask: cannot read /nonexistent/mask.png: ENOENT'],
+    [['--mask', '/tmp'], 'option mask: /tmp is not a file'],
+  ])('%j fails with a usage error naming the option', (argv, message) => {
+    const error = (() => {
+      try {
+        detectorOptions(loadOptions(detectorSpec, argv, {}).values);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(SurveillanceError);
+    expect(error).toMatchObject({ code: 'usage', message });
+  });
+
+  it('rejects a mask that is not an image, when the detector starts', async () => {
+    await expect(detector(['--mask', notImage])).rejects.toMatchObject({
+      code: 'usage',
+      message: expect.stringMatching(new RegExp(`^option mask: ${notImage} is not an image that can be read: `)),
+    });
+  });
+
+  it('rejects a mask that ignores the whole frame', async () => {
+    await expect(detector(['--mask', black])).rejects.toMatchObject({
+      code: 'usage',
+      message: `option mask: ${black} is dark everywhere, so nothing would be compared (light = compared, dark = ignored)`,
+    });
+  });
+});
+
+describe('analysis width', () => {
+  it.each([
+    [1920, 200, 213],
+    [1280, 200, 256],
+    [640, 200, 213],
+    [320, 200, 320],
+    [3840, 200, 426],
+    [1920, 400, 384],
+    [640, 1000, 640],
+  ])('for a %i px wide frame and %i requested is %i (a size libjpeg decodes at 1/8, 1/4 or 1/2)', (frame, requested, expected) => {
+    expect(analysisWidth(frame, requested)).toBe(expected);
+  });
+});
