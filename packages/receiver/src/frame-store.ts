@@ -134,8 +134,19 @@ export class FrameStore {
       try {
         linkSync(tempPath, path);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { name, duplicate: true };
-        throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') return { name, duplicate: true };
+        if (code !== 'ENOENT') throw e;
+        // `prune` removed the folder after we made it (a long-running receiver remembers
+        // folders): make it again, once.
+        this.folders.delete(folder);
+        this.ensureFolder(folder);
+        try {
+          linkSync(tempPath, path);
+        } catch (e2) {
+          if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') return { name, duplicate: true };
+          throw e2;
+        }
       }
       fsyncDir(folder);
       return { name, duplicate: false };
