@@ -1,14 +1,13 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers/receiver.ts';
 import { cli, ensureBuilt } from './helpers/review-cli.ts';
-import { writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
+import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 
 // list, stats, show and open on a generated store of about 6,700 frames: two cameras, the
 // spring (23-hour) and autumn (25-hour) daylight-saving days of Europe/Berlin.
 
-const dir = tempDir('review-list-');
+const dir = storeTempDir('review-list-');
 const store = join(dir.path, 'store');
 let frames: FixtureFrame[] = [];
 
@@ -72,7 +71,7 @@ describe('list', () => {
   });
 
   it('finds --since relative to now', () => {
-    const recent = tempDir('review-recent-');
+    const recent = storeTempDir('review-recent-');
     try {
       const now = Date.now();
       writeStore(recent.path, [{ camera: 'porch', from: new Date(now - 3 * 3600_000), to: new Date(now), everyMs: 60_000 }], { litter: false });
