@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import type { Logger } from '@surveillance/shared';
@@ -47,6 +48,8 @@ export class FrameWatcher {
   private lastWriteAt = Date.now();
   private incompleteSince: number | undefined;
   private holdUntil = 0;
+  /** A watch on a folder that was removed sees nothing once the folder is back: it must be made anew. */
+  private folderWasGone = false;
   private readonly trouble = new Set<Trouble>();
 
   constructor(
@@ -70,7 +73,10 @@ export class FrameWatcher {
     this.chokidar = undefined;
   }
 
-  /** (Re)creates the file watcher: a watch on a folder that was removed and created again sees nothing. */
+  /**
+   * (Re)creates the file watcher. Only when needed: closing a chokidar watcher while it is still
+   * setting up the watch of a file that just appeared can leave that watch open.
+   */
   private async watchEvents(): Promise<void> {
     if (this.options.mode === 'timer' || this.stopped) return;
     await this.chokidar?.close();
@@ -124,7 +130,10 @@ export class FrameWatcher {
 
     const identity = statIdentity(file);
     if (identity === undefined) return this.missing('it does not exist');
-    if (this.troubleEnds('missing', `${file} is back`)) void this.watchEvents();
+    if (this.troubleEnds('missing', `${file} is back`) && this.folderWasGone) {
+      this.folderWasGone = false;
+      void this.watchEvents();
+    }
     if (identity === this.lastIdentity) {
       if (now - this.lastWriteAt >= this.options.staleAfterMs) {
         this.troubleStarts('stale', `${file} has not been rewritten for ${Math.round((now - this.lastWriteAt) / 1000)}s: has the camera stopped?`);
@@ -155,6 +164,7 @@ export class FrameWatcher {
   }
 
   private missing(why: string): void {
+    if (!existsSync(dirname(this.file))) this.folderWasGone = true;
     this.lastIdentity = undefined;
     this.incompleteSince = undefined;
     this.troubleStarts('missing', `${this.file} cannot be read (${why}); waiting for it to appear`);

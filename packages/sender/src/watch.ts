@@ -3,6 +3,9 @@ import { FrameWatcher, type WatchMode } from './frame-watcher.ts';
 import { openPipeline } from './pipeline.ts';
 import { formatHostPort, noPositionals, spec, usage } from './sender-options.ts';
 
+/** After an orderly stop, how long the process may take to end by itself. */
+const STOP_GRACE_MS = 2000;
+
 const HELP = `Usage: surveillance-sender watch --file PATH --to HOST:PORT [--spool DIR] [--camera NAME] [options]
 
 Runs until stopped (SIGTERM, SIGINT). Every new version of the picture is compared with the
@@ -48,5 +51,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   log.info({ backlog: spool.count }, `${signal}: stopping; undelivered frames stay spooled`);
   await watcher.stop();
   await delivery.stop();
+  // Everything is closed and the spool is consistent. Should a file watch still keep the event
+  // loop alive (chokidar can miss one it was setting up at the moment of closing), end anyway.
+  setTimeout(() => process.exit(), STOP_GRACE_MS).unref();
   return 0;
 }
