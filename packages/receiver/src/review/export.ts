@@ -282,7 +282,8 @@ async function timeLapse(job: Job): Promise<Made> {
     count++;
   }
   const strip = sharp(pixels.subarray(0, count * frameBytes), { raw: { width, height: height * count, channels: 3, pageHeight: height } } as SharpOptions);
-  const animation = { delay: job.delayMs, loop: 0 };
+  // One delay per frame: a single number sets only the first frame's delay.
+  const animation = { delay: new Array<number>(count).fill(job.delayMs), loop: 0 };
   const encoded = await (job.format === 'gif' ? strip.gif(animation) : strip.webp({ ...animation, quality: job.quality })).toBuffer();
   return { skipped, size: `${width}x${height}, ${count} frames at ${(1000 / job.delayMs).toFixed(1)} fps`, output: encoded };
 }
