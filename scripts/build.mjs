@@ -1,7 +1,11 @@
-// Bundles each program into packages/<name>/dist/ with esbuild: one file per entry plus lazily
-// loaded chunks. Bundling is about start-up time: the receiver starts once per connection, and
-// loading pino and date-fns as hundreds of separate modules costs several times more
-// (see the start-up figures in the README's benchmark section).
+// Bundles each program into packages/<name>/dist/ with esbuild. Bundling is about start-up
+// time: the receiver starts once per connection, and loading its dependencies as hundreds of
+// separate modules costs several times more (see `pnpm bench`).
+//
+// - ES modules with code splitting for each CLI: commands load what they need when they run.
+// - The receiver's process entry (src/entry.ts) also as one CommonJS file that holds only the
+//   per-connection path; anything else it hands to the ES module CLI (`./cli.ts` and
+//   `./listener.ts` stay real imports of the ES module outputs).
 //
 // Usage: node scripts/build.mjs [receiver|sender ...]   (default: both)
 import { build } from 'esbuild';
@@ -10,32 +14,60 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const programs = { receiver: ['src/cli.ts'], sender: ['src/cli.ts'] };
+const programs = {
+  receiver: { esm: ['src/cli.ts', 'src/listener.ts'], cjs: 'src/entry.ts' },
+  sender: { esm: ['src/cli.ts'] },
+};
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(programs);
 
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20.19',
+  outdir: 'dist',
+  // Native or heavy: loaded from node_modules, and only by the commands that need them.
+  external: ['sharp', 'playwright-core', 'chokidar'],
+  metafile: true,
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+
+/** In the CommonJS entry, these ES module outputs are imported at run time, not bundled. */
+const esmOutputs = {
+  name: 'esm-outputs',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(cli|listener)\.ts$/ }, (a) => ({ path: a.path.replace(/\.ts$/, '.js'), external: true }));
+    b.onResolve({ filter: /^(date-fns\/|@date-fns\/)/ }, (a) => ({ path: a.path, external: true }));
+  },
+};
+
 for (const name of names) {
-  const entries = programs[name];
-  if (!entries) throw new Error(`unknown program ${name}; known: ${Object.keys(programs).join(', ')}`);
+  const program = programs[name];
+  if (!program) throw new Error(`unknown program ${name}; known: ${Object.keys(programs).join(', ')}`);
   const dir = `${root}packages/${name}`;
-  const result = await build({
+  const outputs = new Set();
+  const esm = await build({
+    ...common,
     absWorkingDir: dir,
-    entryPoints: entries,
-    outdir: 'dist',
-    bundle: true,
+    entryPoints: program.esm,
     splitting: true,
     format: 'esm',
-    platform: 'node',
-    target: 'node20.19',
-    // Native or heavy: loaded from node_modules, and only by the commands that need them.
-    external: ['sharp', 'playwright-core', 'chokidar'],
     // pino is CommonJS; in an ESM bundle its require() of Node built-ins needs a real require.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    metafile: true,
-    logLevel: 'warning',
-    legalComments: 'none',
   });
+  Object.keys(esm.metafile.outputs).forEach((p) => outputs.add(basename(p)));
+  if (program.cjs) {
+    const cjs = await build({
+      ...common,
+      absWorkingDir: dir,
+      entryPoints: [program.cjs],
+      format: 'cjs',
+      outExtension: { '.js': '.cjs' },
+      plugins: [esmOutputs],
+    });
+    Object.keys(cjs.metafile.outputs).forEach((p) => outputs.add(basename(p)));
+  }
   // Chunks are named by content hash: remove the ones this build no longer refers to.
-  const outputs = new Set(Object.keys(result.metafile.outputs).map((p) => basename(p)));
   for (const file of readdirSync(`${dir}/dist`)) {
     if (!outputs.has(file)) rmSync(`${dir}/dist/${file}`, { force: true });
   }

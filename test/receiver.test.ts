@@ -69,7 +69,7 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('receiver, one p
     const before = storedFrames(dir.path);
     const { stdout } = await run('sh', ['-c', `cat "$1" | socat - TCP:127.0.0.1:${receiver.port}`, 'sh', join(FIXTURES, 'jpeg/exif-thumbnail.jpg')]);
     connections++;
-    expect(stdout).toMatch(/^OK [0-9a-f]{16} 127\.0\.0\.1\/\d{4}-\d{2}-\d{2}\/\d{8}T\d{6}\.\d{3}Z_[0-9a-f]{16}\.jpg\n$/);
+    expect(stdout).toMatch(/^OK (r[0-9a-z]+-1) 127\.0\.0\.1\/\d{4}-\d{2}-\d{2}\/\d{8}T\d{6}\.\d{3}Z_\1\.jpg\n$/);
     const added = storedFrames(dir.path).filter((f) => !before.includes(f));
     expect(added).toEqual([stdout.split(' ')[2]!.trim()]);
     expect(readFileSync(join(dir.path, added[0]!))).toEqual(exif);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 export const title = 'Receiver: cost per connection (inetd) and listener throughput';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'packages/receiver/bin/surveillance-receiver.js');
+const bin = join(root, 'packages/receiver/bin/surveillance-receiver.cjs');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 // A controlled environment: the shells here add NODE_EXTRA_CA_CERTS (~50 ms per start).
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8' };
@@ -22,13 +22,13 @@ function frame300k(dir) {
   const path = join(dir, 'frame.jpg');
   execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=1', '-frames:v', '1', '-q:v', '3', '-y', path]);
   let jpeg = readFileSync(path);
-  if (jpeg.length < 300_000) {
-    const pad = Buffer.alloc(Math.min(65535, 300_000 - jpeg.length) + 2);
+  while (jpeg.length < 300_000) {
+    const pad = Buffer.alloc(Math.min(65533, 300_000 - jpeg.length) + 4);
     pad.writeUInt16BE(0xffee, 0);
     pad.writeUInt16BE(pad.length - 2, 2);
     jpeg = Buffer.concat([jpeg.subarray(0, 2), pad, jpeg.subarray(2)]);
   }
-  return jpeg.subarray(0, jpeg.length);
+  return jpeg;
 }
 
 function freePort() {
@@ -62,6 +62,12 @@ function once(port, bytes) {
   });
 }
 
+/** utime+stime of a process's reaped children, in ms (fields 16 and 17 of /proc/PID/stat). */
+function childCpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100;
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
 
@@ -73,8 +79,17 @@ export async function run() {
     // The tutorial's receiver, with its store path filled in and a counter so names do not collide.
     writeFileSync(py, `import sys, os\nfrom time import strftime\nfn = strftime("%Y_%m_%d_%H_%M_%S") + "_" + str(os.getpid()) + ".jpg"\noutput_file = open("${dir}/py/" + fn, "wb")\noutput_file.write(sys.stdin.buffer.read())\n`);
     execFileSync('mkdir', ['-p', join(dir, 'py'), join(dir, 'sh')]);
+    // The floor for any Node receiver that reads its connection as a socket: no checks, no logs.
+    const minimal = join(dir, 'minimal.cjs');
+    writeFileSync(minimal, `const net = require('net'), fs = require('fs');
+const s = new net.Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
+const fd = fs.openSync('${dir}/sh/' + process.pid + '.jpg', 'w');
+s.on('data', (d) => fs.writeSync(fd, d));
+s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); s.end('OK\\n'); });
+`);
     const contenders = [
       ['bare `node -e 0` (baseline)', ['node', '-e', '0']],
+      ['minimal Node socket receiver, no checks or logs', ['node', minimal]],
       ['surveillance-receiver (inetd)', ['node', bin, '--store', join(dir, 'store'), '--min-free', '0']],
       ["tutorial's Python receiver", ['/usr/bin/python3', py]],
       ["`sh -c 'cat > file'`", ['sh', '-c', `cat > ${dir}/sh/$$.jpg`]],
@@ -82,16 +97,23 @@ export async function run() {
     const launched = [];
     for (const [name, args] of contenders) launched.push({ name, ...(await launch(args)), times: [] });
     for (const l of launched) await once(l.port, jpeg); // warm the page cache
+    for (const l of launched) l.cpu0 = childCpuMs(l.child.pid);
     for (let i = 0; i < ROUNDS; i++) for (const l of launched) l.times.push(await once(l.port, jpeg));
+    // The launcher reaps every per-connection process, so its children's CPU time is theirs.
+    await new Promise((r) => setTimeout(r, 300));
+    for (const l of launched) l.cpu = (childCpuMs(l.child.pid) - l.cpu0) / ROUNDS;
     for (const l of launched) l.child.kill();
 
     const base = median(launched[0].times);
     console.log(`${ROUNDS} connections each, one ${(jpeg.length / 1024).toFixed(0)} KiB JPEG per connection, interleaved.\n`);
-    console.log('| receiver | median ms | p90 ms | ratio to `node -e 0` |');
-    console.log('| --- | ---: | ---: | ---: |');
+    const baseCpu = launched[0].cpu;
+    console.log('| receiver | median ms | p90 ms | ratio to `node -e 0` | CPU ms per connection | CPU ratio |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const l of launched) {
-      console.log(`| ${l.name} | ${median(l.times).toFixed(1)} | ${p90(l.times).toFixed(1)} | ${(median(l.times) / base).toFixed(2)}x |`);
+      console.log(`| ${l.name} | ${median(l.times).toFixed(1)} | ${p90(l.times).toFixed(1)} | ${(median(l.times) / base).toFixed(2)}x | ${l.cpu.toFixed(1)} | ${(l.cpu / baseCpu).toFixed(2)}x |`);
     }
+    console.log('\nms: from connect until the receiver closed the connection (the client\'s wait).');
+    console.log('CPU: user+system time of the per-connection processes, from the launcher\'s reaped-children counters.');
     console.log('\nTarget: the receiver at most 1.25x a bare `node -e 0` start.');
 
     await throughput(dir, jpeg);

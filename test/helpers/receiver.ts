@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const RECEIVER_BIN = join(ROOT, 'packages/receiver/bin/surveillance-receiver.js');
+export const RECEIVER_BIN = join(ROOT, 'packages/receiver/bin/surveillance-receiver.cjs');
 export const SENDER_BIN = join(ROOT, 'packages/sender/bin/surveillance-sender.js');
 export const FIXTURES = join(ROOT, 'test/fixtures');
 

@@ -1,4 +1,3 @@
-import { createHash, type Hash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import {
   HeaderReader,
@@ -41,9 +40,21 @@ export interface ConnectionResult {
 const CLOSE_GRACE_MS = 1000;
 
 type Unit =
-  | { kind: 'raw'; scanner: JpegScanner; writer: FrameWriter; hash: Hash; time: Date; started: number }
+  | { kind: 'raw'; scanner: JpegScanner; writer: FrameWriter; id: string; time: Date; started: number }
   | { kind: 'header'; reader: HeaderReader; started: number }
   | { kind: 'framed'; header: FrameHeader; scanner: JpegScanner; writer: FrameWriter; remaining: number; started: number };
+
+let rawFrames = 0;
+
+/**
+ * An id for a raw frame, which brings none: unique among all receivers running at once (pid)
+ * and within this one (a counter), and the name's millisecond time separates it from any later
+ * process that gets the same pid. Not a content hash: node:crypto costs a tenth of a Node
+ * start-up, paid per connection.
+ */
+function rawFrameId(): string {
+  return `r${process.pid.toString(36)}-${(++rawFrames).toString(36)}`;
+}
 
 /** A camera name for raw frames, from the peer's address: `::ffff:10.0.0.5` becomes `10.0.0.5`. */
 export function cameraFromPeer(peer: string): string {
@@ -117,7 +128,7 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
         const started = Date.now();
         if (classify(chunk) === 'raw') {
           const writer = store.begin();
-          unit = { kind: 'raw', scanner: new JpegScanner(maxFrameBytes), writer, hash: createHash('sha256'), time: now(), started };
+          unit = { kind: 'raw', scanner: new JpegScanner(maxFrameBytes), writer, id: rawFrameId(), time: now(), started };
         } else {
           unit = { kind: 'header', reader: new HeaderReader(), started };
         }
@@ -127,11 +138,10 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
           const used = unit.scanner.push(chunk);
           const part = chunk.subarray(0, used);
           unit.writer.write(part);
-          unit.hash.update(part);
           if (unit.scanner.done) {
-            const { writer, hash, time, started } = unit;
+            const { writer, id, time, started } = unit;
             unit = undefined;
-            complete({ camera: cameraFromPeer(peer), time, id: hash.digest('hex').slice(0, 16) }, writer, started);
+            complete({ camera: cameraFromPeer(peer), time, id }, writer, started);
           }
           return chunk.subarray(used);
         }

@@ -1,6 +1,6 @@
 import { fstatSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
-import { createLogger, formatHelp, loadOptions, SurveillanceError, type Logger } from '@surveillance/shared';
+import { Socket } from 'node:net';
+import { createLineLogger, formatHelp, loadOptions, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
 import { loadNamePattern } from './frame-name.ts';
 import { FrameStore } from './frame-store.ts';
@@ -33,6 +33,15 @@ function stdinIsSocket(): boolean {
   }
 }
 
+/** True when this process was started for one connection (Accept=yes): it is on stdin. */
+export function isConnectionOnStdin(env: NodeJS.ProcessEnv): boolean {
+  try {
+    return stdinIsSocket() && listenFd(env) === undefined;
+  } catch {
+    return false;
+  }
+}
+
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number | void> {
   const { values, positionals } = loadOptions(receiveSpec, argv, env);
   if (values.help) {
@@ -42,9 +51,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
   const root = resolveStore(values, env);
   await loadNamePattern(values['name-pattern']);
-  const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
+  const level = values['log-level'] as LogLevel;
   const store = new FrameStore({ root, namePattern: values['name-pattern'], minFreeBytes: values['min-free'] }).open();
-  const connection = (peer: string): ConnectionOptions => ({
+  const connection = (log: Logger, peer: string): ConnectionOptions => ({
     store,
     log,
     peer,
@@ -53,8 +62,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   });
 
   const fd = values.listen ? undefined : listenFd(env);
+  if (values.listen && stdinIsSocket()) {
+    throw new SurveillanceError('usage', 'stdin is already a connection (Accept=yes): --listen makes no sense here; remove it or the socket unit');
+  }
   if (values.listen || fd !== undefined) {
-    return serve(log, connection, {
+    const { serve } = await import('./listener.ts');
+    return serve({
+      level,
+      env,
+      connection,
       target: values.listen ?? { fd: fd! },
       exitIdleMs: fd !== undefined ? values['exit-idle'] : 0,
       maxConnections: values['max-connections'],
@@ -68,51 +84,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   // inetd style: fd 0 is the connection, and stdout is the same socket. Wrap it once.
   const socket = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
-  const result = await handleConnection(socket, connection(env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown'));
+  const log = createLineLogger('surveillance-receiver', level, env);
+  const result = await handleConnection(socket, connection(log, env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown'));
   return result.error ? 1 : 0;
-}
-
-interface ServeOptions {
-  target: { host: string; port: number } | { fd: number };
-  /** Exit after this long with no connection; 0 never. */
-  exitIdleMs: number;
-  maxConnections: number;
-}
-
-/** A long-lived server for the listener modes; every connection gets the same handler. */
-function serve(log: Logger, connection: (peer: string) => ConnectionOptions, options: ServeOptions): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let active = 0;
-    let idleTimer: NodeJS.Timeout | undefined;
-    const server = createServer({ allowHalfOpen: true }, (socket) => {
-      active++;
-      clearTimeout(idleTimer);
-      socket.once('close', () => {
-        active--;
-        armIdle();
-      });
-      void handleConnection(socket, connection(socket.remoteAddress ?? 'unknown'));
-    });
-    server.maxConnections = options.maxConnections;
-    const stop = (why: string) => {
-      log.info(`${why}: no new connections; finishing ${active} open`);
-      server.close(() => resolve(0));
-    };
-    const armIdle = () => {
-      if (options.exitIdleMs > 0 && active === 0) {
-        clearTimeout(idleTimer);
-        idleTimer = setTimeout(() => stop(`idle for ${options.exitIdleMs / 1000}s`), options.exitIdleMs);
-      }
-    };
-    server.on('error', (e: NodeJS.ErrnoException) => {
-      reject(new SurveillanceError('usage', `cannot listen: ${e.code ?? ''} ${e.message}`.trim(), { cause: e }));
-    });
-    server.listen(options.target, () => {
-      const address = server.address();
-      log.info({ address: typeof address === 'string' ? address : address ? `${address.address}:${address.port}` : 'fd 3' }, 'listening');
-      armIdle();
-    });
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
 }

@@ -1,4 +1,5 @@
-import { createLogger, type Logger } from '@surveillance/shared';
+import { type Logger } from '@surveillance/shared';
+import { createLogger } from '@surveillance/shared/log';
 import { ChangeDetector, detectorOptions } from './change-detector.ts';
 import { Delivery } from './delivery.ts';
 import { FrameChooser } from './frame-chooser.ts';

@@ -31,5 +31,7 @@ export {
   type Spec,
   type Values,
 } from './options.ts';
-export { createLogger, LOG_LEVELS, type Logger } from './log.ts';
+// pino's createLogger is imported from '@surveillance/shared/log', so that importing this index
+// never loads pino (the per-connection receiver must not pay for it).
+export { createLineLogger, LOG_LEVELS, type Logger, type LogLevel } from './log-line.ts';
 export { runMain } from './main.ts';

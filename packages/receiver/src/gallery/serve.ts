@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { createLogger, formatHelp, loadOptions, SurveillanceError, type Spec } from '@surveillance/shared';
+import { formatHelp, loadOptions, SurveillanceError, type Spec } from '@surveillance/shared';
+import { createLogger } from '@surveillance/shared/log';
 import { resolveStore, storeSpec } from '../receive-options.ts';
 import { isLoopbackHost, MIN_TOKEN_LENGTH } from './access.ts';
 import { GalleryServer } from './gallery-server.ts';

@@ -1,0 +1,59 @@
+import { createServer } from 'node:net';
+import { SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import { createLogger } from '@surveillance/shared/log';
+import { handleConnection, type ConnectionOptions } from './connection.ts';
+
+/**
+ * The long-lived receiver of the listener modes: the socket systemd passed as fd 3
+ * (Accept=no), or one it opened itself (--listen). Every connection gets the same handler as
+ * the one-process-per-connection mode.
+ */
+
+export interface ServeOptions {
+  level: LogLevel;
+  env: NodeJS.ProcessEnv;
+  connection: (log: Logger, peer: string) => ConnectionOptions;
+  target: { host: string; port: number } | { fd: number };
+  /** Exit after this long with no connection; 0 never. */
+  exitIdleMs: number;
+  maxConnections: number;
+}
+
+/** A long-lived server for the listener modes, logging with pino (worth it here). */
+export function serve(options: ServeOptions): Promise<number> {
+  const log = createLogger('surveillance-receiver', options.level, options.env);
+  return new Promise((resolve, reject) => {
+    let active = 0;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const server = createServer({ allowHalfOpen: true }, (socket) => {
+      active++;
+      clearTimeout(idleTimer);
+      socket.once('close', () => {
+        active--;
+        armIdle();
+      });
+      void handleConnection(socket, options.connection(log, socket.remoteAddress ?? 'unknown'));
+    });
+    server.maxConnections = options.maxConnections;
+    const stop = (why: string) => {
+      log.info(`${why}: no new connections; finishing ${active} open`);
+      server.close(() => resolve(0));
+    };
+    const armIdle = () => {
+      if (options.exitIdleMs > 0 && active === 0) {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => stop(`idle for ${options.exitIdleMs / 1000}s`), options.exitIdleMs);
+      }
+    };
+    server.on('error', (e: NodeJS.ErrnoException) => {
+      reject(new SurveillanceError('usage', `cannot listen: ${e.code ?? ''} ${e.message}`.trim(), { cause: e }));
+    });
+    server.listen(options.target, () => {
+      const address = server.address();
+      log.info({ address: typeof address === 'string' ? address : address ? `${address.address}:${address.port}` : 'fd 3' }, 'listening');
+      armIdle();
+    });
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
