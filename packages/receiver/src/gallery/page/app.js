@@ -6,8 +6,10 @@ const $ = (id) => document.getElementById(id);
 /** Frames fetched per request; a day of 20,000 frames is 40 small requests, made as needed. */
 const PAGE = 500;
 /** Grid cell, thumbnail (224x126 box, 16:9) plus caption; fixed so rows need no measuring. */
-const CELL_W = 236;
+const MIN_CELL_W = 236;
 const CELL_H = 156;
+/** The grid's left and right padding together (style.css). */
+const GRID_PADDING = 32;
 
 const state = {
   timeZone: 'UTC',
@@ -28,6 +30,8 @@ const state = {
   /** Names that arrived while the page was open, highlighted for a while. */
   fresh: new Set(),
   cols: 1,
+  /** Cells share the grid's width: at least MIN_CELL_W each. */
+  cellW: MIN_CELL_W,
 };
 
 // ---------------------------------------------------------------- times
@@ -106,7 +110,10 @@ function renderDays() {
 
 async function selectCamera(camera, wantedDay) {
   state.camera = camera;
+  // The old camera's days must not stay clickable while this one's are on their way.
+  state.days = [];
   renderCameras();
+  renderDays();
   const { days } = await api(`/api/days?${q({ camera })}`);
   if (state.camera !== camera) return;
   state.days = days;
@@ -209,18 +216,20 @@ function clearCells() {
 
 function layout() {
   const total = state.summary?.total ?? 0;
-  state.cols = Math.max(1, Math.floor(grid.clientWidth / CELL_W));
+  const width = grid.clientWidth - GRID_PADDING;
+  state.cols = Math.max(1, Math.floor(width / MIN_CELL_W));
+  state.cellW = Math.max(MIN_CELL_W, Math.floor(width / state.cols));
   spacer.style.height = `${Math.ceil(total / state.cols) * CELL_H}px`;
-  spacer.style.width = `${state.cols * CELL_W}px`;
   clearCells();
   scheduleRender();
 }
 
 function makeCell(i) {
-  const el = document.createElement('button');
+  // Not a button: keyboard focus stays on the grid, which handles the keys for all cells.
+  const el = document.createElement('div');
   el.className = 'cell';
-  el.tabIndex = -1;
-  el.style.transform = `translate(${(i % state.cols) * CELL_W}px, ${Math.floor(i / state.cols) * CELL_H}px)`;
+  el.style.width = `${state.cellW - 8}px`;
+  el.style.transform = `translate(${(i % state.cols) * state.cellW}px, ${Math.floor(i / state.cols) * CELL_H}px)`;
   const img = document.createElement('img');
   img.width = 224;
   img.height = 126;
@@ -444,6 +453,9 @@ $('play').onclick = () => (state.playing ? stopPlay() : play());
 $('prev').onclick = () => go(state.selected - 1);
 $('next').onclick = () => go(state.selected + 1);
 $('close').onclick = closeViewer;
+// Clicking a control must not take the keyboard away from the frames (Space would press it).
+document.addEventListener('mousedown', (e) => e.target.closest?.('button') && e.preventDefault());
+$('fps').onchange = () => $('fps').blur();
 
 // ---------------------------------------------------------------- keys
 

@@ -1,0 +1,213 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeHeader } from '@surveillance/shared';
+import { exchange } from './helpers/client.ts';
+import { GALLERY_SERIES, SERVER_TZ, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
+import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
+import { needTools } from './helpers/tools.ts';
+
+const run = promisify(execFile);
+
+/** Debian's Chromium, as CI installs it; flags that keep it from phoning home or needing a GPU. */
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Spread of pixel values: a blank or single-colour screenshot is close to 0. */
+async function pixelSpread(png: Buffer): Promise<number> {
+  const { channels } = await sharp(png).stats();
+  return Math.max(...channels.slice(0, 3).map((c) => c.stdev));
+}
+
+/** Waits for a value as the page updates itself; generous, because CI machines are busy. */
+const poll = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 15_000, interval: 50 });
+
+const clock = (time: Date) =>
+  new Intl.DateTimeFormat('en-US', { timeZone: SERVER_TZ, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(time);
+
+describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gallery in a real browser', () => {
+  const dir = tempDir();
+  const shots = process.env.GALLERY_SCREENSHOTS;
+  let frames: FixtureFrame[];
+  let gallery: RunningGallery;
+  let receiver: RunningReceiver;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+
+  const viewerName = () => page.getAttribute('#viewer', 'data-name');
+  const ofDay = (camera: string, day: string) => frames.filter((f) => f.camera === camera && serverDay(f.time) === day);
+
+  async function screenshot(name: string): Promise<Buffer> {
+    const png = await page.screenshot();
+    if (shots) {
+      mkdirSync(shots, { recursive: true });
+      await sharp(png).toFile(join(shots, `${name}.png`));
+    }
+    return png;
+  }
+
+  beforeAll(async () => {
+    frames = writeStore(dir.path, GALLERY_SERIES);
+    gallery = await startGallery(dir.path);
+    receiver = await startReceiver('inetd', dir.path, ['--min-free', '0']);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    // The browser is in another zone than the server on purpose: the page must show the
+    // server's local times, which are the days it lists.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'America/New_York', locale: 'en-US' });
+    page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await receiver?.stop();
+    await gallery?.stop();
+    dir.remove();
+  });
+
+  it('lists the cameras and the newest day of the first one, with the zone named', async () => {
+    await page.goto(gallery.url);
+    await poll(() => page.locator('#cameras button').allTextContents()).toEqual(['front', 'garden']);
+    await poll(() => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day))).toEqual([
+      '2026-11-21',
+      '2026-11-20',
+    ]);
+    expect(await page.textContent('#zone')).toBe("Times in Europe/Berlin (the server's time zone)");
+    await poll(() => page.textContent('#status')).toBe('● live');
+  });
+
+  it('shows the thumbnails of a chosen camera and day, captioned in local time', async () => {
+    await page.click('#cameras button[data-camera="garden"]');
+    await page.click('#days button[data-day="2026-11-20"]');
+    const day = ofDay('garden', '2026-11-20');
+    await poll(() => page.textContent('#count')).toBe(`${day.length} frames`);
+    expect(await page.textContent('#title')).toBe('garden · Fri, Nov 20, 2026');
+    // Every thumbnail on screen loaded and decoded (naturalWidth > 0).
+    await poll(() => page.locator('.cell img').evaluateAll((imgs) => imgs.length > 0 && imgs.every((i) => (i as HTMLImageElement).naturalWidth === 224)))
+      .toBe(true);
+    const first = page.locator('.cell[data-index="0"]');
+    expect(await first.getAttribute('data-name')).toBe(day[0]!.name);
+    expect(await first.locator('span').textContent()).toBe(clock(day[0]!.time));
+    expect(await pixelSpread(await screenshot('grid'))).toBeGreaterThan(25);
+  });
+
+  it('opens a frame full size and steps through frames in time order with the keyboard', async () => {
+    const day = ofDay('garden', '2026-11-20');
+    await page.click('.cell[data-index="2"]');
+    await poll(viewerName).toBe(day[2]!.name);
+    expect(await page.isVisible('#viewer')).toBe(true);
+    await poll(() => page.locator('#full').evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBe(320);
+    const fullTime = new Intl.DateTimeFormat('en-US', { timeZone: SERVER_TZ, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+    expect(await page.textContent('#vtime')).toContain(fullTime.format(day[2]!.time));
+    expect(await page.textContent('#vtime')).toContain('GMT+1');
+    expect(await page.textContent('#vpos')).toBe(`3 / ${day.length}`);
+    expect(await pixelSpread(await screenshot('viewer'))).toBeGreaterThan(25);
+
+    const seen: string[] = [];
+    for (const key of ['ArrowRight', 'ArrowRight', 'ArrowRight', 'ArrowLeft']) {
+      await page.keyboard.press(key);
+      const expected = day[seen.length < 3 ? 3 + seen.length : 4]!.name;
+      await poll(viewerName).toBe(expected);
+      seen.push((await viewerName())!);
+    }
+    expect(seen).toEqual([day[3]!.name, day[4]!.name, day[5]!.name, day[4]!.name]);
+    await page.keyboard.press('End');
+    await poll(viewerName).toBe(day.at(-1)!.name);
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Home');
+    await poll(viewerName).toBe(day[0]!.name);
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('Escape');
+    await poll(() => page.isHidden('#viewer')).toBe(true);
+    expect(await page.getAttribute('.cell.selected', 'data-name')).toBe(day[0]!.name);
+  });
+
+  it('pages through a day longer than one API page (576 frames) from the keyboard', async () => {
+    const day = ofDay('front', '2026-11-21');
+    await page.click('#cameras button[data-camera="front"]');
+    await poll(() => page.textContent('#count')).toBe('576 frames');
+    await page.keyboard.press('End');
+    await poll(() => page.getAttribute('.cell.selected', 'data-name')).toBe(day.at(-1)!.name);
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('Enter');
+    await poll(viewerName).toBe(day.at(-2)!.name);
+    expect(await page.textContent('#vpos')).toBe('575 / 576');
+    await page.keyboard.press('Escape');
+    // Only the rows on screen are in the document, not all 576 cells.
+    expect(await page.locator('.cell').count()).toBeLessThan(60);
+  });
+
+  it('plays a marked range frame by frame, in order, and stops at its end', async () => {
+    const day = ofDay('front', '2026-11-21');
+    await page.keyboard.press('Home');
+    for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('[');
+    for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowRight');
+    await page.keyboard.press(']');
+    await page.keyboard.press('Enter');
+    await page.selectOption('#fps', '25');
+    await page.evaluate(() => {
+      const w = window as unknown as { played: string[] };
+      w.played = [];
+      new MutationObserver(() => w.played.push(document.getElementById('viewer')!.dataset.name!)).observe(document.getElementById('viewer')!, {
+        attributes: true,
+        attributeFilter: ['data-name'],
+      });
+    });
+    await page.click('#play');
+    await poll(() => page.textContent('#play')).toBe('▶ Play');
+    const played = await page.evaluate(() => (window as unknown as { played: string[] }).played);
+    expect(played).toEqual(day.slice(10, 15).map((f) => f.name));
+    expect(await page.textContent('#vrange')).toBe(`play range ${clock(day[10]!.time)} – ${clock(day[14]!.time)}`);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+  });
+
+  it('shows a frame the receiver stores while the page is open, without reloading', async () => {
+    await page.check('#follow');
+    const body = readFileSync(join(FIXTURES, 'jpeg', 'ffmpeg-444.jpg'));
+    const time = new Date('2026-11-21T22:58:00.042Z');
+    const { reply } = await exchange(receiver.port, [encodeHeader({ camera: 'front', id: 'live-7', time, length: body.length }), body]);
+    expect(reply).toMatch(/^OK live-7 /);
+    const name = 'front/2026-11-21/20261121T225800.042Z_live-7.jpg';
+    await poll(() => page.textContent('#count')).toBe('577 frames');
+    // Following: the new frame is selected and scrolled into view, marked as new.
+    await poll(() => page.getAttribute('.cell.selected', 'data-name')).toBe(name);
+    expect(await page.textContent(`.cell[data-name="${name}"] span`)).toBe(clock(time));
+    expect(await page.getAttribute(`.cell[data-name="${name}"]`, 'class')).toContain('fresh');
+    await poll(() => page.locator(`.cell[data-name="${name}"] img`).evaluate((i) => (i as HTMLImageElement).naturalWidth))
+      .toBe(224);
+    expect(await pixelSpread(await screenshot('live'))).toBeGreaterThan(25);
+  });
+
+  it('adds a camera that starts sending (raw frame with socat) to the side bar', async () => {
+    await run('socat', ['-u', `OPEN:${join(FIXTURES, 'jpeg', 'cjpeg-progressive.jpg')}`, `TCP:127.0.0.1:${receiver.port}`]);
+    await poll(() => page.locator('#cameras button').allTextContents()).toEqual(['127.0.0.1', 'front', 'garden']);
+    expect(errors).toEqual([]);
+  });
+
+  it('keeps working after a new frame lands in a day folder made after start-up', async () => {
+    // A frame copied in by hand (or restored from a backup) under a name the receiver writes.
+    const late = 'garden/2026-11-22/20261122T100000.000Z_restored.jpg';
+    mkdirSync(join(dir.path, 'garden', '2026-11-22'), { recursive: true });
+    copyFileSync(join(FIXTURES, 'jpeg', 'cjpeg-baseline.jpg'), join(dir.path, late));
+    await page.click('#cameras button[data-camera="garden"]');
+    await poll(() => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day))).toContain('2026-11-22');
+  });
+});
