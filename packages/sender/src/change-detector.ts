@@ -117,6 +117,10 @@ const DESPECKLE_NEIGHBOURS = 3;
 /** Pull of the tone curve towards "no change" (ridge), so flat scenes fit an offset only. */
 const TONE_RIDGE = 1e-3;
 const TONE_ITERATIONS = 2;
+/** The tone fit reads every FIT_STEP-th pixel (odd, so that it does not follow columns). */
+const FIT_STEP = 3;
+/** The guesses only need to be told apart: a sparser sample. */
+const GUESS_STEP = 7;
 const TONE_CUTOFF_SIGMAS = 3;
 const TONE_MIN_CUTOFF = 3;
 const CLIPPED_LOW = 3;
@@ -285,28 +289,29 @@ export class ChangeDetector {
  * in `predicted` and cur - f(reference) in `residual`. Least squares alone would be pulled by
  * a large moving object, so the fit starts from the most plausible of a few robust guesses
  * (no change; a uniform offset; the curve through the 10th, 50th and 90th percentiles), judged
- * by the median residual, and is then refitted on the pixels that follow the curve.
+ * by the median residual, and is then refitted on the pixels that follow the curve. Three
+ * parameters need far fewer pixels than a frame has: the fit reads every FIT_STEP-th one.
  */
 function fitTone(s: Scene, cur: Uint8Array): void {
-  const { n, reference: ref, active, residual } = s;
   let best = IDENTITY;
   let bestSigma = Infinity;
   for (const guess of toneGuesses(s, cur)) {
-    applyTone(s, cur, guess);
-    const sigma = robustSigma(s);
+    const sigma = sampledSigma(s, cur, guess, GUESS_STEP);
     if (sigma < bestSigma) [best, bestSigma] = [guess, sigma];
   }
-  applyTone(s, cur, best);
+  const { n, reference: ref, active } = s;
   for (let iteration = 0; iteration < TONE_ITERATIONS; iteration++) {
-    const cutoff = Math.max(TONE_MIN_CUTOFF, TONE_CUTOFF_SIGMAS * robustSigma(s));
+    const cutoff = Math.max(TONE_MIN_CUTOFF, TONE_CUTOFF_SIGMAS * bestSigma);
+    const { a, b, c } = best;
     let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, t0 = 0, t1 = 0, t2 = 0;
-    for (let i = 0; i < n; i++) {
-      if (!active[i] || Math.abs(residual[i]!) > cutoff) continue;
+    for (let i = 0; i < n; i += FIT_STEP) {
+      const v = cur[i]!;
       // Clipped pixels say nothing about the curve, only that it went past the end.
-      if (cur[i]! >= CLIPPED_HIGH || cur[i]! <= CLIPPED_LOW) continue;
+      if (!active[i] || v >= CLIPPED_HIGH || v <= CLIPPED_LOW) continue;
       const x = (ref[i]! - 128) / 128;
-      const y = (cur[i]! - 128) / 128;
       const x2 = x * x;
+      if (Math.abs(v - clampLevel(128 + 128 * (a + b * x + c * x2))) > cutoff) continue;
+      const y = (v - 128) / 128;
       s0 += 1; s1 += x; s2 += x2; s3 += x2 * x; s4 += x2 * x2;
       t0 += y; t1 += x * y; t2 += x2 * y;
     }
@@ -318,26 +323,39 @@ function fitTone(s: Scene, cur: Uint8Array): void {
       [s2, s3, s4 + ridge, t2],
     ]);
     if (!tone) break;
-    applyTone(s, cur, tone);
+    best = tone;
+    if (iteration + 1 < TONE_ITERATIONS) bestSigma = sampledSigma(s, cur, tone, FIT_STEP);
   }
+  applyTone(s, cur, best);
+}
+
+function clampLevel(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 const PERCENTILES = [0.1, 0.5, 0.9];
+const refHistogram = new Uint32Array(256);
+const curHistogram = new Uint32Array(256);
+const diffHistogram = new Uint32Array(511);
 
 function toneGuesses(s: Scene, cur: Uint8Array): Tone[] {
-  const refHistogram = new Uint32Array(256);
-  const curHistogram = new Uint32Array(256);
-  const diffHistogram = new Uint32Array(511);
-  for (let i = 0; i < s.n; i++) {
-    if (!s.active[i]) continue;
-    const r = Math.round(s.reference[i]!);
+  refHistogram.fill(0);
+  curHistogram.fill(0);
+  diffHistogram.fill(0);
+  const { n, active, reference: ref } = s;
+  let count = 0;
+  for (let i = 0; i < n; i += FIT_STEP) {
+    if (!active[i]) continue;
+    const r = Math.round(ref[i]!);
+    const v = cur[i]!;
     refHistogram[r]!++;
-    curHistogram[cur[i]!]!++;
-    diffHistogram[cur[i]! - r + 255]!++;
+    curHistogram[v]!++;
+    diffHistogram[v - r + 255]!++;
+    count++;
   }
-  const guesses = [IDENTITY, { a: (percentile(diffHistogram, 0.5, s.activeCount) - 255) / 128, b: 1, c: 0 }];
-  const xs = PERCENTILES.map((p) => (percentile(refHistogram, p, s.activeCount) - 128) / 128);
-  const ys = PERCENTILES.map((p) => (percentile(curHistogram, p, s.activeCount) - 128) / 128);
+  const guesses = [IDENTITY, { a: (percentile(diffHistogram, 0.5, count) - 255) / 128, b: 1, c: 0 }];
+  const xs = PERCENTILES.map((p) => (percentile(refHistogram, p, count) - 128) / 128);
+  const ys = PERCENTILES.map((p) => (percentile(curHistogram, p, count) - 128) / 128);
   const throughPercentiles = solveTone(xs.map((x, k) => [1, x, x * x, ys[k]!]));
   if (throughPercentiles) guesses.push(throughPercentiles);
   return guesses;
@@ -372,7 +390,7 @@ function applyTone(s: Scene, cur: Uint8Array, { a, b, c }: Tone): void {
   const { n, reference: ref, predicted, residual } = s;
   for (let i = 0; i < n; i++) {
     const x = (ref[i]! - 128) / 128;
-    const p = Math.min(255, Math.max(0, 128 + 128 * (a + b * x + c * x * x)));
+    const p = clampLevel(128 + 128 * (a + b * x + c * x * x));
     predicted[i] = p;
     residual[i] = cur[i]! - p;
   }
@@ -394,21 +412,48 @@ function toneShift(s: Scene): { shift: number; change: number } {
 const SIGMA_BINS_PER_LEVEL = 4;
 const sigmaHistogram = new Uint32Array(256 * SIGMA_BINS_PER_LEVEL + 1);
 
-/** 1.4826 x the median absolute residual: the noise's standard deviation, ignoring motion. */
-function robustSigma(s: Scene): number {
-  const h = sigmaHistogram;
-  h.fill(0);
-  const top = h.length - 1;
-  for (let i = 0; i < s.n; i++) {
-    if (s.active[i]) h[Math.min(top, Math.round(Math.abs(s.residual[i]!) * SIGMA_BINS_PER_LEVEL))]!++;
-  }
-  const half = s.activeCount / 2;
+/** 1.4826 x the median of a histogram of absolute residuals: a standard deviation that ignores motion. */
+function sigmaFromHistogram(count: number): number {
   let seen = 0;
-  for (let bin = 0; bin <= top; bin++) {
-    seen += h[bin]!;
-    if (seen >= half) return (1.4826 * bin) / SIGMA_BINS_PER_LEVEL;
+  for (let bin = 0; bin < sigmaHistogram.length; bin++) {
+    seen += sigmaHistogram[bin]!;
+    if (seen >= count / 2) return (1.4826 * bin) / SIGMA_BINS_PER_LEVEL;
   }
   return 0;
+}
+
+function binOf(absResidual: number): number {
+  const bin = (absResidual * SIGMA_BINS_PER_LEVEL + 0.5) | 0;
+  return bin < sigmaHistogram.length ? bin : sigmaHistogram.length - 1;
+}
+
+/** Robust noise of the residual left in the scene. */
+function robustSigma(s: Scene): number {
+  const { n, active, residual } = s;
+  const histogram = sigmaHistogram;
+  histogram.fill(0);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (!active[i]) continue;
+    histogram[binOf(Math.abs(residual[i]!))]!++;
+    count++;
+  }
+  return sigmaFromHistogram(count);
+}
+
+/** Robust noise of cur - tone(reference), on the fit's sample of pixels. */
+function sampledSigma(s: Scene, cur: Uint8Array, { a, b, c }: Tone, step: number): number {
+  const { n, active, reference: ref } = s;
+  const histogram = sigmaHistogram;
+  histogram.fill(0);
+  let count = 0;
+  for (let i = 0; i < n; i += step) {
+    if (!active[i]) continue;
+    const x = (ref[i]! - 128) / 128;
+    histogram[binOf(Math.abs(cur[i]! - clampLevel(128 + 128 * (a + b * x + c * x * x))))]!++;
+    count++;
+  }
+  return sigmaFromHistogram(count);
 }
 
 function countAbove(s: Scene, level: number): number {
