@@ -174,8 +174,22 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
   return results;
 }
 
+/** Monospace glyphs are about this wide, per pixel of font size (DejaVu Sans Mono: 0.6). */
+const GLYPH_WIDTH = 0.62;
+
+function fontSizeFor(width: number): number {
+  return Math.max(8, Math.min(24, Math.floor(width / 17)));
+}
+
+/** The first of `texts` that fits on one line of `width` pixels, else the last. */
+function fitting(width: number, texts: string[]): string {
+  const room = width - (2 * fontSizeFor(width)) / 3;
+  return texts.find((t) => t.length * GLYPH_WIDTH * fontSizeFor(width) <= room) ?? texts.at(-1)!;
+}
+
+/** A dark band with white text, as SVG for sharp's composite. */
 function label(width: number, text: string): { svg: Buffer; height: number } {
-  const fontSize = Math.max(8, Math.min(24, Math.floor(width / 17)));
+  const fontSize = fontSizeFor(width);
   const height = Math.round(fontSize * 1.5);
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="black" fill-opacity="0.6"/><text x="${Math.round(fontSize / 3)}" y="${Math.round(fontSize * 1.1)}" font-family="DejaVu Sans Mono, monospace" font-size="${fontSize}" fill="white">${text}</text></svg>`;
   return { svg: Buffer.from(svg), height };
@@ -205,7 +219,9 @@ async function renderFrames(
   const skipped: string[] = [];
   const bar = new ProgressBar(`export ${job.camera}`, job.frames.length);
   await mapLimit(job.frames, availableParallelism(), async (f, i) => {
-    const tag = label(width, formatLocal(f.time, false));
+    // Small thumbnails drop the date, then the offset: the time of day must stay readable.
+    const local = formatLocal(f.time, false);
+    const tag = label(width, fitting(width, [local, local.slice(11), local.slice(11, 19)]));
     try {
       const pixels = await sharp(framePath(job.root, f), { failOn: 'error' })
         .resize(width, height, { fit: 'contain', background: '#000' })
@@ -233,7 +249,7 @@ async function contactSheet(job: Job): Promise<Made> {
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const headerText = `${job.camera}  ${formatLocal(job.frames[0]!.time, false)} .. ${formatLocal(job.frames.at(-1)!.time, false)}  (${timeZone})  ${job.frames.length} of ${job.inRange} frames`;
   const sheetWidth = columns * (width + gap) + gap;
-  const header = label(sheetWidth, headerText.length * 0.62 * 14 <= sheetWidth ? headerText : `${job.camera}  ${job.frames.length} of ${job.inRange} frames`);
+  const header = label(sheetWidth, fitting(sheetWidth, [headerText, `${job.camera}  ${job.frames.length} of ${job.inRange} frames`, job.camera]));
   const rows = Math.ceil(job.frames.length / columns);
   const sheetHeight = header.height + rows * (height + gap) + gap;
   if (sheetWidth > MAX_SHEET_SIDE || sheetHeight > MAX_SHEET_SIDE || sheetWidth * sheetHeight > MAX_SHEET_PIXELS) {
