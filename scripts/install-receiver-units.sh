@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# Installs the receiver's systemd units (units/README.md, "Receiver (laptop)"): a snapshot of
+# the built receiver with a surveillance-receiver command, the socket and service units of one
+# mode, the service user and an example options file. Run as root for system units, or --user.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/install-receiver-units.sh [options]
+
+  --mode inetd|listener  inetd (default): surveillance.socket, one receiver process per
+                         connection; listener: surveillance-listener.socket, one receiver for
+                         all connections, started on the first and exiting when idle
+  --port PORT            TCP port to listen on (default 4444)
+  --address ADDR         listen on this address only, e.g. the laptop's LAN address
+                         (default: all addresses)
+  --user                 per-user units (~/.config/systemd/user), store in
+                         ~/.local/state/surveillance, command in ~/.local/bin
+  --root DIR             install into DIR as if it were / (an image, or a test); nothing is
+                         started or reloaded
+  --node PATH            the node binary the command runs (default: node on PATH)
+  --no-start             install and enable, but do not (re)start the socket now
+  --dry-run              show what would be done, change nothing
+  -h, --help             this text
+
+Needs the repository built first (pnpm install && pnpm build) and pnpm on PATH.
+EOF
+}
+
+fail() {
+  echo "install-receiver-units: $*" >&2
+  exit 64
+}
+
+SCOPE=system MODE=inetd PORT=4444 ADDRESS='' DRY=0 ROOT='' NODE='' START=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --user) SCOPE=user ;;
+    --dry-run) DRY=1 ;;
+    --no-start) START=0 ;;
+    --mode | --port | --address | --root | --node)
+      [ $# -ge 2 ] && [ -n "$2" ] || fail "option $1 needs a value"
+      case "$1" in
+        --mode) MODE=$2 ;;
+        --port) PORT=$2 ;;
+        --address) ADDRESS=$2 ;;
+        --root) ROOT=$(realpath -m -- "$2") ;;
+        --node) NODE=$2 ;;
+      esac
+      shift
+      ;;
+    -h | --help) usage; exit 0 ;;
+    *) fail "unknown option $1 (see --help)" ;;
+  esac
+  shift
+done
+
+case "$MODE" in
+  inetd) SOCKET=surveillance.socket OTHER_SOCKET=surveillance-listener.socket SERVICE=surveillance@.service ;;
+  listener) SOCKET=surveillance-listener.socket OTHER_SOCKET=surveillance.socket SERVICE=surveillance-listener.service ;;
+  *) fail "--mode must be inetd or listener; got '$MODE'" ;;
+esac
+[[ "$PORT" =~ ^[0-9]{1,5}$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || fail "--port must be a number from 1 to 65535; got '$PORT'"
+if [ -n "$ADDRESS" ]; then
+  if [[ "$ADDRESS" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then
+    LISTEN="$ADDRESS:$PORT"
+  elif [[ "$ADDRESS" =~ ^\[?([0-9a-fA-F:]*:[0-9a-fA-F:.]*)\]?$ ]]; then
+    LISTEN="[${BASH_REMATCH[1]}]:$PORT"
+  else
+    fail "--address must be an IPv4 or IPv6 address; got '$ADDRESS' (for an interface, see BindToDevice= in units/README.md)"
+  fi
+else
+  LISTEN=$PORT
+fi
+[ "$SCOPE" = user ] || [ -n "$ROOT" ] || [ "$DRY" = 1 ] || [ "$(id -u)" = 0 ] || fail "system units need root; use --user, --root DIR or --dry-run"
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+PACKAGE="$REPO/packages/receiver"
+UNITS="$REPO/units"
+[ -f "$PACKAGE/dist/entry.cjs" ] && [ -f "$PACKAGE/dist/cli.js" ] || fail "the receiver is not built: run pnpm install && pnpm build in $REPO first"
+command -v pnpm >/dev/null || fail "pnpm is needed to copy the receiver with its dependencies (npm install -g pnpm)"
+if [ -z "$NODE" ]; then
+  NODE=$(command -v node) || fail "node is not on PATH; pass --node /path/to/node"
+fi
+[ -x "$NODE" ] || fail "--node $NODE is not an executable"
+NODE_MAJOR=$("$NODE" -p 'process.versions.node.split(".")[0]') || fail "$NODE does not run"
+[ "$NODE_MAJOR" -ge 20 ] || fail "$NODE is Node $NODE_MAJOR; the receiver needs Node 20 or later"
+if [ "$SCOPE" = system ]; then
+  case "$NODE" in
+    /home/* | /root/* | /run/user/*) fail "$NODE is below /home, /root or /run/user, which ProtectHome=yes hides from the service; install Node system-wide (e.g. the nodejs package) or pass --node" ;;
+  esac
+fi
+# The bin file's name comes from the package, so that a rename there needs no change here.
+BIN_REL=$("$NODE" -p "require('$PACKAGE/package.json').bin['surveillance-receiver']")
+
+if [ "$SCOPE" = system ]; then
+  PREFIX=/usr/local
+  UNIT_DIR=/etc/systemd/system
+  CONF_DIR=/etc/surveillance
+  STORE=/var/lib/surveillance
+  SYSTEMCTL=(systemctl)
+else
+  CONFIG_HOME=${XDG_CONFIG_HOME:-$HOME/.config}
+  PREFIX=$HOME/.local
+  UNIT_DIR=$CONFIG_HOME/systemd/user
+  CONF_DIR=$CONFIG_HOME/surveillance
+  STORE=${XDG_STATE_HOME:-$HOME/.local/state}/surveillance
+  SYSTEMCTL=(systemctl --user)
+fi
+LIB_DIR=$PREFIX/lib/surveillance-receiver
+COMMAND=$PREFIX/bin/surveillance-receiver
+
+# Shows a command in a dry run, runs it otherwise.
+run() {
+  if [ "$DRY" = 1 ]; then
+    printf '+ %s\n' "$*"
+  else
+    "$@"
+  fi
+}
+
+# Writes stdin to a file (through a temporary name, so that nothing reads it half-written).
+put() {
+  local dest=$1 mode=$2 content
+  content=$(cat)
+  if [ "$DRY" = 1 ]; then
+    printf '+ write %s (mode %s)\n' "$dest" "$mode"
+    printf '%s\n' "$content" | sed 's/^/    | /'
+    return
+  fi
+  mkdir -p "$(dirname "$dest")"
+  if [ -f "$dest" ] && [ "$(cat "$dest")" = "$content" ] && [ "$(stat -c %a "$dest")" = "${mode#0}" ]; then
+    echo "unchanged $dest"
+    return
+  fi
+  printf '%s\n' "$content" >"$dest.tmp"
+  chmod "$mode" "$dest.tmp"
+  mv -f "$dest.tmp" "$dest"
+  echo "installed $dest"
+}
+
+# The receiver and its production dependencies, copied (pnpm deploy) into
+# LIB_DIR/<content hash>, with LIB_DIR/current pointing at it. A copy, not a link to this
+# checkout: the service user may not read a home folder (and ProtectHome= hides it), and a
+# rebuild here deletes the chunks that a connection starting at that moment would load. The
+# previous copy stays until the next install, for receivers still running from it.
+install_snapshot() {
+  local lib=$ROOT$LIB_DIR version staging
+  version=$(cd "$PACKAGE" && cat package.json "$REPO/pnpm-lock.yaml" "$BIN_REL" dist/* | sha256sum | cut -c1-12)
+  if [ "$DRY" = 1 ]; then
+    printf '+ pnpm deploy surveillance-receiver to %s/%s (bin/, dist/, node_modules/)\n' "$lib" "$version"
+    printf '+ ln -sfn %s %s/current\n' "$version" "$lib"
+    return
+  fi
+  mkdir -p "$lib"
+  local before
+  before=$(readlink "$lib/current" 2>/dev/null || true)
+  if [ "$before" = "$version" ] && [ -f "$lib/$version/$BIN_REL" ]; then
+    echo "unchanged $lib/$version"
+  else
+    rm -rf "${lib:?}/$version" "$lib/.staging"
+    staging="$lib/.staging"
+    local log
+    if ! log=$(cd "$REPO" && pnpm --filter surveillance-receiver deploy --prod --legacy "$staging" 2>&1); then
+      printf '%s\n' "$log" >&2
+      fail "pnpm deploy failed (output above)"
+    fi
+    # Readable by the service user whatever the installing user's umask.
+    chmod -R u+rwX,go+rX,go-w "$staging"
+    mv "$staging" "$lib/$version"
+    ln -sfn "$version" "$lib/.current"
+    mv -T "$lib/.current" "$lib/current"
+    echo "installed $lib/$version (the receiver and its dependencies)"
+  fi
+  local dir
+  for dir in "$lib"/*/; do
+    [ ! -L "${dir%/}" ] || continue
+    dir=$(basename "$dir")
+    [ "$dir" = "$version" ] || [ "$dir" = "$before" ] || rm -rf "${lib:?}/$dir"
+  done
+}
+
+# The command systemd starts: node itself (exec), on the snapshot.
+command_text() {
+  cat <<EOF
+#!/bin/sh
+# Installed by $REPO/scripts/install-receiver-units.sh; run it again to update.
+exec $NODE $LIB_DIR/current/$BIN_REL "\$@"
+EOF
+}
+
+# A unit as this installation needs it: its command, its address, and for per-user units no
+# service user (a user manager runs everything as the user) and a store in the home folder,
+# which ProtectHome= must then leave reachable.
+unit_text() {
+  local sedscript=(-e "s|^ExecStart=/usr/local/bin/surveillance-receiver|ExecStart=$COMMAND|")
+  sedscript+=(-e "s|^ListenStream=4444\$|ListenStream=$LISTEN|")
+  [ -z "$ADDRESS" ] || sedscript+=(-e "/^ListenStream=/a FreeBind=yes")
+  if [ "$SCOPE" = user ]; then
+    sedscript+=(
+      -e '/^\(User\|Group\|StateDirectoryMode\)=/d'
+      -e "s|^StateDirectory=surveillance\$|Environment=SURVEILLANCE_STORE=$STORE\nReadWritePaths=$STORE|"
+      -e 's|^ProtectHome=yes$|ProtectHome=read-only|'
+    )
+  fi
+  sed "${sedscript[@]}" "$UNITS/$1"
+}
+
+enable_socket() {
+  if [ "$SCOPE" = user ] && [ -n "$ROOT" ]; then
+    # systemctl cannot enable per-user units below another root: make the links it would make.
+    run rm -f "$ROOT$UNIT_DIR/sockets.target.wants/$OTHER_SOCKET"
+    run mkdir -p "$ROOT$UNIT_DIR/sockets.target.wants"
+    run ln -sfn "$UNIT_DIR/$SOCKET" "$ROOT$UNIT_DIR/sockets.target.wants/$SOCKET"
+  elif [ -n "$ROOT" ]; then
+    run systemctl "--root=$ROOT" disable "$OTHER_SOCKET"
+    run systemctl "--root=$ROOT" enable "$SOCKET"
+  else
+    run "${SYSTEMCTL[@]}" daemon-reload
+    run "${SYSTEMCTL[@]}" disable --now "$OTHER_SOCKET"
+    run "${SYSTEMCTL[@]}" enable "$SOCKET"
+    # A restart, not a start: a socket already listening keeps its old address until then.
+    # Receivers already started keep their connections.
+    [ "$START" = 0 ] || run "${SYSTEMCTL[@]}" restart "$SOCKET"
+  fi
+}
+
+install_snapshot
+command_text | put "$ROOT$COMMAND" 0755
+for unit in surveillance.socket surveillance@.service surveillance-listener.socket surveillance-listener.service; do
+  unit_text "$unit" | put "$ROOT$UNIT_DIR/$unit" 0644
+done
+if [ -e "$ROOT$CONF_DIR/receiver.env" ]; then
+  echo "keeping $ROOT$CONF_DIR/receiver.env"
+else
+  put "$ROOT$CONF_DIR/receiver.env" 0640 <"$UNITS/receiver.env.example"
+fi
+
+if [ "$SCOPE" = system ]; then
+  put "$ROOT/etc/sysusers.d/surveillance.conf" 0644 <"$UNITS/surveillance.sysusers"
+  run systemd-sysusers ${ROOT:+"--root=$ROOT"} "$ROOT/etc/sysusers.d/surveillance.conf"
+else
+  # ReadWritePaths= needs the folder to exist before the first start.
+  run mkdir -p -m 0750 "$ROOT$STORE"
+fi
+enable_socket
+
+if [ "$SCOPE" = system ]; then
+  cat <<EOF
+Done: $SOCKET listens on $LISTEN; frames go to $STORE (user and group surveillance).
+  Read them as yourself:  sudo usermod -aG surveillance \$USER   (then log in again)
+  Logs:                   journalctl -u '${SERVICE/@.service/@*}'
+  Options:                $CONF_DIR/receiver.env
+  Open the port to your cameras in the firewall if you have one (units/README.md).
+EOF
+else
+  cat <<EOF
+Done: $SOCKET listens on $LISTEN; frames go to $STORE.
+  Logs:     journalctl --user -u '${SERVICE/@.service/@*}'
+  Options:  $CONF_DIR/receiver.env
+  To listen while you are logged out and after a reboot:  loginctl enable-linger \$USER
+EOF
+fi
