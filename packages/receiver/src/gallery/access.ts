@@ -83,6 +83,11 @@ export function tokenForm(res: ServerResponse, message: string): void {
 <body style="font:16px system-ui;background:#111;color:#ddd;display:grid;place-items:center;height:90vh">
 <form method="get" action="/"><p>${message.replace(/[<>&"]/g, '')}</p>
 <input name="token" type="password" autocomplete="current-password" autofocus aria-label="token"> <button>Open</button></form></body>`;
-  res.writeHead(401, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.writeHead(401, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    // Its own policy: the gallery's forbids inline styles, and this page has nothing else.
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  });
   res.end(body);
 }

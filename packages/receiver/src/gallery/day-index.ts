@@ -9,13 +9,29 @@ export interface DayListing {
   to: Date;
   /** Oldest first, as listFrames sorts them. */
   frames: FrameEntry[];
+  /** Frames per BUCKET_MS from `from`, made on first request and kept up to date. */
+  buckets?: number[];
 }
+
+/** Bars of a day's timeline: one per 5 minutes. */
+export const BUCKET_MS = 5 * 60_000;
 
 /** Keeps this many day listings; a day of 20,000 frames takes a few MB. */
 const MAX_LISTINGS = 8;
 
 function compare(a: FrameEntry, b: FrameEntry): number {
   return a.time.getTime() - b.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Frames per 5 minutes over the listing's day (23, 24 or 25 hours long). */
+export function bucketsOf(listing: DayListing): number[] {
+  if (!listing.buckets) {
+    const from = listing.from.getTime();
+    const buckets = new Array<number>(Math.ceil((listing.to.getTime() - from) / BUCKET_MS)).fill(0);
+    for (const f of listing.frames) buckets[Math.floor((f.time.getTime() - from) / BUCKET_MS)]!++;
+    listing.buckets = buckets;
+  }
+  return listing.buckets;
 }
 
 /** First index whose frame is not before `time` (binary search). */
@@ -82,7 +98,9 @@ export class DayIndex {
       const day = localDate(frame.time);
       this.days.get(frame.camera)?.add(day);
       const listing = this.listings.get(`${frame.camera}/${day}`);
-      if (listing) insert(listing.frames, frame);
+      if (listing && insert(listing.frames, frame) && listing.buckets) {
+        listing.buckets[Math.floor((frame.time.getTime() - listing.from.getTime()) / BUCKET_MS)]!++;
+      }
       out.push({ ...frame, day });
     }
     return out;
@@ -97,11 +115,15 @@ export class DayIndex {
   }
 }
 
-/** Inserts in time order, unless already there (a listing read just after the file landed). */
-function insert(frames: FrameEntry[], frame: FrameEntry): void {
+/**
+ * Inserts in time order, unless already there (a listing read just after the file landed);
+ * says whether it inserted.
+ */
+function insert(frames: FrameEntry[], frame: FrameEntry): boolean {
   let i = indexAt(frames, frame.time.getTime());
   for (; i < frames.length && compare(frames[i]!, frame) <= 0; i++) {
-    if (frames[i]!.name === frame.name) return;
+    if (frames[i]!.name === frame.name) return false;
   }
   frames.splice(i, 0, frame);
+  return true;
 }

@@ -4,7 +4,7 @@ import { checkCameraName, isSurveillanceError, type Logger } from '@surveillance
 import send from 'send';
 import type { FrameEntry } from '../review/store-index.ts';
 import { Access, tokenForm } from './access.ts';
-import { DayIndex, indexAt, type DayListing } from './day-index.ts';
+import { BUCKET_MS, bucketsOf, DayIndex, indexAt, type DayListing } from './day-index.ts';
 import { EventFeed } from './event-feed.ts';
 import { readFrameName } from './frame-path.ts';
 import { PAGE_FILES, pageFolder } from './page-assets.ts';
@@ -24,8 +24,6 @@ export interface GalleryOptions {
 const IMMUTABLE_MAX_AGE = '365d';
 const DEFAULT_PAGE = 200;
 const MAX_PAGE = 1000;
-/** Bars of the day's timeline: one per 5 minutes. */
-const BUCKET_MS = 5 * 60_000;
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -203,9 +201,6 @@ export class GalleryServer {
   }
 
   private daySummary(listing: DayListing): object {
-    const from = listing.from.getTime();
-    const buckets = new Array<number>(Math.ceil((listing.to.getTime() - from) / BUCKET_MS)).fill(0);
-    for (const f of listing.frames) buckets[Math.floor((f.time.getTime() - from) / BUCKET_MS)]!++;
     return {
       camera: listing.camera,
       day: listing.day,
@@ -213,7 +208,7 @@ export class GalleryServer {
       to: listing.to.toISOString(),
       total: listing.frames.length,
       bucketMs: BUCKET_MS,
-      buckets,
+      buckets: bucketsOf(listing),
     };
   }
 

@@ -28,8 +28,10 @@ export const serveSpec = {
   'thumb-jobs': {
     kind: 'int',
     description: 'thumbnails made at once',
-    default: Math.max(1, Math.min(4, availableParallelism())),
-    defaultText: 'the number of CPUs, at most 4',
+    // More jobs than CPUs overlaps decoding with disk reads; past 4 they queue for libuv's
+    // thread pool (4 threads), which serving files needs too. Measured in scripts/bench/50-gallery.mjs.
+    default: Math.min(4, availableParallelism() + 2),
+    defaultText: 'CPUs + 2, at most 4',
     min: 1,
     max: 64,
   },

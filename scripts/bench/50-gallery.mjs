@@ -1,0 +1,263 @@
+// Gallery (`surveillance-receiver serve`) on a day of 20,000 frames (1280x720 JPEGs):
+// - the day-listing API, cold (first request after start: readdir and parse 20,000 names) and
+//   warm (kept listing), against a static file of the same size served by `send`;
+// - thumbnail generation rate over HTTP with an empty .thumbs cache, against serving the same
+//   thumbnails once made, and against sharp alone in this process (same settings, same
+//   concurrency): the server's own overhead;
+// - time to the first screen of thumbnails in headless Chromium, cold (no thumbnails on disk)
+//   and warm (on disk; fresh browser cache), against a static HTML page with the same number
+//   of <img> elements pointing at the same thumbnail files.
+// All in one run, so ratios compare like with like on a noisy machine.
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request } from 'node:http';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+export const title = 'Gallery: a day of 20,000 frames (listing API, thumbnails, first screen in Chromium)';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = ['cjs', 'js'].map((ext) => join(root, `packages/receiver/bin/surveillance-receiver.${ext}`)).find(existsSync);
+// sharp and send resolve from the receiver package (send is its dependency, not the root's).
+const receiverRequire = createRequire(join(root, 'packages/receiver/package.json'));
+const FRAMES = Number(process.env.BENCH_GALLERY_FRAMES ?? 20_000);
+const THUMBS = Number(process.env.BENCH_THUMBS ?? 240);
+const ROUNDS = Number(process.env.BENCH_ROUNDS_GALLERY ?? 5);
+const CAMERA = 'cam';
+const DAY = '2026-11-20';
+/** A second day of as many frames: a cold listing on a server that has already served one. */
+const DAY2 = '2026-11-21';
+const JOBS = Math.min(4, availableParallelism() + 2);
+// A controlled environment: the shells here add NODE_EXTRA_CA_CERTS (~50 ms per start).
+const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8', TZ: 'UTC' };
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const now = () => performance.now();
+const p = (n, w = 2) => String(n).padStart(w, '0');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The receiver's default name for a frame (UTC), as frame-name.ts writes it. */
+function frameName(time, id) {
+  const d = new Date(time);
+  const date = `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}`;
+  const stamp = `${date.replaceAll('-', '')}T${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}Z`;
+  return `${CAMERA}/${date}/${stamp}_${id}.jpg`;
+}
+
+/** 20,000 names over each of two UTC days, hard links to 40 distinct 1280x720 ffmpeg test pictures. */
+function makeStore(dir) {
+  const sources = join(dir, 'sources');
+  mkdirSync(sources);
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=5', '-frames:v', '40', '-q:v', '4', join(sources, 'f%02d.jpg')]);
+  const files = readdirSync(sources).map((f) => join(sources, f));
+  const store = join(dir, 'store');
+  const names = [];
+  for (const day of [DAY, DAY2]) {
+    mkdirSync(join(store, CAMERA, day), { recursive: true });
+    const start = Date.parse(`${day}T00:00:00Z`);
+    for (let i = 0; i < FRAMES; i++) {
+      const name = frameName(start + Math.floor((i * 86_400_000) / FRAMES), `b${i}`);
+      linkSync(files[i % files.length], join(store, name));
+      if (day === DAY) names.push(name);
+    }
+  }
+  return { store, names, bytes: readFileSync(files[0]).length };
+}
+
+async function startGallery(store) {
+  const port = await freePort();
+  const child = spawn('node', [bin, 'serve', '--store', store, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  while (!out.includes('http://')) {
+    if (child.exitCode !== null) throw new Error('gallery did not start');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { port, child, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
+}
+
+/** A plain static server (send, as the gallery uses) for baselines. */
+async function startStatic(folder) {
+  const send = receiverRequire('send');
+  const server = createHttpServer((req, res) => send(req, req.url, { root: folder }).pipe(res));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { port: server.address().port, stop: () => new Promise((r) => server.close(r)) };
+}
+
+/** Milliseconds for one GET with a fresh connection, body read; throws unless 200. */
+function timedGet(port, path) {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let bytes = 0;
+      res.on('data', (c) => (bytes += c.length));
+      res.on('end', () => (res.statusCode === 200 ? resolve({ ms: now() - t0, bytes }) : reject(new Error(`${path}: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Runs `task(i)` for i < n with `concurrency` in flight; returns seconds. */
+async function pool(n, concurrency, task) {
+  let next = 0;
+  const t0 = now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) await task(next++);
+  }));
+  return (now() - t0) / 1000;
+}
+
+/** ms from navigation start until every thumbnail on screen has loaded, in a fresh context. */
+async function firstScreen(browser, url, selector) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(
+    (sel) => {
+      const imgs = [...document.querySelectorAll(sel)];
+      return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    },
+    selector,
+    { timeout: 120_000, polling: 'raf' },
+  );
+  const result = await page.evaluate((sel) => ({ ms: performance.now(), images: document.querySelectorAll(sel).length }), selector);
+  await context.close();
+  return result;
+}
+
+function row(cells) {
+  console.log(`| ${cells.join(' | ')} |`);
+}
+
+export async function run() {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-gallery-'));
+  const stops = [];
+  try {
+    const t0 = now();
+    const { store, names, bytes } = makeStore(dir);
+    console.log(`Store: one camera, two days of ${FRAMES.toLocaleString('en')} frames (1280x720, ${(bytes / 1024).toFixed(0)} KiB), made in ${((now() - t0) / 1000).toFixed(1)} s. Thumbnail jobs: ${JOBS}.\n`);
+
+    // ---------------------------------------------------------------- listing API
+    const dayPath = `/api/day?camera=${CAMERA}&day=${DAY}`;
+    const pagePath = `/api/frames?camera=${CAMERA}&day=${DAY}&offset=10000&limit=500`;
+    const cold = [];
+    const coldOther = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const g = await startGallery(store);
+      cold.push((await timedGet(g.port, dayPath)).ms);
+      coldOther.push((await timedGet(g.port, `/api/day?camera=${CAMERA}&day=${DAY2}`)).ms);
+      await g.stop();
+    }
+    const gallery = await startGallery(store);
+    stops.push(gallery.stop);
+    const warmDay = [];
+    const warmPage = [];
+    let pageBytes = 0;
+    let dayBytes = 0;
+    for (let i = 0; i < ROUNDS * 4; i++) {
+      const d = await timedGet(gallery.port, dayPath);
+      const pg = await timedGet(gallery.port, pagePath);
+      warmDay.push(d.ms);
+      warmPage.push(pg.ms);
+      dayBytes = d.bytes;
+      pageBytes = pg.bytes;
+    }
+    const statics = join(dir, 'static');
+    mkdirSync(statics);
+    writeFileSync(join(statics, 'day.json'), 'x'.repeat(dayBytes));
+    writeFileSync(join(statics, 'page.json'), 'x'.repeat(pageBytes));
+    const plain = await startStatic(statics);
+    stops.push(plain.stop);
+    const staticDay = [];
+    const staticPage = [];
+    for (let i = 0; i < ROUNDS * 4; i++) {
+      staticDay.push((await timedGet(plain.port, '/day.json')).ms);
+      staticPage.push((await timedGet(plain.port, '/page.json')).ms);
+    }
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gallery.child.pid}/status`, 'utf8'))[1]) / 1024;
+    console.log('### Listing API (median ms, one request on a new connection)\n');
+    row(['request', 'gallery ms', `static file of the same size (send) ms`, 'ratio']);
+    row(['---', '---:', '---:', '---:']);
+    row([`day summary, first request after start (lists ${FRAMES.toLocaleString('en')} names)`, median(cold).toFixed(1), median(staticDay).toFixed(1), `${(median(cold) / median(staticDay)).toFixed(1)}x`]);
+    row([`day summary, another day not listed yet`, median(coldOther).toFixed(1), median(staticDay).toFixed(1), `${(median(coldOther) / median(staticDay)).toFixed(1)}x`]);
+    row([`day summary, warm (${(dayBytes / 1024).toFixed(1)} KiB JSON)`, median(warmDay).toFixed(1), median(staticDay).toFixed(1), `${(median(warmDay) / median(staticDay)).toFixed(1)}x`]);
+    row([`page of 500 frames at offset 10,000 (${(pageBytes / 1024).toFixed(1)} KiB JSON)`, median(warmPage).toFixed(1), median(staticPage).toFixed(1), `${(median(warmPage) / median(staticPage)).toFixed(1)}x`]);
+    console.log(`\nServer memory with the day listed: ${rss.toFixed(0)} MiB RSS.\n`);
+
+    // ---------------------------------------------------------------- thumbnail generation
+    const picks = Array.from({ length: THUMBS }, (_, i) => names[Math.floor((i * names.length) / THUMBS) + 1]);
+    const coldS = await pool(picks.length, 8, (i) => timedGet(gallery.port, `/thumbs/${picks[i]}`));
+    const warmS = await pool(picks.length, 8, (i) => timedGet(gallery.port, `/thumbs/${picks[i]}`));
+    const sharp = receiverRequire('sharp');
+    sharp.cache(false);
+    const direct = join(dir, 'direct');
+    mkdirSync(direct);
+    const directS = await pool(picks.length, JOBS, (i) =>
+      sharp(join(store, picks[(i + 7) % picks.length]), { failOn: 'none' })
+        .rotate()
+        .resize({ width: 224, height: 168, fit: 'inside', withoutEnlargement: true })
+        .jpeg({ quality: 72 })
+        .toFile(join(direct, `${i}.jpg`)),
+    );
+    console.log(`### Thumbnails (${THUMBS} distinct frames, 8 clients at once)\n`);
+    row(['what', 'thumbnails/s', 'ratio to generation over HTTP']);
+    row(['---', '---:', '---:']);
+    row(['made on first request (cold .thumbs), over HTTP', (THUMBS / coldS).toFixed(0), '1.00x']);
+    row([`sharp alone in one process, ${JOBS} at once, no HTTP`, (THUMBS / directS).toFixed(0), `${(coldS / directS).toFixed(2)}x`]);
+    row(['served once made (warm .thumbs), over HTTP', (THUMBS / warmS).toFixed(0), `${(coldS / warmS).toFixed(1)}x`]);
+    console.log('');
+
+    // ---------------------------------------------------------------- first screen in Chromium
+    const { chromium } = createRequire(join(root, 'package.json'))('playwright-core');
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    stops.push(() => browser.close());
+    const url = `http://127.0.0.1:${gallery.port}/#camera=${CAMERA}&day=${DAY}`;
+    const coldGrid = [];
+    const warmGrid = [];
+    let images = 0;
+    for (let i = 0; i < ROUNDS; i++) {
+      rmSync(join(store, '.thumbs'), { recursive: true, force: true });
+      const c = await firstScreen(browser, url, '.cell img');
+      coldGrid.push(c.ms);
+      images = c.images;
+      warmGrid.push((await firstScreen(browser, url, '.cell img')).ms);
+    }
+    // Baseline: the same number of the same thumbnail files on a static page.
+    const thumbDir = join(store, '.thumbs', '224', CAMERA, DAY);
+    const made = readdirSync(thumbDir).slice(0, images);
+    const page = join(dir, 'page');
+    mkdirSync(page);
+    made.forEach((f, i) => copyFileSync(join(thumbDir, f), join(page, `t${i}.jpg`)));
+    writeFileSync(
+      join(page, 'index.html'),
+      `<!doctype html><meta charset="utf-8"><body style="background:#111">${made.map((_, i) => `<img src="t${i}.jpg" width="224" height="126">`).join('')}`,
+    );
+    const pageServer = await startStatic(page);
+    stops.push(pageServer.stop);
+    const staticGrid = [];
+    for (let i = 0; i < ROUNDS; i++) staticGrid.push((await firstScreen(browser, `http://127.0.0.1:${pageServer.port}/index.html`, 'img')).ms);
+    console.log(`### First screen of thumbnails in headless Chromium (1280x800, ${images} thumbnails on screen; median of ${ROUNDS})\n`);
+    row(['page', 'ms from navigation to all thumbnails shown', 'ratio to static page']);
+    row(['---', '---:', '---:']);
+    row(['static HTML page, same thumbnail files (baseline)', median(staticGrid).toFixed(0), '1.00x']);
+    row(['gallery, thumbnails on disk (warm)', median(warmGrid).toFixed(0), `${(median(warmGrid) / median(staticGrid)).toFixed(2)}x`]);
+    row(['gallery, no thumbnails yet (cold: made on request)', median(coldGrid).toFixed(0), `${(median(coldGrid) / median(staticGrid)).toFixed(2)}x`]);
+    console.log('\nThe day listing is kept by the server, so the gallery rows include its API requests but not the cold listing above.');
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
