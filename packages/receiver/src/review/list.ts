@@ -32,15 +32,21 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   checkCamera(root, values.camera);
   let frames = listFrames(root, { camera: values.camera, pattern, ...resolveRange(values) });
   if (values.last !== undefined) frames = frames.slice(-values.last);
-  const line = values.json ? (f: FrameEntry) => jsonLine(root, f) : humanLine(root, frames);
+  const line = values.json ? jsonLine(root) : humanLine(root, frames);
   for (let i = 0; i < frames.length; i += BATCH) out(frames.slice(i, i + BATCH).map(line).join(''));
   if (frames.length === 0) process.stderr.write('no frames in that range\n');
   return 0;
 }
 
-function jsonLine(root: string, f: FrameEntry): string {
-  const o = { camera: f.camera, id: f.id, time: f.time.toISOString(), local: isoLocal(f.time), name: f.name, path: framePath(root, f) };
-  return `${JSON.stringify(o)}\n`;
+/**
+ * Written by hand rather than by JSON.stringify per frame (a third of the time of listing a
+ * day): camera, id and name are [A-Za-z0-9._/-] by construction, times are ISO; only the
+ * store's own path can need escaping, and it is escaped once.
+ */
+function jsonLine(root: string): (f: FrameEntry) => string {
+  const dir = JSON.stringify(root.endsWith('/') ? root : `${root}/`).slice(0, -1);
+  return (f) =>
+    `{"camera":"${f.camera}","id":"${f.id}","time":"${f.time.toISOString()}","local":"${isoLocal(f.time)}","name":"${f.name}","path":${dir}${f.name}"}\n`;
 }
 
 function humanLine(root: string, frames: FrameEntry[]): (f: FrameEntry) => string {

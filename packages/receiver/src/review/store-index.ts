@@ -43,6 +43,28 @@ export interface FrameQuery {
 const CAMERA_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const DAY_FOLDER_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DAY_MS = 86_400_000;
+/**
+ * A file in a day folder of the default pattern: `20260329T000000.000Z_ID.jpg`. The stamp is
+ * fixed-width, so these names sort in time order as plain strings: ranges, the latest frame and
+ * local days are decided by comparing strings, and only frames that are returned get parsed.
+ */
+const DEFAULT_FILE_RE = /^\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9-]{1,64}\.jpg$/;
+
+/** The bare stamp a frame taken at `t` has in a default-pattern day folder. */
+function stampAt(t: number): string {
+  const name = frameName('x', new Date(t), '');
+  return name.slice(name.lastIndexOf('/') + 1, -'_.jpg'.length);
+}
+
+/** Entries of a folder as bare names (no Dirent: a day holds tens of thousands). */
+function readNames(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw e;
+  }
+}
 
 function readDir(path: string): Dirent[] {
   try {
@@ -89,16 +111,20 @@ function inRange(t: number, q: FrameQuery): boolean {
 function entriesOf(camera: string, names: readonly string[], q: FrameQuery, pattern: string, out: FrameEntry[]): void {
   for (const name of names) {
     const parsed = parseFrameName(name, pattern);
-    if (parsed && parsed.camera === camera && inRange(parsed.time.getTime(), q)) out.push({ ...parsed, name });
+    if (parsed && parsed.camera === camera && inRange(parsed.time.getTime(), q)) out.push({ camera, time: parsed.time, id: parsed.id, name });
   }
 }
 
-/** Files (not folders) in one day folder, as store-relative names. */
-function dayNames(root: string, camera: string, day: string): string[] {
+/** Frames of one default-pattern day folder in [fromStamp, toStamp), compared as strings before any parsing. */
+function dayEntries(root: string, camera: string, day: string, fromStamp: string | undefined, toStamp: string | undefined, out: FrameEntry[]): void {
   const prefix = `${camera}/${day}/`;
-  const names: string[] = [];
-  for (const d of readDir(join(root, camera, day))) if (d.isFile()) names.push(prefix + d.name);
-  return names;
+  for (const file of readNames(join(root, camera, day))) {
+    // A bare name is >= a stamp exactly when its own stamp is (same width, then "_ID.jpg").
+    if ((fromStamp !== undefined && file < fromStamp) || (toStamp !== undefined && file >= toStamp)) continue;
+    const name = prefix + file;
+    const parsed = parseFrameName(name, DEFAULT_NAME_PATTERN);
+    if (parsed) out.push({ camera, time: parsed.time, id: parsed.id, name });
+  }
 }
 
 function cameraFrames(root: string, camera: string, q: FrameQuery, pattern: string, out: FrameEntry[]): void {
@@ -112,7 +138,10 @@ function cameraFrames(root: string, camera: string, q: FrameQuery, pattern: stri
   const to = q.to?.getTime() ?? Infinity;
   for (const day of dayFolders(root, camera)) {
     if (day.start + DAY_MS <= from || day.start >= to) continue;
-    entriesOf(camera, dayNames(root, camera, day.name), q, pattern, out);
+    // Folders wholly inside the range need no comparison at all.
+    const fromStamp = from > day.start ? stampAt(from) : undefined;
+    const toStamp = to < day.start + DAY_MS ? stampAt(to) : undefined;
+    dayEntries(root, camera, day.name, fromStamp, toStamp, out);
   }
 }
 
@@ -139,16 +168,24 @@ export function listFrames(root: string, q: FrameQuery = {}): FrameEntry[] {
 export function latestFrame(root: string, camera?: string, pattern = DEFAULT_NAME_PATTERN): FrameEntry | undefined {
   let best: FrameEntry | undefined;
   for (const cam of camera !== undefined ? [camera] : listCameras(root)) {
-    let found: FrameEntry[] = [];
+    let found: FrameEntry | undefined;
     if (pattern === DEFAULT_NAME_PATTERN) {
       const days = dayFolders(root, cam);
-      for (let i = days.length - 1; i >= 0 && found.length === 0; i--) {
-        entriesOf(cam, dayNames(root, cam, days[i]!.name), {}, pattern, found);
+      for (let i = days.length - 1; i >= 0 && !found; i--) {
+        let newest: string | undefined;
+        for (const file of readNames(join(root, cam, days[i]!.name))) {
+          if ((newest === undefined || file > newest) && DEFAULT_FILE_RE.test(file)) newest = file;
+        }
+        if (newest !== undefined) {
+          const name = `${cam}/${days[i]!.name}/${newest}`;
+          const parsed = parseFrameName(name, pattern);
+          if (parsed) found = { camera: cam, time: parsed.time, id: parsed.id, name };
+        }
       }
     } else {
-      found = listFrames(root, { camera: cam, pattern });
+      found = listFrames(root, { camera: cam, pattern }).at(-1);
     }
-    for (const f of found) if (!best || byTime(best, f) < 0) best = f;
+    if (found && (!best || byTime(best, found) < 0)) best = found;
   }
   return best;
 }
@@ -168,15 +205,15 @@ export function listDays(root: string, camera: string, pattern = DEFAULT_NAME_PA
     return [...dates].sort();
   }
   for (const day of dayFolders(root, camera)) {
-    const names = dayNames(root, camera, day.name).filter((n) => parseFrameName(n, pattern));
-    if (names.length === 0) continue;
+    const files = readNames(join(root, camera, day.name)).filter((f) => DEFAULT_FILE_RE.test(f));
+    if (files.length === 0) continue;
     // Segment starts: the folder's own start, then every local midnight inside the UTC day.
     const starts = [day.start, ...localMidnightsIn(day.start, day.start + DAY_MS)];
-    const bounds = starts.map((t) => frameName(camera, new Date(t), '', pattern).slice(0, -5));
+    const bounds = starts.map(stampAt);
     const seen = new Array<boolean>(starts.length).fill(false);
-    for (const n of names) {
+    for (const f of files) {
       let seg = 0;
-      while (seg + 1 < bounds.length && n >= bounds[seg + 1]!) seg++;
+      while (seg + 1 < bounds.length && f >= bounds[seg + 1]!) seg++;
       seen[seg] = true;
     }
     starts.forEach((t, i) => seen[i] && dates.add(localDate(new Date(t))));
@@ -207,7 +244,7 @@ export function frameSizes(root: string, frames: readonly FrameEntry[]): number[
   });
 }
 
-/** Absolute path of a frame. */
+/** Path of a frame below `root` (names are already normal: no join needed, and it is hot in listings). */
 export function framePath(root: string, frame: Pick<FrameEntry, 'name'>): string {
-  return join(root, frame.name);
+  return root.endsWith('/') ? root + frame.name : `${root}/${frame.name}`;
 }

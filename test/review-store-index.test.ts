@@ -1,0 +1,123 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { frameName, loadNamePattern } from '../packages/receiver/src/frame-name.ts';
+import { latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/review/store-index.ts';
+import { localDay, parseLocalTime } from '../packages/receiver/src/review/time-range.ts';
+import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
+
+// The store index in-process (what the gallery calls), checked against an oracle that knows
+// nothing of it: Intl's own time-zone rules applied to every frame the fixture wrote.
+
+const dir = storeTempDir('review-index-');
+const store = join(dir.path, 'store');
+let frames: FixtureFrame[] = [];
+const savedTz = process.env.TZ;
+
+beforeAll(() => {
+  frames = writeStore(store, undefined, { burst: 3 });
+});
+afterAll(() => dir.remove());
+afterEach(() => {
+  process.env.TZ = savedTz;
+});
+
+/** yyyy-MM-dd of `time` in `timeZone`, by Intl rather than by the code under test. */
+const oracleDate = (timeZone: string) => {
+  const f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  return (time: Date) => f.format(time);
+};
+
+// Berlin and New York change clocks on different days; Kolkata never does; Chatham (+12:45,
+// +13:45 in summer) and Lord Howe (half an hour of DST) have odd offsets.
+const ZONES = ['Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Pacific/Chatham', 'Australia/Lord_Howe', 'UTC'];
+
+describe.each(ZONES)('in %s', (zone) => {
+  it('listDays gives exactly the local dates that have frames', () => {
+    process.env.TZ = zone;
+    const date = oracleDate(zone);
+    for (const camera of ['front', 'back-yard']) {
+      const expected = [...new Set(frames.filter((f) => f.camera === camera).map((f) => date(f.time)))].sort();
+      expect(listDays(store, camera)).toEqual(expected);
+    }
+  });
+
+  it('listFrames of a local day (from --day) gives exactly that day, in order', () => {
+    process.env.TZ = zone;
+    const date = oracleDate(zone);
+    for (const day of ['2026-03-29', '2026-03-30', '2026-10-25']) {
+      const range = localDay(day);
+      const expected = frames.filter((f) => date(f.time) === day);
+      expect(listFrames(store, range).map((f) => f.name)).toEqual(expected.map((f) => f.name));
+    }
+  });
+});
+
+describe('store index', () => {
+  it('lists cameras, not hidden folders or files', () => {
+    expect(listCameras(store)).toEqual(['back-yard', 'front']);
+  });
+
+  it('breaks ties of one millisecond by camera, then id', () => {
+    const first = listFrames(store, { camera: 'front', to: new Date('2026-03-27T12:00:01Z') });
+    expect(first.map((f) => f.id)).toEqual(frames.filter((f) => f.time.getTime() === Date.parse('2026-03-27T12:00:00.250Z')).map((f) => f.id));
+    expect(first).toHaveLength(4);
+  });
+
+  it('finds the latest frame of a camera and of the store', () => {
+    const last = (camera: string) => frames.filter((f) => f.camera === camera).at(-1)!.name;
+    expect(latestFrame(store, 'back-yard')?.name).toBe(last('back-yard'));
+    expect(latestFrame(store)?.name).toBe(frames.at(-1)!.name);
+    expect(latestFrame(store, 'nobody')).toBeUndefined();
+  });
+
+  it('range bounds are [from, to) to the millisecond', () => {
+    const t = frames.filter((f) => f.camera === 'back-yard')[10]!.time;
+    expect(listFrames(store, { camera: 'back-yard', from: t, to: new Date(t.getTime() + 1) }).map((f) => f.time)).toEqual([t]);
+    expect(listFrames(store, { camera: 'back-yard', from: new Date(t.getTime() + 1), to: new Date(t.getTime() + 300_000) })).toEqual([]);
+  });
+
+  it('walks a custom name pattern (no day folders to skip), hidden folders excluded', async () => {
+    const pattern = "yyyy/MM/dd/HH/mmss.SSS";
+    await loadNamePattern(pattern);
+    const custom = join(dir.path, 'custom');
+    const times = ['2026-03-29T23:59:59.999Z', '2026-03-29T00:00:00.000Z', '2026-03-30T12:00:00.500Z'].map((t) => new Date(t));
+    for (const [i, t] of times.entries()) {
+      const name = frameName('cam', t, `id${i}`, pattern);
+      mkdirSync(dirname(join(custom, name)), { recursive: true });
+      writeFileSync(join(custom, name), 'x');
+    }
+    mkdirSync(join(custom, 'cam/.thumbs/2026/03/29/00'), { recursive: true });
+    writeFileSync(join(custom, 'cam/.thumbs/2026/03/29/00/0000.000_t.jpg'), 'x');
+    process.env.TZ = 'UTC';
+    expect(listFrames(custom, { pattern }).map((f) => f.id)).toEqual(['id1', 'id0', 'id2']);
+    expect(listFrames(custom, { pattern, from: new Date('2026-03-29T12:00:00Z') }).map((f) => f.id)).toEqual(['id0', 'id2']);
+    expect(listDays(custom, 'cam', pattern)).toEqual(['2026-03-29', '2026-03-30']);
+    expect(latestFrame(custom, 'cam', pattern)?.id).toBe('id2');
+  });
+});
+
+describe('local times typed by a person', () => {
+  it.each([
+    ['2026-03-29', '2026-03-28T23:00:00.000Z'],
+    ['2026-03-29 08:00', '2026-03-29T06:00:00.000Z'],
+    ['2026-03-29T08:00:30.5', '2026-03-29T06:00:30.500Z'],
+    // Skipped by the clocks going forward: the same wall time after the change.
+    ['2026-03-29 02:30', '2026-03-29T01:30:00.000Z'],
+    // Repeated when the clocks go back: its first occurrence (still summer time).
+    ['2026-10-25 02:30', '2026-10-25T00:30:00.000Z'],
+  ])('%s in Europe/Berlin is %s', (text, iso) => {
+    process.env.TZ = 'Europe/Berlin';
+    expect(parseLocalTime(text, 'from').toISOString()).toBe(iso);
+  });
+
+  it.each([
+    ['2026-03-29', 23],
+    ['2026-10-25', 25],
+    ['2026-06-01', 24],
+  ])('the local day %s in Europe/Berlin lasts %i hours', (day, hours) => {
+    process.env.TZ = 'Europe/Berlin';
+    const { from, to } = localDay(day);
+    expect((to.getTime() - from.getTime()) / 3600_000).toBe(hours);
+  });
+});
