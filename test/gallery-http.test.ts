@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader } from '@surveillance/shared';
+import { frameName, loadNamePattern } from '../packages/receiver/src/frame-name.ts';
 import { isLoopbackHost } from '../packages/receiver/src/gallery/access.ts';
 import { exchange } from './helpers/client.ts';
 import { GALLERY_SERIES, get, openEvents, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
@@ -106,6 +107,13 @@ describe('serve: options that stop it from starting', () => {
       'surveillance-receiver: usage: option thumb-jobs (from --thumb-jobs): "0" is not valid: must be at least 1\n',
     ],
     ['an argument', ['--store', '.', 'extra'], {}, 64, 'surveillance-receiver: usage: unexpected argument "extra"; see --help\n'],
+    [
+      'a name pattern that cannot be read back',
+      ['--store', '.', '--name-pattern', 'yyyy-MM-dd'],
+      {},
+      64,
+      'surveillance-receiver: usage: option name-pattern: "yyyy-MM-dd" gives "2026-11-21", which cannot be read back to the millisecond (it needs year, month, day, hours, minutes, seconds and SSS)\n',
+    ],
   ])('%s: exit %#', async (_what, args, env, code, stderr) => {
     const result = await serve(args.map((a) => (a === '.' ? dir.path : a)), env as Record<string, string>);
     expect(result.stderr).toBe(stderr);
@@ -369,9 +377,10 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('serve: frames t
   const dir = tempDir();
   let gallery: RunningGallery;
   let receiver: RunningReceiver;
+  let frames: FixtureFrame[];
 
   beforeAll(async () => {
-    writeStore(dir.path, GALLERY_SERIES);
+    frames = writeStore(dir.path, GALLERY_SERIES);
     gallery = await startGallery(dir.path);
     receiver = await startReceiver('inetd', dir.path, ['--min-free', '0']);
   });
@@ -416,6 +425,18 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('serve: frames t
     events.close();
   });
 
+  it('reports frames that go away (pruned), and lists the day without them', async () => {
+    const dayOf = async () => (await get(gallery.port, '/api/day?camera=garden&day=2026-11-20')).json().total as number;
+    const before = await dayOf();
+    const events = await openEvents(gallery.port);
+    const victims = frames.filter((f) => f.camera === 'garden').slice(0, 3);
+    for (const f of victims) rmSync(join(dir.path, f.name));
+    expect(await events.next('removed')).toEqual({ cameras: ['garden'] });
+    expect(await dayOf()).toBe(before - 3);
+    expect((await get(gallery.port, `/frames/${victims[0]!.name}`)).status).toBe(404);
+    events.close();
+  });
+
   it('closes open event streams and exits 0 on SIGTERM', async () => {
     const events = await openEvents(gallery.port);
     const ended = new Promise<void>((resolve) => events.response.once('end', resolve));
@@ -423,5 +444,49 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('serve: frames t
     await ended;
     expect(code).toBe(0);
     expect(gallery.stderr()).toContain('"msg":"SIGTERM: closing"');
+  });
+});
+
+describe.skipIf(!needTools('systemd-socket-activate'))('serve with a custom --name-pattern (folders per hour)', () => {
+  const PATTERN = "yyyy/MM/dd/HH/mmss.SSS";
+  const dir = tempDir();
+  let gallery: RunningGallery;
+  let receiver: RunningReceiver;
+  let old: string;
+
+  beforeAll(async () => {
+    await loadNamePattern(PATTERN);
+    old = frameName('porch', new Date('2026-11-20T10:15:30.250Z'), 'old-1', PATTERN);
+    mkdirSync(dirname(join(dir.path, old)), { recursive: true });
+    copyFileSync(join(FIXTURES, 'jpeg', 'cjpeg-baseline.jpg'), join(dir.path, old));
+    gallery = await startGallery(dir.path, ['--name-pattern', PATTERN]);
+    receiver = await startReceiver('inetd', dir.path, ['--name-pattern', PATTERN, '--min-free', '0']);
+  });
+  afterAll(async () => {
+    await receiver?.stop();
+    await gallery?.stop();
+    dir.remove();
+  });
+
+  it('lists and serves frames stored under that pattern', async () => {
+    expect(old).toBe('porch/2026/11/20/10/1530.250_old-1.jpg');
+    expect((await get(gallery.port, '/api/days?camera=porch')).json().days).toEqual(['2026-11-20']);
+    const page = (await get(gallery.port, '/api/frames?camera=porch&day=2026-11-20')).json();
+    expect(page.frames.map((f: { name: string }) => f.name)).toEqual([old]);
+    expect((await get(gallery.port, `/thumbs/${old}`)).status).toBe(200);
+    // A default-pattern name is not a name of this store.
+    expect((await get(gallery.port, '/frames/porch/2026-11-20/20261120T101530.250Z_old-1.jpg')).status).toBe(400);
+  });
+
+  it('sees a frame land in folders made after start-up, four levels below the camera', async () => {
+    const events = await openEvents(gallery.port);
+    const body = readFileSync(join(FIXTURES, 'jpeg', 'cjpeg-progressive.jpg'));
+    const time = new Date('2026-11-22T08:09:10.011Z');
+    const { reply } = await exchange(receiver.port, [encodeHeader({ camera: 'side-door', id: 'n1', time, length: body.length }), body]);
+    expect(reply).toMatch(/^OK n1 /);
+    const [frame] = await events.next('frames');
+    expect(frame).toMatchObject({ name: 'side-door/2026/11/22/08/0910.011_n1.jpg', camera: 'side-door', day: '2026-11-22' });
+    expect((await get(gallery.port, `/frames/${frame.name}`)).body.equals(body)).toBe(true);
+    events.close();
   });
 });

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { formatHelp, loadOptions, SurveillanceError, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
+import { loadNamePattern } from '../frame-name.ts';
 import { resolveStore, storeSpec } from '../receive-options.ts';
 import { isLoopbackHost, MIN_TOKEN_LENGTH } from './access.ts';
 import { GalleryServer } from './gallery-server.ts';
@@ -45,6 +46,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
   const root = resolveStore(values, env);
+  await loadNamePattern(values['name-pattern']);
   const { host, port } = values.listen;
   const token = values.token;
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
