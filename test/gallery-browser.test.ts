@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -71,7 +71,8 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'America/New_York', locale: 'en-US' });
     page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
+    page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
   });
 
   afterAll(async () => {
@@ -209,5 +210,19 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
     copyFileSync(join(FIXTURES, 'jpeg', 'cjpeg-baseline.jpg'), join(dir.path, late));
     await page.click('#cameras button[data-camera="garden"]');
     await poll(() => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day))).toContain('2026-11-22');
+    await page.click('#days button[data-day="2026-11-22"]');
+    await poll(() => page.textContent('#count')).toBe('1 frame');
+    await poll(() => page.locator(`.cell[data-name="${late}"] img`).evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBe(224);
+  });
+
+  it('takes a pruned frame off the page, and its day when it was the last one', async () => {
+    rmSync(join(dir.path, 'garden/2026-11-22/20261122T100000.000Z_restored.jpg'));
+    await poll(() => page.textContent('#count')).toBe('0 frames');
+    expect(await page.isVisible('#empty')).toBe(true);
+    await poll(() => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day))).toEqual([
+      '2026-11-21',
+      '2026-11-20',
+    ]);
+    expect(errors).toEqual([]);
   });
 });

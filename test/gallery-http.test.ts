@@ -431,7 +431,7 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('serve: frames t
     const events = await openEvents(gallery.port);
     const victims = frames.filter((f) => f.camera === 'garden').slice(0, 3);
     for (const f of victims) rmSync(join(dir.path, f.name));
-    expect(await events.next('removed')).toEqual({ cameras: ['garden'] });
+    expect(await events.next('removed')).toEqual({ days: [{ camera: 'garden', day: '2026-11-20' }] });
     expect(await dayOf()).toBe(before - 3);
     expect((await get(gallery.port, `/frames/${victims[0]!.name}`)).status).toBe(404);
     events.close();

@@ -106,12 +106,28 @@ export class DayIndex {
     return out;
   }
 
-  /** Frames were removed (pruned): forget what was kept about their cameras. */
-  forget(cameras: Iterable<string>): void {
-    for (const camera of cameras) {
-      this.days.delete(camera);
-      for (const key of [...this.listings.keys()]) if (key.startsWith(`${camera}/`)) this.listings.delete(key);
+  /**
+   * Frames that went away (pruned): taken out of kept listings; a camera's days are listed
+   * again on next request, since a day may have lost its last frame. Each is returned with its
+   * local day.
+   */
+  remove(frames: readonly FrameEntry[]): (FrameEntry & { day: string })[] {
+    const out: (FrameEntry & { day: string })[] = [];
+    for (const frame of frames) {
+      const day = localDate(frame.time);
+      this.days.delete(frame.camera);
+      const listing = this.listings.get(`${frame.camera}/${day}`);
+      if (listing) {
+        let i = indexAt(listing.frames, frame.time.getTime());
+        while (i < listing.frames.length && listing.frames[i]!.name !== frame.name && compare(listing.frames[i]!, frame) <= 0) i++;
+        if (listing.frames[i]?.name === frame.name) {
+          listing.frames.splice(i, 1);
+          if (listing.buckets) listing.buckets[Math.floor((frame.time.getTime() - listing.from.getTime()) / BUCKET_MS)]!--;
+        }
+      }
+      out.push({ ...frame, day });
     }
+    return out;
   }
 }
 

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { checkCameraName, isSurveillanceError, type Logger } from '@surveillance/shared';
 import send from 'send';
@@ -74,7 +75,8 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
  *   GET /api/day?camera=C&day=D          {total, from, to, bucketMs, buckets} of that local day
  *   GET /api/frames?camera=C&day=D&offset=N&limit=N   a page of frames, oldest first
  *   GET /api/frames?camera=C&day=D&at=ISO&limit=N     the page starting at that time
- *   GET /api/events           server-sent events: `frames` (new frames), `removed`
+ *   GET /api/events           server-sent events: `frames` (new frames: name, time, id, camera,
+ *                             day), `removed` ({days: [{camera, day}]} that lost frames)
  *   GET /frames/NAME, /thumbs/NAME       NAME as in the store: CAMERA/2026-11-21/...jpg
  *
  * Errors are JSON: {error: code, message}, with 400, 401, 403, 404, 405 or 500.
@@ -101,10 +103,9 @@ export class GalleryServer {
       const added = this.index.add(frames).map((f) => ({ ...frameJson(f), camera: f.camera, day: f.day }));
       this.feed.send('frames', added);
     });
-    this.watch.on('removed', (names) => {
-      const cameras = new Set(names.map((n) => n.slice(0, n.indexOf('/'))));
-      this.index.forget(cameras);
-      this.feed.send('removed', { cameras: [...cameras] });
+    this.watch.on('removed', (frames) => {
+      const days = new Map(this.index.remove(frames).map((f) => [`${f.camera}/${f.day}`, { camera: f.camera, day: f.day }]));
+      this.feed.send('removed', { days: [...days.values()] });
     });
     this.watch.on('error', (e) => this.log.warn({ err: e.message }, 'store watcher'));
     this.server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => {
@@ -244,11 +245,16 @@ export class GalleryServer {
 
   private async thumb(req: IncomingMessage, res: ServerResponse, raw: string): Promise<void> {
     const name = this.frameName(raw);
-    try {
-      statSync(`${this.options.root}/${name}`);
-    } catch {
-      throw new HttpError(404, 'not-found', `no frame ${name}`);
-    }
+    const missing = () => {
+      try {
+        statSync(join(this.options.root, name));
+        return undefined;
+      } catch {
+        return new HttpError(404, 'not-found', `no frame ${name}`);
+      }
+    };
+    const before = missing();
+    if (before) throw before;
     // A cell scrolled out of view cancels its image request: its thumbnail can wait.
     const gone = new AbortController();
     res.once('close', () => gone.abort());
@@ -256,7 +262,8 @@ export class GalleryServer {
     try {
       path = await this.thumbs.ensure(name, gone.signal);
     } catch (e) {
-      throw new HttpError(500, 'thumbnail-failed', `cannot make a thumbnail of ${name}: ${(e as Error).message}`);
+      // Pruned while its thumbnail was being made: as gone as if it had never been there.
+      throw missing() ?? new HttpError(500, 'thumbnail-failed', `cannot make a thumbnail of ${name}: ${(e as Error).message}`);
     }
     if (path !== undefined && !res.destroyed) this.sendFile(req, res, name, this.thumbs.dir, true);
   }

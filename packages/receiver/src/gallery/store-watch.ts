@@ -9,8 +9,8 @@ import { readFrameName } from './frame-path.ts';
 interface StoreWatchEvents {
   /** New frames, in batches. */
   added: [FrameEntry[]];
-  /** Names of frames that went away (pruned), in batches. */
-  removed: [string[]];
+  /** Frames that went away (pruned), in batches. */
+  removed: [FrameEntry[]];
   error: [Error];
 }
 
@@ -118,14 +118,14 @@ export class StoreWatch extends EventEmitter<StoreWatchEvents> {
   private flush(): void {
     this.timer = undefined;
     const added: FrameEntry[] = [];
-    const removed: string[] = [];
+    const removed: FrameEntry[] = [];
     for (const candidate of this.pending) {
       const frame = readFrameName(candidate, this.pattern);
       if (!frame) continue;
       try {
         if (statSync(join(this.root, frame.name)).isFile()) added.push(frame);
       } catch {
-        removed.push(frame.name);
+        removed.push(frame);
       }
     }
     this.pending.clear();

@@ -180,6 +180,7 @@ function loadPage(p) {
 
 /** The frame at index i if its page is here; otherwise asks for the page and says undefined. */
 function frameNow(i) {
+  if (!(i >= 0 && i < (state.summary?.total ?? 0))) return undefined;
   const page = state.pages.get(Math.floor(i / PAGE));
   if (Array.isArray(page)) return page[i % PAGE];
   if (!page) loadPage(Math.floor(i / PAGE));
@@ -538,11 +539,26 @@ async function onFrames(frames) {
   else if (wasAtEnd && !state.viewer) grid.scrollTop = grid.scrollHeight;
 }
 
-function onRemoved({ cameras }) {
-  if (!cameras.includes(state.camera)) return;
+/** Frames were pruned: the days list and, if it lost frames, the open day; the view stays put. */
+async function onRemoved({ days }) {
+  const mine = days.filter((d) => d.camera === state.camera);
+  if (mine.length === 0) return;
   const camera = state.camera;
-  const day = state.day;
-  selectCamera(camera, day);
+  const { days: list } = await api(`/api/days?${q({ camera })}`);
+  if (state.camera !== camera) return;
+  state.days = list;
+  renderDays();
+  if (!state.summary || !mine.some((d) => d.day === state.day)) return;
+  const generation = state.generation;
+  const summary = await api(`/api/day?${q({ camera, day: state.day })}`);
+  if (generation !== state.generation) return;
+  state.summary = summary;
+  state.pages.clear();
+  state.selected = Math.max(0, Math.min(state.selected, summary.total - 1));
+  updateCount();
+  $('empty').hidden = summary.total > 0;
+  layout();
+  if (state.viewer) summary.total > 0 ? showFrame(state.selected) : closeViewer();
 }
 
 function connect() {
@@ -550,7 +566,7 @@ function connect() {
   events.onopen = () => say('● live', 'good');
   events.onerror = () => say('reconnecting…', 'bad');
   events.addEventListener('frames', (e) => onFrames(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
-  events.addEventListener('removed', (e) => onRemoved(JSON.parse(e.data)));
+  events.addEventListener('removed', (e) => onRemoved(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
 }
 
 // ---------------------------------------------------------------- start
