@@ -152,6 +152,17 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
     await page.keyboard.press('Escape');
     // Only the rows on screen are in the document, not all 576 cells.
     expect(await page.locator('.cell').count()).toBeLessThan(60);
+
+    // The timeline spans the local day (Berlin: 23:00Z to 23:00Z); its middle is local noon.
+    const box = (await page.locator('#bars').boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + 10);
+    const noon = Date.parse('2026-11-21T11:00:00Z');
+    const pixelMs = 86_400_000 / box.width;
+    await poll(async () => {
+      const name = await page.getAttribute('.cell.selected', 'data-name');
+      const time = day.find((f) => f.name === name)?.time.getTime() ?? 0;
+      return Math.abs(time - noon) <= 2 * pixelMs + 150_000;
+    }).toBe(true);
   });
 
   it('plays a marked range frame by frame, in order, and stops at its end', async () => {

@@ -430,10 +430,15 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('serve: frames t
     const before = await dayOf();
     const events = await openEvents(gallery.port);
     const victims = frames.filter((f) => f.camera === 'garden').slice(0, 3);
+    expect((await get(gallery.port, `/thumbs/${victims[0]!.name}`)).status).toBe(200);
+    const thumb = join(dir.path, '.thumbs', '224', victims[0]!.name);
+    expect(statSync(thumb).isFile()).toBe(true);
     for (const f of victims) rmSync(join(dir.path, f.name));
     expect(await events.next('removed')).toEqual({ days: [{ camera: 'garden', day: '2026-11-20' }] });
     expect(await dayOf()).toBe(before - 3);
     expect((await get(gallery.port, `/frames/${victims[0]!.name}`)).status).toBe(404);
+    // Its thumbnail went with it.
+    expect(() => statSync(thumb)).toThrow(/ENOENT/);
     events.close();
   });
 

@@ -19,6 +19,10 @@ export class EventFeed {
       'cache-control': 'no-store',
       'x-accel-buffering': 'no',
     });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     res.write('retry: 2000\n\n');
     this.clients.add(res);
     req.socket.setNoDelay(true);

@@ -104,6 +104,7 @@ export class GalleryServer {
       this.feed.send('frames', added);
     });
     this.watch.on('removed', (frames) => {
+      this.thumbs.forget(frames.map((f) => f.name));
       const days = new Map(this.index.remove(frames).map((f) => [`${f.camera}/${f.day}`, { camera: f.camera, day: f.day }]));
       this.feed.send('removed', { days: [...days.values()] });
     });

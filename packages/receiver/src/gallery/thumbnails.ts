@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { mkdirSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '@surveillance/shared';
 import type { SharpConstructor } from 'sharp';
@@ -80,6 +80,27 @@ export class ThumbnailCache {
     j.waiters++;
     signal?.addEventListener('abort', () => j.waiters--, { once: true });
     return j.promise;
+  }
+
+  /** Frames that were pruned: their thumbnails go too, and folders left empty. */
+  forget(names: readonly string[]): void {
+    const folders = new Set<string>();
+    for (const name of names) {
+      const path = this.pathOf(name);
+      try {
+        unlinkSync(path);
+        folders.add(dirname(path));
+      } catch {
+        // never made
+      }
+    }
+    for (const folder of folders) {
+      try {
+        rmdirSync(folder);
+      } catch {
+        // still holds thumbnails of frames that remain
+      }
+    }
   }
 
   private slot(): Promise<() => void> {
