@@ -19,7 +19,12 @@ let sharpFactory: Promise<SharpFactory> | undefined;
 
 /** sharp costs ~120 ms to import: only programs that compare frames pay for it, once. */
 export function loadSharp(): Promise<SharpFactory> {
-  sharpFactory ??= import('sharp').then((m) => m.default as unknown as SharpFactory);
+  sharpFactory ??= import('sharp').then((m) => {
+    // libvips' operation cache keeps recent results for reuse; camera frames never repeat, so
+    // it would only hold memory (up to 50 MB) and cost a lookup per frame.
+    m.default.cache(false);
+    return m.default as unknown as SharpFactory;
+  });
   return sharpFactory;
 }
 

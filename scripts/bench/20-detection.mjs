@@ -1,0 +1,191 @@
+// Change detection cost per frame, at 1080p and 720p, on the same camera-like JPEGs (sensor
+// noise, a person walking; encoded by libjpeg through sharp), against:
+//  - `djpeg -scale 1/8 -grayscale`: the least work any detector at this size can do (decode
+//    only, in C, skipping chroma), run as a process by hyperfine; its start-up cost is measured
+//    on a 16x16 JPEG and taken off in a second row;
+//  - sharp's decode alone at the detector's size, in process: what the comparison itself adds;
+//  - pixelmatch on fully decoded RGBA frames (decode by sharp included): the usual npm answer;
+//  - ImageMagick `compare -metric AE -fuzz 10%` as a process, the tutorial's approach.
+// The detector is bundled from its TypeScript source with esbuild into .bench/ (next to
+// node_modules, so that sharp resolves), as the sender's own build does.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+export const title = 'Change detection: cost per frame against djpeg, pixelmatch and ImageMagick compare';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
+const PIXELMATCH_ROUNDS = Math.max(5, Math.round(ROUNDS / 6));
+const COMPARE_RUNS = 5;
+const FRAMES = 8;
+const SIZES = [
+  [1920, 1080],
+  [1280, 720],
+];
+/** Targets from the issue, at 1080p. */
+const MAX_RATIO_TO_DJPEG = 1.5;
+const MIN_SPEEDUP_OVER_PIXELMATCH = 10;
+// A controlled environment for child processes: the shells here add NODE_EXTRA_CA_CERTS and
+// pyenv shims that have nothing to do with what is measured.
+const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8' };
+
+function hasTool(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { env, stdio: 'ignore' }).status === 0;
+}
+
+async function bundle(dir) {
+  const outfile = join(dir, 'detection.mjs');
+  await build({
+    stdin: {
+      contents: [
+        "export { ChangeDetector } from './packages/sender/src/change-detector.ts';",
+        "export { decodeGrey } from './packages/sender/src/greyscale.ts';",
+        "export { SceneGenerator } from './test/helpers/scenes.ts';",
+      ].join('\n'),
+      resolveDir: root,
+      loader: 'ts',
+    },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20.19',
+    outfile,
+    external: ['sharp'],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  return import(pathToFileURL(outfile).href);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function timed(fn) {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/** hyperfine's median in ms for one command (no shell), or undefined without hyperfine. */
+function hyperfine(command, runs, { ignoreFailure = false } = {}) {
+  const json = join(tmpdir(), `bench-detection-${process.pid}.json`);
+  try {
+    execFileSync(
+      'hyperfine',
+      ['-N', '--style', 'none', '--warmup', '3', '--runs', String(runs), ...(ignoreFailure ? ['-i'] : []), '--export-json', json, command],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    return JSON.parse(readFileSync(json, 'utf8')).results[0].median * 1000;
+  } finally {
+    rmSync(json, { force: true });
+  }
+}
+
+async function measureSize(m, sharp, pixelmatch, dir, width, height) {
+  const scene = new m.SceneGenerator(width, height, 3);
+  const frames = [];
+  for (let i = 0; i < FRAMES; i++) {
+    const jpeg = await scene.frame({ noise: 6, quality: 85, objects: [{ x: 0.2 + 0.08 * i, y: 0.5, share: 0.02 }] });
+    const path = join(dir, `${width}x${height}-${i}.jpg`);
+    writeFileSync(path, jpeg);
+    frames.push({ jpeg, path });
+  }
+  const detector = await m.ChangeDetector.create({ threshold: 0.005, noise: 'auto', analysisWidth: 200 });
+  const ours = [];
+  const decodeOnly = [];
+  let analysis = '';
+  for (let round = -10; round < ROUNDS; round++) {
+    const { jpeg } = frames[(round + 10) % FRAMES];
+    // Interleaved, so that the machine's noise hits both alike.
+    let decision;
+    const a = await timed(async () => (decision = await detector.decide(jpeg)));
+    const b = await timed(() => m.decodeGrey(jpeg, 200));
+    analysis = decision.size;
+    if (round >= 0) {
+      ours.push(a);
+      decodeOnly.push(b);
+    }
+  }
+
+  const rgba = (jpeg) => sharp(jpeg).ensureAlpha().raw().toBuffer();
+  let previous = await rgba(frames[0].jpeg);
+  const pm = [];
+  for (let round = 0; round < PIXELMATCH_ROUNDS; round++) {
+    const { jpeg } = frames[(round + 1) % FRAMES];
+    let current;
+    pm.push(
+      await timed(async () => {
+        current = await rgba(jpeg);
+        pixelmatch(previous, current, null, width, height, { threshold: 0.1 });
+      }),
+    );
+    previous = current;
+  }
+
+  const row = {
+    bytes: median(frames.map((f) => f.jpeg.length)),
+    analysis,
+    ours: median(ours),
+    decodeOnly: median(decodeOnly),
+    pixelmatch: median(pm),
+  };
+  if (hasTool('hyperfine') && hasTool('djpeg')) {
+    row.djpeg = hyperfine(`djpeg -scale 1/8 -grayscale -outfile /dev/null ${frames[1].path}`, ROUNDS);
+  }
+  if (hasTool('hyperfine') && hasTool('compare')) {
+    // compare exits 1 when the frames differ, which they do.
+    row.compare = hyperfine(`compare -metric AE -fuzz 10% ${frames[0].path} ${frames[1].path} null:`, COMPARE_RUNS, { ignoreFailure: true });
+  }
+  return row;
+}
+
+export async function run() {
+  const dir = join(root, '.bench', `detection-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const m = await bundle(dir);
+    const { default: sharp } = await import('sharp');
+    const { default: pixelmatch } = await import('pixelmatch');
+    let djpegStart;
+    if (hasTool('hyperfine') && hasTool('djpeg')) {
+      const tiny = join(dir, 'tiny.jpg');
+      writeFileSync(tiny, await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } }).jpeg().toBuffer());
+      djpegStart = hyperfine(`djpeg -scale 1/8 -grayscale -outfile /dev/null ${tiny}`, ROUNDS);
+    }
+    const rows = [];
+    for (const [w, h] of SIZES) rows.push(await measureSize(m, sharp, pixelmatch, dir, w, h));
+    const [hd] = rows;
+
+    const ms = (v) => (v === undefined ? 'n/a' : v.toFixed(2));
+    const ratio = (v, base) => (v === undefined || base === undefined ? 'n/a' : `${(v / base).toFixed(2)}x`);
+    const lines = [
+      `Frames: ${SIZES.map(([w, h], k) => `${w}x${h} ~${Math.round(rows[k].bytes / 1000)} KB`).join(', ')}; the detector compares ${rows.map((r) => r.analysis).join(' and ')} greyscale. Medians of ${ROUNDS} frames (pixelmatch ${PIXELMATCH_ROUNDS}, compare ${COMPARE_RUNS}).`,
+      '',
+      '| per frame | 1920x1080 ms | 1280x720 ms | 1080p: that / this detector |',
+      '| --- | --- | --- | --- |',
+      `| this detector: decode + compare, in process | ${ms(rows[0].ours)} | ${ms(rows[1].ours)} | 1.00x |`,
+      `| sharp decode alone at the same size, in process | ${ms(rows[0].decodeOnly)} | ${ms(rows[1].decodeOnly)} | ${ratio(hd.decodeOnly, hd.ours)} |`,
+      `| \`djpeg -scale 1/8 -grayscale\`, process (hyperfine -N) | ${ms(rows[0].djpeg)} | ${ms(rows[1].djpeg)} | ${ratio(hd.djpeg, hd.ours)} |`,
+      `| same, less djpeg's start-up (${ms(djpegStart)} ms on a 16x16 JPEG) | ${ms(rows[0].djpeg - djpegStart)} | ${ms(rows[1].djpeg - djpegStart)} | ${ratio(hd.djpeg - djpegStart, hd.ours)} |`,
+      `| pixelmatch on full RGBA, sharp decode included | ${ms(rows[0].pixelmatch)} | ${ms(rows[1].pixelmatch)} | ${ratio(hd.pixelmatch, hd.ours)} |`,
+      `| ImageMagick \`compare -metric AE -fuzz 10%\`, process, per pair | ${ms(rows[0].compare)} | ${ms(rows[1].compare)} | ${ratio(hd.compare, hd.ours)} |`,
+      '',
+    ];
+    const toDjpeg = hd.djpeg === undefined ? undefined : hd.ours / hd.djpeg;
+    const overPixelmatch = hd.pixelmatch / hd.ours;
+    lines.push(
+      `Targets at 1080p: within ${MAX_RATIO_TO_DJPEG}x of djpeg -scale 1/8 -grayscale: ` +
+        (toDjpeg === undefined ? 'not measured (djpeg or hyperfine missing)' : `${toDjpeg.toFixed(2)}x, ${toDjpeg <= MAX_RATIO_TO_DJPEG ? 'met' : 'MISSED'}`) +
+        `; at least ${MIN_SPEEDUP_OVER_PIXELMATCH}x faster than pixelmatch: ${overPixelmatch.toFixed(1)}x, ${overPixelmatch >= MIN_SPEEDUP_OVER_PIXELMATCH ? 'met' : 'MISSED'}.`,
+    );
+    console.log(lines.join('\n'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
