@@ -114,11 +114,14 @@ async function selectCamera(camera, wantedDay) {
   state.days = [];
   renderCameras();
   renderDays();
+  // A day named in the address is fetched alongside the list of days, not after it.
+  const early = wantedDay ? selectDay(wantedDay).catch(() => {}) : undefined;
   const { days } = await api(`/api/days?${q({ camera })}`);
   if (state.camera !== camera) return;
   state.days = days;
-  const day = days.includes(wantedDay) ? wantedDay : days.at(-1);
   renderDays();
+  if (early && days.includes(wantedDay)) return early;
+  const day = days.at(-1);
   if (day) await selectDay(day);
   else showDay(null);
 }
@@ -128,6 +131,9 @@ async function selectDay(day) {
   renderDays();
   history.replaceState(null, '', `#${q({ camera: state.camera, day })}`);
   const generation = ++state.generation;
+  state.pages.clear();
+  // Most days open at their first frames: ask for them alongside the day's summary.
+  if (!$('follow').checked) loadPage(0);
   const summary = await api(`/api/day?${q({ camera: state.camera, day })}`);
   if (generation !== state.generation) return;
   showDay(summary);
@@ -136,7 +142,6 @@ async function selectDay(day) {
 function showDay(summary) {
   stopPlay();
   state.summary = summary;
-  state.pages.clear();
   state.range = { start: null, end: null };
   clearCells();
   const total = summary?.total ?? 0;
