@@ -189,17 +189,21 @@ exec $NODE $LIB_DIR/current/$BIN_REL "\$@"
 EOF
 }
 
-# A unit as this installation needs it: its command, its address, and for per-user units no
-# service user (a user manager runs everything as the user) and a store in the home folder,
-# which ProtectHome= must then leave reachable.
+# A unit as this installation needs it: its command and its address. A user manager runs
+# everything as the user, so per-user units name no service user, keep the store in the home
+# folder (which ProtectHome= must then leave reachable), and leave out what needs privileges
+# the user lacks: the eBPF address filter (ignored with a warning) and ProtectKernelLogs=
+# (kernel logs need CAP_SYSLOG anyway; where /proc/kmsg is masked, as in containers, it fails
+# every start).
 unit_text() {
   local sedscript=(-e "s|^ExecStart=/usr/local/bin/surveillance-receiver|ExecStart=$COMMAND|")
   sedscript+=(-e "s|^ListenStream=4444\$|ListenStream=$LISTEN|")
   [ -z "$ADDRESS" ] || sedscript+=(-e "/^ListenStream=/a FreeBind=yes")
   if [ "$SCOPE" = user ]; then
     sedscript+=(
-      -e '/^\(User\|Group\|StateDirectoryMode\)=/d'
-      -e "s|^StateDirectory=surveillance\$|Environment=SURVEILLANCE_STORE=$STORE\nReadWritePaths=$STORE|"
+      -e '/^\(User\|Group\|StateDirectoryMode\|IPAddressAllow\|IPAddressDeny\|ProtectKernelLogs\)=/d'
+      -e '/^# Only the local network may connect/d'
+      -e "s|^StateDirectory=surveillance\$|Environment=SURVEILLANCE_STORE=$STORE\\nReadWritePaths=$STORE|"
       -e 's|^ProtectHome=yes$|ProtectHome=read-only|'
     )
   fi

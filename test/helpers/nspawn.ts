@@ -66,7 +66,10 @@ export interface RunOptions {
 export interface JournalEntry {
   message: string;
   priority: number;
+  /** The system unit (user@UID.service for a user's units). */
   unit: string | undefined;
+  /** The unit in a user manager. */
+  userUnit: string | undefined;
   identifier: string | undefined;
   fields: Record<string, unknown>;
 }
@@ -200,7 +203,8 @@ export class Container {
         return {
           message,
           priority: Number(fields.PRIORITY ?? 6),
-          unit: (fields._SYSTEMD_UNIT ?? fields.UNIT ?? fields.USER_UNIT) as string | undefined,
+          unit: (fields._SYSTEMD_UNIT ?? fields.UNIT) as string | undefined,
+          userUnit: (fields._SYSTEMD_USER_UNIT ?? fields.USER_UNIT) as string | undefined,
           identifier: fields.SYSLOG_IDENTIFIER as string | undefined,
           fields,
         };
@@ -226,6 +230,9 @@ export class Container {
       writeFileSync(path, text);
     }
     await this.systemctl('daemon-reload');
+    // PID 1 makes this mount point the first time it sandboxes a service, and a user manager
+    // cannot make it: without it every sandboxed user unit fails (status 226/NAMESPACE).
+    await this.run(['mkdir', '-p', '/run/systemd/unit-root']);
     await this.systemctl('start', `user@${uid}.service`);
     await this.run(['systemctl', '--user', 'is-system-running', '--wait'], { user, env: { XDG_RUNTIME_DIR: `/run/user/${uid}` }, check: false });
   }
@@ -278,7 +285,12 @@ function makeSkeleton(root: string, masked: string[]): void {
   for (const [link, target] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64']] as const) {
     symlinkSync(target, join(root, link));
   }
-  for (const dir of ['usr', 'etc/systemd/system', 'var', 'tmp', 'run', 'proc', 'sys', 'dev', 'root']) mkdirSync(join(root, dir), { recursive: true });
+  for (const dir of ['usr', 'etc/systemd/system', 'var', 'run', 'proc', 'sys', 'dev', 'root']) mkdirSync(join(root, dir), { recursive: true });
+  // PrivateTmp= makes its private folders below both; a user manager cannot create them itself.
+  for (const dir of ['tmp', 'var/tmp']) {
+    mkdirSync(join(root, dir));
+    chmodSync(join(root, dir), 0o1777);
+  }
   writeFileSync(join(root, 'etc/os-release'), readFileSync('/usr/lib/os-release'));
   writeFileSync(join(root, 'etc/passwd'), readFileSync('/etc/passwd'));
   writeFileSync(join(root, 'etc/group'), readFileSync('/etc/group'));
