@@ -1,7 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SurveillanceError, loadOptions } from '@surveillance/shared';
+import { SurveillanceError, isCompleteJpeg, loadOptions } from '@surveillance/shared';
 import {
   ChangeDetector,
   detectorOptions,
@@ -9,7 +12,8 @@ import {
   type Decision,
 } from '../packages/sender/src/change-detector.ts';
 import { analysisWidth } from '../packages/sender/src/greyscale.ts';
-import { FIXTURES, tempDir } from './helpers/receiver.ts';
+import { FIXTURES, ROOT, cleanEnv, tempDir } from './helpers/receiver.ts';
+import { needTools } from './helpers/tools.ts';
 import { SceneGenerator, maskPng, type FrameSpec, type Lighting } from './helpers/scenes.ts';
 
 function detector(argv: string[] = []): Promise<ChangeDetector> {
@@ -258,5 +262,114 @@ describe('analysis width', () => {
     [640, 1000, 640],
   ])('for a %i px wide frame and %i requested is %i (a size libjpeg decodes at 1/8, 1/4 or 1/2)', (frame, requested, expected) => {
     expect(analysisWidth(frame, requested)).toBe(expected);
+  });
+});
+
+describe('scripts/fake-camera.mjs, a webcam tool stand-in', () => {
+  const FAKE_CAMERA = join(ROOT, 'scripts/fake-camera.mjs');
+  const dir = tempDir('fake-camera-');
+  afterAll(() => dir.remove());
+  const camera = (args: string[]) => spawnSync(process.execPath, [FAKE_CAMERA, ...args], { env: cleanEnv(), encoding: 'utf8' });
+
+  /** Runs the camera until `watch` returns true (polled every millisecond or so), then SIGTERM. */
+  async function runUntil(args: string[], watch: () => boolean): Promise<{ status: number | null; seen: boolean }> {
+    const child = spawn(process.execPath, [FAKE_CAMERA, ...args], { env: cleanEnv(), stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let seen = false;
+    for (let polls = 0; polls < 3000 && !seen; polls++) {
+      seen = watch();
+      await sleep(1);
+    }
+    child.kill('SIGTERM');
+    return { status: await exited, seen };
+  }
+
+  it('explains itself with --help', () => {
+    const result = camera(['--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: node scripts\/fake-camera\.mjs/);
+    expect(result.stdout).toContain('--atomic');
+  });
+
+  it.each([
+    [['--fps', '0'], 'fake-camera: usage: --fps "0": expected a number from 0.01 to 120'],
+    [['--frames', '1.5'], 'fake-camera: usage: --frames "1.5": expected a whole number from 0 to 9007199254740991'],
+    [['--size', '640'], 'fake-camera: usage: --size "640": expected WIDTHxHEIGHT, each 16 to 8192, such as 640x480'],
+    [['--motion', 'maybe'], 'fake-camera: usage: --motion "maybe": expected on or off'],
+    [['--atomic', '--ffmpeg'], 'fake-camera: usage: --atomic and --ffmpeg cannot be combined (ffmpeg writes the file itself)'],
+    [['--bogus'], "fake-camera: usage: Unknown option '--bogus'; see --help"],
+  ])('%j exits 64 with a usage message', (args, message) => {
+    const result = camera([...args, '--out', join(dir.path, 'never.jpg')]);
+    expect(result.stderr.trim()).toBe(message);
+    expect(result.status).toBe(64);
+    expect(existsSync(join(dir.path, 'never.jpg'))).toBe(false);
+  });
+
+  it('writes --frames frames of --size, then exits 0', async () => {
+    const out = join(dir.path, 'frames.jpg');
+    expect(camera(['--out', out, '--frames', '3', '--fps', '50', '--size', '320x240']).status).toBe(0);
+    expect(await sharp(out).metadata()).toMatchObject({ format: 'jpeg', width: 320, height: 240 });
+  });
+
+  it('draws an object that moves (the detector fires), or none with --motion off', async () => {
+    const frame = (n: number, motion: string) => {
+      const out = join(dir.path, `motion-${motion}-${n}.jpg`);
+      expect(camera(['--out', out, '--frames', String(n), '--fps', '100', '--motion', motion]).status).toBe(0);
+      return readFileSync(out);
+    };
+    for (const [motion, reason] of [['on', 'motion'], ['off', 'still']]) {
+      const d = await detector();
+      await d.decide(frame(1, motion));
+      expect((await d.decide(frame(6, motion))).reason).toBe(reason);
+    }
+  });
+
+  it('rewrites the file in place (same inode), so that a reader can catch a half-written frame; SIGTERM ends it with 0', async () => {
+    const out = join(dir.path, 'in-place.jpg');
+    let inode: number | undefined;
+    let sameInode = true;
+    const { status, seen } = await runUntil(['--out', out, '--fps', '20', '--chunk', '1024', '--chunk-delay', '2'], () => {
+      if (!existsSync(out)) return false;
+      const ino = statSync(out).ino;
+      inode ??= ino;
+      sameInode &&= ino === inode;
+      const bytes = readFileSync(out);
+      return bytes.length > 0 && !isCompleteJpeg(bytes);
+    });
+    expect(seen).toBe(true);
+    expect(sameInode).toBe(true);
+    expect(status).toBe(0);
+  });
+
+  it('--atomic replaces the file by rename (new inode), so that readers never see a partial frame', async () => {
+    const out = join(dir.path, 'atomic.jpg');
+    const inodes = new Set<number>();
+    let partial = false;
+    const { status, seen } = await runUntil(['--out', out, '--fps', '50', '--atomic'], () => {
+      if (!existsSync(out)) return false;
+      inodes.add(statSync(out).ino);
+      partial ||= !isCompleteJpeg(readFileSync(out));
+      return inodes.size >= 5;
+    });
+    expect(seen).toBe(true);
+    expect(partial).toBe(false);
+    expect(status).toBe(0);
+  });
+
+  describe.skipIf(!needTools('ffmpeg'))('--ffmpeg', () => {
+    it('runs ffmpeg -update 1 on a lavfi test source for --frames frames', async () => {
+      const out = join(dir.path, 'ffmpeg.jpg');
+      const result = camera(['--ffmpeg', '--out', out, '--frames', '3', '--fps', '25', '--size', '320x240']);
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      expect(await sharp(out).metadata()).toMatchObject({ format: 'jpeg', width: 320, height: 240 });
+    });
+
+    it('stops ffmpeg on SIGTERM and exits 0', async () => {
+      const out = join(dir.path, 'ffmpeg-forever.jpg');
+      const { status, seen } = await runUntil(['--ffmpeg', '--out', out, '--fps', '10'], () => existsSync(out) && isCompleteJpeg(readFileSync(out)));
+      expect(seen).toBe(true);
+      expect(status).toBe(0);
+    });
   });
 });
