@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { encodeHeader } from '@surveillance/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canBootContainers, Container, type JournalEntry } from './helpers/nspawn.ts';
+import { Container, needContainers, type JournalEntry } from './helpers/nspawn.ts';
 import { cleanEnv, FIXTURES, freePort, ROOT } from './helpers/receiver.ts';
 import { storedFrames } from './helpers/sender.ts';
 import { needTools } from './helpers/tools.ts';
@@ -73,7 +73,7 @@ async function state(box: Container, unit: string): Promise<string> {
 
 const receiverLines = (entries: JournalEntry[]) => entries.filter((e) => e.identifier === 'surveillance-receiver');
 
-describe.skipIf(!needTools('systemd-nspawn', 'nsenter', 'socat', 'pnpm') || !canBootContainers())('receiver units under systemd', () => {
+describe.skipIf(!needTools('socat', 'pnpm') || !needContainers())('receiver units under systemd', () => {
   let box: Container;
   let port: number;
 
@@ -171,6 +171,24 @@ describe.skipIf(!needTools('systemd-nspawn', 'nsenter', 'socat', 'pnpm') || !can
 
     expect(await show(box, 'default-limits.socket', 'ActiveState', 'Result')).toEqual({ ActiveState: 'failed', Result: 'trigger-limit-hit' });
     expect(socat(port, framed('porch', 'after-burst')).stdout).toMatch(/^OK after-burst /);
+  });
+
+  it('drops connections from addresses outside IPAddressAllow= (eBPF on the socket)', async () => {
+    // The shipped list allows the local networks, 127.0.0.1 among them; narrowed to one LAN,
+    // the test's own connection is from outside it.
+    const dropIn = box.path('etc/systemd/system/surveillance.socket.d/allow.conf');
+    mkdirSync(join(dropIn, '..'), { recursive: true });
+    writeFileSync(dropIn, '[Socket]\nIPAddressAllow=\nIPAddressAllow=192.168.0.0/16\n');
+    await box.systemctl('daemon-reload');
+    await box.systemctl('restart', 'surveillance.socket');
+    const r = spawnSync('socat', ['-t', '2', '-', `TCP:127.0.0.1:${port},connect-timeout=2`], { input: framed('porch', 'outsider'), encoding: 'utf8' });
+    expect(r.stderr).toMatch(/Connection timed out/);
+    expect(r.status).not.toBe(0);
+
+    rmSync(dropIn);
+    await box.systemctl('daemon-reload');
+    await box.systemctl('restart', 'surveillance.socket');
+    expect(socat(port, framed('porch', 'insider')).stdout).toMatch(/^OK insider /);
   });
 
   describe('listener pair (Accept=no)', () => {
