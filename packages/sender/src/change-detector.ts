@@ -7,15 +7,15 @@ import { Scene } from './light-model.ts';
 /**
  * Decides whether a frame differs from the scene's reference enough to keep it.
  *
- * Each JPEG is decoded at about 200 px wide in greyscale (libjpeg DCT scaling: a 1080p frame is
- * never decoded in full; the 1/8 scale alone averages away most sensor noise). The frame is
- * compared with a reference that adapts slowly. Before differencing, a smooth tone curve
- * (quadratic in the reference's grey level, fitted robustly so that a moving object does not
- * pull it) maps the reference to the frame's exposure: lights, auto exposure and clouds change
- * that curve, motion does not. Pixels whose residual exceeds the noise level count as changed,
- * except isolated ones (despeckle); the frame is kept when their share of the unmasked frame
- * reaches the threshold. After a large tone change the reference is re-based on the new frame,
- * but the frame still counts as motion when a localized blob remains after normalisation.
+ * Each JPEG is decoded at about 200 px wide in greyscale with libjpeg's DCT scaling
+ * (greyscale.ts): a 1080p frame is never decoded in full, and the 1/8 scale alone averages away
+ * most sensor noise. The light model (light-model.ts) maps the slowly adapting reference to the
+ * frame's exposure with a robustly fitted tone curve, so that lights, auto exposure and clouds
+ * are explained away and motion is not. Pixels whose residual exceeds the noise level (fixed,
+ * or 4 sigmas of a running robust estimate) count as changed, except isolated ones (despeckle);
+ * the frame is kept when their share of the unmasked frame reaches the threshold. After a large
+ * tone change (a "lightswitch") the light is also corrected locally and the reference is
+ * re-based on the new frame, but the frame still counts as motion when a localized blob remains.
  */
 
 export const detectorSpec = {
@@ -218,7 +218,8 @@ export class ChangeDetector {
     const noiseLevel = lighting ? Math.max(this.noiseLevel(), AUTO_NOISE_SIGMAS * frameSigma) : this.noiseLevel();
     s.markChanged(cur, noiseLevel, lighting ? undefined : ADAPT);
     if (lighting) s.reference.set(cur);
-    const changedShare = despeckledCount(s) / s.activeCount;
+    // A mask may leave no pixel at this size: nothing can change there.
+    const changedShare = s.activeCount ? despeckledCount(s) / s.activeCount : 0;
     const changed = changedShare > 0 && changedShare >= this.options.threshold;
     return {
       changed,
