@@ -76,6 +76,11 @@ export interface JournalEntry {
   fields: Record<string, unknown>;
 }
 
+/** Whether containers can be booted here, without failing under CI (prefer needContainers). */
+export function canBootContainers(): boolean {
+  return process.getuid?.() === 0 && existsSync('/usr/bin/systemd-nspawn') && existsSync('/usr/bin/nsenter') && CGROUP_TREES.length > 0;
+}
+
 /**
  * Use as `describe.skipIf(!needContainers())`: whether containers can be booted here (root,
  * systemd-nspawn, nsenter, a cgroup tree). Like needTools, a missing piece skips on a
