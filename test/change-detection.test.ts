@@ -159,6 +159,17 @@ describe('a 640x480 camera, more cases', () => {
     expect((await d.decide(await scene.frame(CAMERA))).reason).toBe('motion');
   });
 
+  it('after setReference with the frame just decided, compares with that frame', async () => {
+    const d = await detector();
+    const [here, there] = walk(0.04, {}, [0.3, 0.6]);
+    await d.decide(await scene.frame(CAMERA));
+    const kept = await scene.frame(here!);
+    expect((await d.decide(kept)).reason).toBe('motion');
+    await d.setReference(kept);
+    expect((await d.decide(await scene.frame(here!))).reason).toBe('still');
+    expect((await d.decide(await scene.frame(there!))).reason).toBe('motion');
+  });
+
   it('sees a frame of another size as a new first frame', async () => {
     const d = await detector();
     await d.decide(await scene.frame(CAMERA));

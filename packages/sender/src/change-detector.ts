@@ -124,6 +124,8 @@ export class ChangeDetector {
   private scene: Scene | undefined;
   private sigma: number | undefined;
   private readonly masks = new Map<string, Promise<Uint8Array>>();
+  /** The frame last decided, for setReference() with the same frame. */
+  private lastDecoded: { jpeg: Buffer; grey: GreyFrame } | undefined;
   /** decide() and setReference() run one at a time: both read and write the reference. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -152,10 +154,14 @@ export class ChangeDetector {
     return this.serial(() => this.decideNow(jpeg));
   }
 
-  /** Makes `jpeg` the reference (e.g. the last frame sent), keeping the noise estimate. */
+  /**
+   * Makes `jpeg` the reference (e.g. the last frame sent), keeping the noise estimate. The
+   * frame just decided is the usual case: it is not decoded again.
+   */
   setReference(jpeg: Buffer): Promise<void> {
     return this.serial(async () => {
-      const grey = await decodeGrey(jpeg, this.options.analysisWidth);
+      const last = this.lastDecoded;
+      const grey = last && last.jpeg.equals(jpeg) ? last.grey : await decodeGrey(jpeg, this.options.analysisWidth);
       await this.rebase(grey);
     });
   }
@@ -197,6 +203,8 @@ export class ChangeDetector {
   private async decideNow(jpeg: Buffer): Promise<Decision> {
     const start = performance.now();
     const grey = await decodeGrey(jpeg, this.options.analysisWidth);
+    // A copy (tens of microseconds): the caller may reuse its buffer.
+    this.lastDecoded = { jpeg: Buffer.from(jpeg), grey };
     const size = `${grey.width}x${grey.height}`;
     const s = this.scene;
     if (!s || s.width !== grey.width || s.height !== grey.height) {
