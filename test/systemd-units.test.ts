@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { encodeHeader } from '@surveillance/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exchange } from './helpers/client.ts';
 import { Container, needContainers, type JournalEntry } from './helpers/nspawn.ts';
 import { cleanEnv, FIXTURES, freePort, ROOT } from './helpers/receiver.ts';
 import { storedFrames } from './helpers/sender.ts';
@@ -35,18 +35,9 @@ function framed(camera: string, id: string, jpeg: Buffer = JPEG): Buffer {
   return Buffer.concat([encodeHeader({ camera, id, time: new Date(), length: jpeg.length }), jpeg]);
 }
 
-/** One connection from Node: sends `bytes`, resolves with the reply, or 'refused' when closed without one. */
-function attempt(port: number, bytes: Uint8Array): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    let reply = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => (reply += d));
-    socket.on('error', () => {});
-    socket.on('end', () => socket.end());
-    socket.on('close', () => resolve(reply || 'refused'));
-    socket.on('connect', () => socket.end(bytes));
-  });
+/** One connection: the reply, or 'refused' when systemd closed it without one (over a limit). */
+async function attempt(port: number, bytes: Uint8Array): Promise<string> {
+  return (await exchange(port, [bytes])).reply || 'refused';
 }
 
 /** Polls an async probe until it returns something truthy; the journal and the manager lag a little. */
