@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, utime
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCompleteJpeg } from '@surveillance/shared';
-import { freePort, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { freePort, ROOT, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { makeFrames, parseLog, spooled, startSender, storedFrames, waitFor, writeAtomically, type RunningSender } from './helpers/sender.ts';
 import { needTools } from './helpers/tools.ts';
 
@@ -14,6 +14,7 @@ import { needTools } from './helpers/tools.ts';
  */
 
 const BASE = ['--interval', '50ms', '--retry-min', '50ms', '--retry-max', '300ms', '--camera', 'hall', '--log-level', 'debug'];
+const FAKE_CAMERA = join(ROOT, 'scripts/fake-camera.mjs');
 const MODES: [string, string[]][] = [
   ['native file events', []],
   ['polling', ['--poll', '--poll-interval', '30ms']],
@@ -115,6 +116,20 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('sender watch',
     await waitFor(() => spooled(s.spool).length === 0 && s.storedHere().length >= 2, 'ffmpeg frames to be stored');
     const got = s.storedHere().map((f) => readFileSync(join(store, f)));
     expect(got.every(isCompleteJpeg)).toBe(true);
+    expect(receiverTrouble()).toEqual([]);
+  });
+
+  it.each([
+    ['drawing in place, slowly (half-written windows)', ['--chunk-delay', '3']],
+    ['running real ffmpeg (--ffmpeg)', ['--ffmpeg']],
+  ])('stores the moving object of the fake camera %s, every frame whole', async (_how, cameraArgs) => {
+    const s = setup([]);
+    await s.sender.waitForLog((l) => l.msg === 'watching', 'the start');
+    const camera = spawn('node', [FAKE_CAMERA, '--out', s.file, '--fps', '8', '--frames', '16', '--size', '320x240', ...cameraArgs], { stdio: 'ignore' });
+    expect(await new Promise((r) => camera.once('exit', r))).toBe(0);
+    await waitFor(() => spooled(s.spool).length === 0 && s.storedHere().length >= 2, 'the moving object to be stored');
+    expect(s.storedHere().map((f) => readFileSync(join(store, f))).every(isCompleteJpeg)).toBe(true);
+    expect(s.sender.log().filter((l) => l.trouble === 'failing' || l.trouble === 'broken')).toEqual([]);
     expect(receiverTrouble()).toEqual([]);
   });
 
