@@ -146,7 +146,7 @@ put() {
 # previous copy stays until the next install, for receivers still running from it.
 install_snapshot() {
   local lib=$ROOT$LIB_DIR version staging
-  version=$(cd "$PACKAGE" && cat package.json "$REPO/pnpm-lock.yaml" "$BIN_REL" dist/* | sha256sum | cut -c1-12)
+  version=$(cd "$PACKAGE" && find package.json "$BIN_REL" dist "$REPO/pnpm-lock.yaml" -type f -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-12)
   if [ "$DRY" = 1 ]; then
     printf '+ pnpm deploy surveillance-receiver to %s/%s (bin/, dist/, node_modules/)\n' "$lib" "$version"
     printf '+ ln -sfn %s %s/current\n' "$version" "$lib"
