@@ -1,7 +1,7 @@
-import { EXIT, formatHelp, loadOptions } from '@surveillance/shared';
+import { EXIT } from '@surveillance/shared';
 import { readCompleteFrame } from './monitor-file.ts';
 import { openPipeline } from './pipeline.ts';
-import { noPositionals, spec } from './sender-options.ts';
+import { loadCommand } from './sender-options.ts';
 
 const HELP = `Usage: surveillance-sender once --file PATH --to HOST:PORT [--spool DIR] [--camera NAME] [options]
 
@@ -12,12 +12,9 @@ the status of the error (69 unreachable, 75 store-full, ...), and the frames sta
 the next run. A picture that is missing (66) or never a whole JPEG (65) is an error too.`;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = loadOptions(spec, argv, env);
-  if (values.help) {
-    process.stdout.write(formatHelp(HELP, spec));
-    return 0;
-  }
-  noPositionals(positionals);
+  const loaded = loadCommand(argv, env, HELP);
+  if (!loaded) return 0;
+  const { values } = loaded;
   const { file, log, spool, chooser, delivery } = await openPipeline(values, env);
   let pictureError: unknown;
   try {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { describeBytes, EXIT, formatHelp, loadOptions, scanJpeg, SurveillanceError, type Ack, type HostPort } from '@surveillance/shared';
+import { describeBytes, EXIT, scanJpeg, SurveillanceError, type Ack, type HostPort } from '@surveillance/shared';
 import { ReceiverConnection, type OutgoingFrame } from './receiver-client.ts';
-import { required, resolveCamera, spec } from './sender-options.ts';
+import { loadCommand, required, resolveCamera } from './sender-options.ts';
 
 const HELP = `Usage: surveillance-sender send --to HOST:PORT [--camera NAME] FILE...
 
@@ -84,14 +84,12 @@ class Sender {
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = loadOptions(spec, argv, env);
-  if (values.help) {
-    process.stdout.write(formatHelp(HELP, spec));
-    return 0;
-  }
+  const loaded = loadCommand(argv, env, HELP, true);
+  if (!loaded) return 0;
+  const { values, files } = loaded;
   const to = required(values.to, 'to', 'the receiver to deliver the files to');
   const camera = resolveCamera(values.camera);
-  if (positionals.length === 0) throw new SurveillanceError('usage', 'no FILE given: send --to HOST:PORT FILE...');
+  if (files.length === 0) throw new SurveillanceError('usage', 'no FILE given: send --to HOST:PORT FILE...');
 
   const sender = new Sender(to, values.timeout);
   const refused: string[] = [];
@@ -99,7 +97,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const print = (file: string, ack: Ack) =>
     process.stdout.write(ack.status === 'ERR' ? `${file}: ERR ${ack.code} ${ack.reason}\n` : `${file}: ${ack.status} ${ack.name}\n`);
   try {
-    for (const file of positionals) {
+    for (const file of files) {
       let frame: OutgoingFrame;
       try {
         frame = loadFrame(file, camera);

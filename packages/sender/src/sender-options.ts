@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { checkCameraName, LOG_LEVELS, SurveillanceError, type HostPort, type Spec, type Values } from '@surveillance/shared';
+import { checkCameraName, formatHelp, loadOptions, LOG_LEVELS, SurveillanceError, type HostPort, type Spec, type Values } from '@surveillance/shared';
 import { detectorSpec } from './change-detector.ts';
 
 const MiB = 1024 * 1024;
@@ -69,7 +69,21 @@ export function formatHostPort(to: HostPort): string {
   return to.host.includes(':') ? `[${to.host}]:${to.port}` : `${to.host}:${to.port}`;
 }
 
-/** Refuses arguments a command does not take, naming the first one. */
-export function noPositionals(positionals: string[]): void {
-  if (positionals.length > 0) throw usage(`unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
+/**
+ * A command's options, or undefined after printing its --help. Arguments are refused unless
+ * the command takes files.
+ */
+export function loadCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  help: string,
+  takesFiles = false,
+): { values: SenderValues; files: string[] } | undefined {
+  const { values, positionals } = loadOptions(spec, argv, env);
+  if (values.help) {
+    process.stdout.write(formatHelp(help, spec));
+    return undefined;
+  }
+  if (!takesFiles && positionals.length > 0) throw usage(`unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
+  return { values, files: positionals };
 }

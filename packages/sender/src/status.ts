@@ -1,6 +1,6 @@
-import { EXIT, formatHelp, loadOptions, SurveillanceError, type HostPort } from '@surveillance/shared';
+import { EXIT, SurveillanceError, type HostPort } from '@surveillance/shared';
 import { ReceiverConnection } from './receiver-client.ts';
-import { formatHostPort, noPositionals, resolveSpool, spec } from './sender-options.ts';
+import { formatHostPort, loadCommand, resolveSpool } from './sender-options.ts';
 import { spoolStats } from './spool.ts';
 
 const HELP = `Usage: surveillance-sender status [--spool DIR] [--to HOST:PORT] [--json]
@@ -47,12 +47,9 @@ function size(bytes: number): string {
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = loadOptions(spec, argv, env);
-  if (values.help) {
-    process.stdout.write(formatHelp(HELP, spec));
-    return 0;
-  }
-  noPositionals(positionals);
+  const loaded = loadCommand(argv, env, HELP);
+  if (!loaded) return 0;
+  const { values } = loaded;
   const dir = resolveSpool(values.spool, env);
   const stats = spoolStats(dir);
   const receiver = values.to ? await pingReceiver(values.to, values.timeout) : undefined;

@@ -1,7 +1,6 @@
-import { formatHelp, loadOptions } from '@surveillance/shared';
 import { FrameWatcher, type WatchMode } from './frame-watcher.ts';
 import { openPipeline } from './pipeline.ts';
-import { formatHostPort, noPositionals, spec, usage } from './sender-options.ts';
+import { formatHostPort, loadCommand, usage } from './sender-options.ts';
 
 /** After an orderly stop, how long the process may take to end by itself. */
 const STOP_GRACE_MS = 2000;
@@ -14,12 +13,9 @@ then delivered. Frames wait in the spool while the receiver is unreachable and g
 first when it is back. Log lines (JSON) go to stderr.`;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = loadOptions(spec, argv, env);
-  if (values.help) {
-    process.stdout.write(formatHelp(HELP, spec));
-    return 0;
-  }
-  noPositionals(positionals);
+  const loaded = loadCommand(argv, env, HELP);
+  if (!loaded) return 0;
+  const { values } = loaded;
   if (values['timer-only'] && values.poll) throw usage('options timer-only and poll exclude each other: --timer-only uses no file watcher at all');
   const mode: WatchMode = values['timer-only'] ? 'timer' : values.poll ? 'polling' : 'events';
   const { file, log, spool, chooser, delivery } = await openPipeline(values, env);
