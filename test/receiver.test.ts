@@ -171,10 +171,10 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('receiver, one p
     expect(incoming(dir.path)).toEqual([]);
   });
 
-  it('logs one JSON line per stored or rejected frame on stderr, with peer, camera, bytes, name and duration', () => {
+  it('logs one JSON line per stored or rejected frame on stderr, with peer, camera, bytes, file name and duration', () => {
     const lines = receiver.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     const stored = lines.find((l) => l.msg === 'stored' && l.camera === 'front-door');
-    expect(stored).toMatchObject({ level: 30, peer: '127.0.0.1', camera: 'front-door', id: 'f00d-1', bytes: baseline.length });
+    expect(stored).toMatchObject({ level: 30, name: 'surveillance-receiver', peer: '127.0.0.1', camera: 'front-door', id: 'f00d-1', bytes: baseline.length, file: 'front-door/2026-11-21/20261121T055300.123Z_f00d-1.jpg' });
     expect(typeof stored.ms).toBe('number');
     expect(lines.filter((l) => l.level === 40).map((l) => l.code)).toContain('bad-magic');
   });

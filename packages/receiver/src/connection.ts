@@ -116,7 +116,7 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
       else result.stored++;
       send({ status: saved.duplicate ? 'DUP' : 'OK', id: meta.id, name: saved.name });
       log.info(
-        { peer, camera: meta.camera, id: meta.id, bytes: writer.bytes, name: saved.name, ms: Date.now() - started },
+        { peer, camera: meta.camera, id: meta.id, bytes: writer.bytes, file: saved.name, ms: Date.now() - started },
         saved.duplicate ? 'duplicate' : 'stored',
       );
     };
