@@ -130,10 +130,6 @@ export class FrameWatcher {
 
     const identity = statIdentity(file);
     if (identity === undefined) return this.missing('it does not exist');
-    if (this.troubleEnds('missing', `${file} is back`) && this.folderWasGone) {
-      this.folderWasGone = false;
-      void this.watchEvents();
-    }
     if (identity === this.lastIdentity) {
       if (now - this.lastWriteAt >= this.options.staleAfterMs) {
         this.troubleStarts('stale', `${file} has not been rewritten for ${Math.round((now - this.lastWriteAt) / 1000)}s: has the camera stopped?`);
@@ -143,6 +139,11 @@ export class FrameWatcher {
 
     const read = readMonitorFile(file);
     if (read.state === 'missing') return this.missing(read.why);
+    // Back only once it can be read: a file that exists but may not be read (EACCES) stays missing.
+    if (this.troubleEnds('missing', `${file} is back`) && this.folderWasGone) {
+      this.folderWasGone = false;
+      void this.watchEvents();
+    }
     if (read.state === 'incomplete') {
       this.incompleteSince ??= now;
       if (now - this.incompleteSince < INCOMPLETE_GIVE_UP_MS) return this.checkIn(INCOMPLETE_RETRY_MS);
