@@ -58,13 +58,15 @@ describe('Spool', () => {
     expect(existsSync(join(tmp.path, 'queue', first.name))).toBe(false);
   });
 
-  it('clears files a killed sender was writing, and ignores foreign files in the queue', () => {
+  it("clears files killed senders were writing, not a live sender's, and ignores foreign files in the queue", () => {
     mkdirSync(join(tmp.path, 'tmp'), { recursive: true });
     mkdirSync(join(tmp.path, 'queue'), { recursive: true });
-    writeFileSync(join(tmp.path, 'tmp', '123-1.part'), JPEG.subarray(0, 100));
+    // Above the largest pid Linux hands out (pid_max is at most 2^22): a process that is gone.
+    writeFileSync(join(tmp.path, 'tmp', `${2 ** 22 + 1}-1.part`), JPEG.subarray(0, 100));
+    writeFileSync(join(tmp.path, 'tmp', `${process.pid}-1.part`), JPEG.subarray(0, 100));
     writeFileSync(join(tmp.path, 'queue', 'notes.txt'), 'hello');
     const spool = open();
-    expect(readdirSync(join(tmp.path, 'tmp'))).toEqual([]);
+    expect(readdirSync(join(tmp.path, 'tmp'))).toEqual([`${process.pid}-1.part`]);
     expect(spool.count).toBe(0);
   });
 

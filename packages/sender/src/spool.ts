@@ -125,11 +125,14 @@ export class Spool {
     this.rejectedDir = join(this.dir, REJECTED_DIR);
   }
 
-  /** Creates the folders, removes what a killed sender was writing, and reads the queue. */
+  /** Creates the folders, removes what killed senders were writing, and reads the queue. */
   open(): this {
     try {
-      rmSync(this.tmp, { recursive: true, force: true });
       for (const d of [this.queue, this.tmp, this.rejectedDir]) mkdirSync(d, { recursive: true });
+      // Only what dead senders left: another sender on the same spool may be writing right now.
+      for (const name of readdirSync(this.tmp)) {
+        if (!isAlive(Number(name.split('-')[0]))) rmSync(join(this.tmp, name), { force: true });
+      }
     } catch (e) {
       throw spoolError(`cannot create the spool at ${this.dir}`, e);
     }
@@ -276,6 +279,17 @@ export class Spool {
         `spool full (limits ${maxFiles} frames, ${maxBytes} bytes): dropped the ${dropped.length} oldest undelivered frame(s)`,
       );
     }
+  }
+}
+
+/** Whether a process exists (EPERM: it does, under another user). */
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
