@@ -23,7 +23,7 @@ Usage: scripts/install-receiver-units.sh [options]
   --dry-run              show what would be done, change nothing
   -h, --help             this text
 
-Needs the repository built first (pnpm install && pnpm build) and pnpm on PATH.
+Needs the repository built first (pnpm install && pnpm build); pnpm from PATH or npx.
 EOF
 }
 
@@ -78,7 +78,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 PACKAGE="$REPO/packages/receiver"
 UNITS="$REPO/units"
 [ -f "$PACKAGE/dist/entry.cjs" ] && [ -f "$PACKAGE/dist/cli.js" ] || fail "the receiver is not built: run pnpm install && pnpm build in $REPO first"
-command -v pnpm >/dev/null || fail "pnpm is needed to copy the receiver with its dependencies (npm install -g pnpm)"
+# pnpm copies the receiver with its dependencies; the README's commands fetch it with npx.
+if command -v pnpm >/dev/null; then PNPM=(pnpm); else PNPM=(npx --yes pnpm@10.34.9); fi
 if [ -z "$NODE" ]; then
   NODE=$(command -v node) || fail "node is not on PATH; pass --node /path/to/node"
 fi
@@ -110,34 +111,9 @@ fi
 LIB_DIR=$PREFIX/lib/surveillance-receiver
 COMMAND=$PREFIX/bin/surveillance-receiver
 
-# Shows a command in a dry run, runs it otherwise.
-run() {
-  if [ "$DRY" = 1 ]; then
-    printf '+ %s\n' "$*"
-  else
-    "$@"
-  fi
-}
-
-# Writes stdin to a file (through a temporary name, so that nothing reads it half-written).
-put() {
-  local dest=$1 mode=$2 content
-  content=$(cat)
-  if [ "$DRY" = 1 ]; then
-    printf '+ write %s (mode %s)\n' "$dest" "$mode"
-    printf '%s\n' "$content" | sed 's/^/    | /'
-    return
-  fi
-  mkdir -p "$(dirname "$dest")"
-  if [ -f "$dest" ] && [ "$(cat "$dest")" = "$content" ] && [ "$(stat -c %a "$dest")" = "${mode#0}" ]; then
-    echo "unchanged $dest"
-    return
-  fi
-  printf '%s\n' "$content" >"$dest.tmp"
-  chmod "$mode" "$dest.tmp"
-  mv -f "$dest.tmp" "$dest"
-  echo "installed $dest"
-}
+# run and put (scripts/lib/install-common.sh)
+# shellcheck source=lib/install-common.sh
+. "$(dirname "$0")/lib/install-common.sh"
 
 # The receiver and its production dependencies, copied (pnpm deploy) into
 # LIB_DIR/<content hash>, with LIB_DIR/current pointing at it. A copy, not a link to this
@@ -161,7 +137,7 @@ install_snapshot() {
     rm -rf "${lib:?}/$version" "$lib/.staging"
     staging="$lib/.staging"
     local log
-    if ! log=$(cd "$REPO" && pnpm --filter surveillance-receiver deploy --prod --legacy "$staging" 2>&1); then
+    if ! log=$(cd "$REPO" && "${PNPM[@]}" --filter surveillance-receiver deploy --prod --legacy "$staging" 2>&1); then
       printf '%s\n' "$log" >&2
       fail "pnpm deploy failed (output above)"
     fi
@@ -229,16 +205,35 @@ enable_socket() {
   fi
 }
 
+# Retention: surveillance-prune.timer runs `surveillance-receiver prune` daily (prune.env).
+enable_prune_timer() {
+  local timer=surveillance-prune.timer
+  if [ "$SCOPE" = user ] && [ -n "$ROOT" ]; then
+    run mkdir -p "$ROOT$UNIT_DIR/timers.target.wants"
+    run ln -sfn "$UNIT_DIR/$timer" "$ROOT$UNIT_DIR/timers.target.wants/$timer"
+  elif [ -n "$ROOT" ]; then
+    run systemctl "--root=$ROOT" enable "$timer"
+  elif [ "$START" = 0 ]; then
+    run "${SYSTEMCTL[@]}" enable "$timer"
+  else
+    run "${SYSTEMCTL[@]}" enable --now "$timer"
+  fi
+}
+
 install_snapshot
 command_text | put "$ROOT$COMMAND" 0755
-for unit in surveillance.socket surveillance@.service surveillance-listener.socket surveillance-listener.service; do
-  unit_text "$unit" | put "$ROOT$UNIT_DIR/$unit" 0644
+for unit in surveillance.socket surveillance@.service surveillance-listener.socket surveillance-listener.service \
+  surveillance-prune.service surveillance-prune.timer; do
+  unit_text "$unit" | sed "s|^EnvironmentFile=-/etc/surveillance/|EnvironmentFile=-$CONF_DIR/|" | put "$ROOT$UNIT_DIR/$unit" 0644
 done
-if [ -e "$ROOT$CONF_DIR/receiver.env" ]; then
-  echo "keeping $ROOT$CONF_DIR/receiver.env"
-else
-  put "$ROOT$CONF_DIR/receiver.env" 0640 <"$UNITS/receiver.env.example"
-fi
+# Options files are the user's once installed: never overwritten.
+for env in receiver prune; do
+  if [ -e "$ROOT$CONF_DIR/$env.env" ]; then
+    echo "keeping $ROOT$CONF_DIR/$env.env"
+  else
+    put "$ROOT$CONF_DIR/$env.env" 0640 <"$UNITS/$env.env.example"
+  fi
+done
 
 if [ "$SCOPE" = system ]; then
   put "$ROOT/etc/sysusers.d/surveillance.conf" 0644 <"$UNITS/surveillance.sysusers"
@@ -248,6 +243,7 @@ else
   run mkdir -p -m 0750 "$ROOT$STORE"
 fi
 enable_socket
+enable_prune_timer
 
 if [ "$SCOPE" = system ]; then
   cat <<EOF
@@ -255,6 +251,7 @@ Done: $SOCKET listens on $LISTEN; frames go to $STORE (user and group surveillan
   Read them as yourself:  sudo usermod -aG surveillance \$USER   (then log in again)
   Logs:                   journalctl -u '${SERVICE/@.service/@*}'
   Options:                $CONF_DIR/receiver.env
+  Retention (daily):      $CONF_DIR/prune.env
   Open the port to your cameras in the firewall if you have one (units/README.md).
 EOF
 else
@@ -262,6 +259,7 @@ else
 Done: $SOCKET listens on $LISTEN; frames go to $STORE.
   Logs:     journalctl --user -u '${SERVICE/@.service/@*}'
   Options:  $CONF_DIR/receiver.env
+  Retention (daily):  $CONF_DIR/prune.env
   To listen while you are logged out and after a reboot:  loginctl enable-linger \$USER
 EOF
 fi

@@ -89,30 +89,9 @@ else
 fi
 [ -z "$ROOT" ] || SYSTEMCTL+=("--root=$ROOT")
 
-# Shows a command in a dry run, runs it otherwise.
-run() {
-  if [ "$DRY" = 1 ]; then
-    printf '+ %s\n' "$*"
-  else
-    "$@"
-  fi
-}
-
-# Writes stdin to a file (through a temporary name, so that a unit is never half-written).
-put() {
-  local dest=$1 mode=$2 content
-  content=$(cat)
-  if [ "$DRY" = 1 ]; then
-    printf '+ write %s (mode %s)\n' "$dest" "$mode"
-    printf '%s\n' "$content" | sed 's/^/    | /'
-    return
-  fi
-  mkdir -p "$(dirname "$dest")"
-  printf '%s\n' "$content" >"$dest.tmp"
-  chmod "$mode" "$dest.tmp"
-  mv -f "$dest.tmp" "$dest"
-  echo "installed $dest"
-}
+# run and put (scripts/lib/install-common.sh)
+# shellcheck source=lib/install-common.sh
+. "$(dirname "$0")/lib/install-common.sh"
 
 # A unit as the target system needs it: the sender command filled in; per-user units run as
 # the user themselves, so they name no service users.

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader } from '../packages/shared/src/index.ts';
@@ -60,6 +60,12 @@ describe('prune by age', () => {
 
   it('removes exactly the frames before the cut-off and the day folders they empty, nothing else', () => {
     const store = freshStore();
+    // Gallery thumbnails of one frame that goes and one that stays: only the first goes.
+    const [gone, kept] = [victims()[0]!, frames.find((f) => f.time >= new Date(cutoff))!];
+    for (const f of [gone, kept]) {
+      mkdirSync(join(store, '.thumbs/224', f.name, '..'), { recursive: true });
+      writeFileSync(join(store, '.thumbs/224', f.name), 'thumbnail');
+    }
     const r = cli(['prune', '--store', store, '--older-than', olderThan(cutoff)]);
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n')).toHaveLength(2); // one summary line
@@ -69,6 +75,7 @@ describe('prune by age', () => {
       ...frames.filter((f) => f.time >= new Date(cutoff)).map((f) => f.name),
       '.incoming/4242-1-abc.part',
       '.thumbs/front/x.jpg',
+      `.thumbs/224/${kept.name}`,
       'front/2026-03-27/notes.txt',
     ].sort();
     expect(left).toEqual(expected);

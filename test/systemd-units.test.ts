@@ -64,7 +64,7 @@ async function state(box: Container, unit: string): Promise<string> {
 
 const receiverLines = (entries: JournalEntry[]) => entries.filter((e) => e.identifier === 'surveillance-receiver');
 
-describe.skipIf(!needTools('socat', 'pnpm') || !needContainers())('receiver units under systemd', () => {
+describe.skipIf(!needTools('socat') || !needContainers())('receiver units under systemd', () => {
   let box: Container;
   let port: number;
 

@@ -15,6 +15,8 @@ const INSTALL = join(ROOT, 'scripts/install-receiver-units.sh');
 const UNITS = join(ROOT, 'units');
 const RECEIVER_UNITS = ['surveillance.socket', 'surveillance@.service', 'surveillance-listener.socket', 'surveillance-listener.service'];
 const SERVICES = RECEIVER_UNITS.filter((u) => u.endsWith('.service'));
+// Installed along: the daily retention (its own README section and tests in review-prune-units).
+const PRUNE_UNITS = ['surveillance-prune.service', 'surveillance-prune.timer'];
 
 function install(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync('bash', [INSTALL, ...args], { env: cleanEnv(env), encoding: 'utf8' });
@@ -30,7 +32,7 @@ function scratchRoot(path: string): string {
   return path;
 }
 
-describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers', 'pnpm'))('receiver units, installed and checked offline', () => {
+describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))('receiver units, installed and checked offline', () => {
   const tmp = tempDir('receiver-units-');
   afterAll(() => tmp.remove());
 
@@ -45,12 +47,14 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers', '
       expect.stringMatching(new RegExp(`^\\+ pnpm deploy surveillance-receiver to ${lib}/[0-9a-f]{12} \\(bin/, dist/, node_modules/\\)$`)),
       expect.stringMatching(new RegExp(`^\\+ ln -sfn [0-9a-f]{12} ${lib}/current$`)),
       `+ write ${root}/usr/local/bin/surveillance-receiver (mode 0755)`,
-      ...RECEIVER_UNITS.map((u) => `+ write ${root}/etc/systemd/system/${u} (mode 0644)`),
+      ...[...RECEIVER_UNITS, ...PRUNE_UNITS].map((u) => `+ write ${root}/etc/systemd/system/${u} (mode 0644)`),
       `+ write ${root}/etc/surveillance/receiver.env (mode 0640)`,
+      `+ write ${root}/etc/surveillance/prune.env (mode 0640)`,
       `+ write ${root}/etc/sysusers.d/surveillance.conf (mode 0644)`,
       `+ systemd-sysusers --root=${root} ${root}/etc/sysusers.d/surveillance.conf`,
       `+ systemctl --root=${root} disable surveillance-listener.socket`,
       `+ systemctl --root=${root} enable surveillance.socket`,
+      `+ systemctl --root=${root} enable surveillance-prune.timer`,
     ]);
     expect(r.stdout).toContain('    | ListenStream=192.168.1.10:5000\n    | FreeBind=yes\n');
     expect(r.stdout).toMatch(/ {4}\| exec \/\S+\/node \/usr\/local\/lib\/surveillance-receiver\/current\/bin\/surveillance-receiver\.c?js "\$@"\n/);
@@ -81,8 +85,9 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers', '
       expect(r.stderr).not.toMatch(/warning|fail|error/i);
       expect(r.status).toBe(0);
       const units = join(root, 'etc/systemd/system');
-      for (const u of RECEIVER_UNITS) expect(readFileSync(join(units, u), 'utf8')).toBe(readFileSync(join(UNITS, u), 'utf8'));
+      for (const u of [...RECEIVER_UNITS, ...PRUNE_UNITS]) expect(readFileSync(join(units, u), 'utf8')).toBe(readFileSync(join(UNITS, u), 'utf8'));
       expect(readlinkSync(join(units, 'sockets.target.wants/surveillance.socket'))).toBe('/etc/systemd/system/surveillance.socket');
+      expect(readlinkSync(join(units, 'timers.target.wants/surveillance-prune.timer'))).toBe('/etc/systemd/system/surveillance-prune.timer');
       expect(readFileSync(join(root, 'etc/passwd'), 'utf8')).toMatch(/^surveillance:x:\d+:\d+:Surveillance frame receiver:\/var\/lib\/surveillance:\/usr\/sbin\/nologin$/m);
       expect(statSync(join(root, 'usr/local/bin/surveillance-receiver')).mode & 0o777).toBe(0o755);
 
@@ -107,7 +112,8 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers', '
     });
 
     it('passes systemd-analyze verify without a single warning', () => {
-      expect(verifyUnits(root, RECEIVER_UNITS.map((u) => join(root, 'etc/systemd/system', u)))).toEqual({ status: 0, stderr: '' });
+      const all = [...RECEIVER_UNITS, ...PRUNE_UNITS].map((u) => join(root, 'etc/systemd/system', u));
+      expect(verifyUnits(root, all)).toEqual({ status: 0, stderr: '' });
     });
 
     it.each(SERVICES)('%s has an exposure of at most 2.0 (systemd-analyze security)', (service) => {
@@ -122,14 +128,16 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers', '
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('loginctl enable-linger $USER');
     const units = join(root, 'home/me/.config/systemd/user');
-    for (const service of SERVICES) {
+    for (const service of [...SERVICES, 'surveillance-prune.service']) {
       const text = readFileSync(join(units, service), 'utf8');
       expect(text).not.toMatch(/^(User|Group|StateDirectory|IPAddressDeny|ProtectKernelLogs)=/m);
-      expect(text).toContain('\nExecStart=/home/me/.local/bin/surveillance-receiver\n');
+      expect(text).toMatch(/\nExecStart=\/home\/me\/\.local\/bin\/surveillance-receiver( prune)?\n/);
       expect(text).toContain('\nEnvironment=SURVEILLANCE_STORE=/home/me/.local/state/surveillance\nReadWritePaths=/home/me/.local/state/surveillance\n');
       expect(text).toContain('\nProtectHome=read-only\n');
     }
     expect(readlinkSync(join(units, 'sockets.target.wants/surveillance.socket'))).toBe('/home/me/.config/systemd/user/surveillance.socket');
+    expect(readlinkSync(join(units, 'timers.target.wants/surveillance-prune.timer'))).toBe('/home/me/.config/systemd/user/surveillance-prune.timer');
+    expect(readFileSync(join(units, 'surveillance-prune.service'), 'utf8')).toContain('\nEnvironmentFile=-/home/me/.config/surveillance/prune.env\n');
     expect(statSync(join(root, 'home/me/.local/state/surveillance')).isDirectory()).toBe(true);
     expect(existsSync(join(root, 'home/me/.local/lib/surveillance-receiver/current/dist'))).toBe(true);
     expect(readdirSync(root)).toEqual(['home']);

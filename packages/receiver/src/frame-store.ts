@@ -12,7 +12,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SurveillanceError } from '@surveillance/shared';
+import { fsyncPath, SurveillanceError } from '@surveillance/shared';
 import { DEFAULT_NAME_PATTERN, frameName } from './frame-name.ts';
 
 /**
@@ -52,15 +52,6 @@ function storeError(what: string, e: unknown): SurveillanceError {
   const err = e as NodeJS.ErrnoException;
   const code = err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'store-full' : 'store-failed';
   return new SurveillanceError(code, `${what}: ${err.code ?? ''} ${err.message}`.trim(), { cause: e });
-}
-
-function fsyncDir(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 let tempCounter = 0;
@@ -148,7 +139,7 @@ export class FrameStore {
           throw e2;
         }
       }
-      fsyncDir(folder);
+      fsyncPath(folder);
       return { name, duplicate: false };
     } catch (e) {
       throw storeError(`cannot store ${name}`, e);
@@ -162,7 +153,7 @@ export class FrameStore {
     const created = mkdirSync(folder, { recursive: true });
     if (created !== undefined) {
       // Make every new folder's entry durable, from the deepest up to the one that existed.
-      for (let dir = folder; dir.length >= created.length; dir = dirname(dir)) fsyncDir(dirname(dir));
+      for (let dir = folder; dir.length >= created.length; dir = dirname(dir)) fsyncPath(dirname(dir));
     }
     this.folders.add(folder);
   }

@@ -16,7 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { SurveillanceError, type Logger } from '@surveillance/shared';
+import { fsyncPath, SurveillanceError, type Logger } from '@surveillance/shared';
 
 /**
  * Frames chosen for delivery, on disk before any network I/O, so that a receiver that is down,
@@ -92,14 +92,6 @@ export function parseSpoolName(name: string): Omit<SpooledFrame, 'bytes'> | unde
   return { name, time: new Date(Number(m[1])), id: m[2]!, camera: m[3]! };
 }
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function spoolError(what: string, e: unknown): SurveillanceError {
   const err = e as NodeJS.ErrnoException;

@@ -35,3 +35,4 @@ export {
 // never loads pino (the per-connection receiver must not pay for it).
 export { createLineLogger, LOG_LEVELS, type Logger, type LogLevel } from './log-line.ts';
 export { runMain } from './main.ts';
+export { fsyncPath } from './fsync-path.ts';

@@ -12,6 +12,11 @@ export const THUMBS_DIR = '.thumbs';
 export const THUMB_WIDTH = 224;
 export const THUMB_HEIGHT = 168;
 
+/** Where the thumbnail of a frame (a store-relative name) lives, made or not. */
+export function thumbnailPath(root: string, name: string): string {
+  return join(root, THUMBS_DIR, String(THUMB_WIDTH), name);
+}
+
 interface Job {
   name: string;
   /** Requests still waiting; a job nobody waits for any more is skipped when its turn comes. */

@@ -1,4 +1,5 @@
 import { readdirSync, rmdirSync, statfsSync, unlinkSync } from 'node:fs';
+import { thumbnailPath } from '../gallery/thumbnails.ts';
 import { dirname, join } from 'node:path';
 import { SurveillanceError, type Spec } from '@surveillance/shared';
 import { storeSpec } from '../receive-options.ts';
@@ -129,6 +130,12 @@ function carryOut(root: string, plan: PrunePlan, folders: string[]): Outcome {
     }
     outcome.removed++;
     outcome.bytes += v.bytes;
+    try {
+      // The gallery's thumbnail goes with its frame (made only for frames someone looked at).
+      unlinkSync(thumbnailPath(root, v.frame.name));
+    } catch {
+      // none was made
+    }
   }
   for (const folder of folders) {
     try {
