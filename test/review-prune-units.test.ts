@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canBootContainers, Container } from './helpers/nspawn.ts';
+import { Container, needContainers, REPO_IN_CONTAINER } from './helpers/nspawn.ts';
 import { RECEIVER_BIN, ROOT } from './helpers/receiver.ts';
 import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 import { needTools } from './helpers/tools.ts';
@@ -47,7 +47,7 @@ describe.skipIf(!needTools('systemd-analyze'))('prune units, offline', () => {
   });
 });
 
-describe.skipIf(!canBootContainers())('prune timer under systemd', () => {
+describe.skipIf(!needContainers())('prune timer under systemd', () => {
   let box: Container;
   let frames: FixtureFrame[] = [];
   const store = 'var/lib/surveillance';
@@ -59,7 +59,7 @@ describe.skipIf(!canBootContainers())('prune timer under systemd', () => {
         for (const unit of UNITS) cpSync(join(ROOT, 'units', unit), join(root, 'etc/systemd/system', unit));
         // The installed program, as the install puts it: here a wrapper around the built one.
         mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
-        writeFileSync(join(root, 'usr/local/bin/surveillance-receiver'), `#!/bin/sh\nexec /usr/bin/node ${RECEIVER_BIN} "$@"\n`);
+        writeFileSync(join(root, 'usr/local/bin/surveillance-receiver'), `#!/bin/sh\nexec /usr/bin/node ${RECEIVER_BIN.replace(ROOT, `${REPO_IN_CONTAINER}/`)} "$@"\n`);
         chmodSync(join(root, 'usr/local/bin/surveillance-receiver'), 0o755);
         appendFileSync(join(root, 'etc/passwd'), `surveillance:x:${UID}:${UID}:Surveillance receiver:/nonexistent:/usr/sbin/nologin\n`);
         appendFileSync(join(root, 'etc/group'), `surveillance:x:${UID}:\n`);

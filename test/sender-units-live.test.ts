@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Container, needContainers } from './helpers/nspawn.ts';
+import { Container, needContainers, REPO_IN_CONTAINER } from './helpers/nspawn.ts';
 import { ROOT, SENDER_BIN, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { storedFrames, waitFor } from './helpers/sender.ts';
 
@@ -38,7 +38,7 @@ describe.skipIf(!needContainers())('camera box units under systemd', () => {
       prepare: (root) => {
         // The installed program: a wrapper around this checkout's build, as --bin would name it.
         mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
-        writeFileSync(join(root, 'usr/local/bin/surveillance-sender'), `#!/bin/sh\nexec /usr/bin/node ${SENDER_BIN} "$@"\n`);
+        writeFileSync(join(root, 'usr/local/bin/surveillance-sender'), `#!/bin/sh\nexec /usr/bin/node ${SENDER_BIN.replace(ROOT, `${REPO_IN_CONTAINER}/`)} "$@"\n`);
         chmodSync(join(root, 'usr/local/bin/surveillance-sender'), 0o755);
         const install = spawnSync('bash', [join(ROOT, 'scripts/install-sender-units.sh'), '--root', root, '--bin', '/usr/local/bin/surveillance-sender', '--to', `127.0.0.1:${receiver.port}`, '--camera', 'box'], { encoding: 'utf8' });
         if (install.status !== 0) throw new Error(`install failed: ${install.stderr}`);

@@ -35,8 +35,15 @@ const SIGNAL_POWEROFF = 38;
 /** Where a process's cgroups are: the unified tree alone, or the named v1 tree and the unified one of a hybrid host. */
 const CGROUP_TREES = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter(existsSync);
 
+/**
+ * The repository inside every container, read-only. Not at its host path: CI may clone below
+ * /tmp, which PrivateTmp=yes hides from the services under test, and a checkout in /home or
+ * /root is hidden by ProtectHome=. Units and wrappers in tests name programs through this.
+ */
+export const REPO_IN_CONTAINER = '/opt/surveillance';
+
 export interface BootOptions {
-  /** Host folders visible read-only at the same path inside; the repository always is. */
+  /** Host folders visible read-only at the same path inside (the repository: REPO_IN_CONTAINER). */
   bindReadOnly?: string[];
   /**
    * Folders that the container gets from its own root instead of the host's /usr, e.g.
@@ -74,11 +81,6 @@ export interface JournalEntry {
   userUnit: string | undefined;
   identifier: string | undefined;
   fields: Record<string, unknown>;
-}
-
-/** Whether containers can be booted here, without failing under CI (prefer needContainers). */
-export function canBootContainers(): boolean {
-  return process.getuid?.() === 0 && existsSync('/usr/bin/systemd-nspawn') && existsSync('/usr/bin/nsenter') && CGROUP_TREES.length > 0;
 }
 
 /**
@@ -134,7 +136,7 @@ export class Container {
     }
     options.prepare?.(root);
 
-    const binds = new Set([ROOT.replace(/\/$/, ''), ...nodeOutsideUsr(), ...(options.bindReadOnly ?? [])]);
+    const binds = new Set([`${ROOT.replace(/\/$/, '')}:${REPO_IN_CONTAINER}`, ...nodeOutsideUsr(), ...(options.bindReadOnly ?? [])]);
     const args = [
       '-D', root, '-M', name, '--boot', '--register=no', '--keep-unit', '--console=passive',
       '--bind-ro=/usr', '--bind-ro=/etc/alternatives',
