@@ -43,7 +43,15 @@ describe('frame names', () => {
   });
 
   it('ignores what is not a frame name', () => {
-    for (const name of ['cam/2026-11-21/notes.txt', 'cam/x.jpg', '2026-11-21/20261121T055300.123Z_f.jpg', 'cam/2026-11-21/20261121T055300.123Z.jpg']) {
+    for (const name of [
+      'cam/2026-11-21/notes.txt',
+      'cam/x.jpg',
+      '2026-11-21/20261121T055300.123Z_f.jpg',
+      'cam/2026-11-21/20261121T055300.123Z.jpg',
+      'cam/2026-11-21/20261121T05530a.123Z_f.jpg',
+      'cam/2026-11-22/20261121T055300.123Z_f.jpg',
+      'cam/2026-11-21/20261121T055300.1234Z_f.jpg',
+    ]) {
       expect(parseFrameName(name)).toBeUndefined();
     }
     expect(DEFAULT_NAME_PATTERN).toBe("yyyy-MM-dd/yyyyMMdd'T'HHmmss.SSS'Z'");

@@ -18,19 +18,33 @@ export const DEFAULT_NAME_PATTERN = "yyyy-MM-dd/yyyyMMdd'T'HHmmss.SSS'Z'";
 type Format = (time: Date) => string;
 type Parse = (stamp: string) => Date | undefined;
 
-const DEFAULT_RE = /^(\d{4})-(\d{2})-(\d{2})\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
-
 /** `2026-11-21T05:53:00.123Z` becomes `2026-11-21/20261121T055300.123Z`. */
 function formatDefault(time: Date): string {
   const iso = time.toISOString();
   return `${iso.slice(0, 10)}/${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}.${iso.slice(20, 23)}Z`;
 }
 
+/** Two-to-four digits at `at`, or NaN. */
+function digits(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/**
+ * Reads `2026-11-21/20261121T055300.123Z` back, by position rather than by regular expression:
+ * listing a day of 20,000 frames parses 20,000 names, and this was most of that time.
+ */
 function parseDefault(stamp: string): Date | undefined {
-  const m = DEFAULT_RE.exec(stamp);
-  if (!m) return undefined;
-  const n = m.map(Number);
-  return new Date(Date.UTC(n[4]!, n[5]! - 1, n[6]!, n[7]!, n[8]!, n[9]!, n[10]!));
+  if (stamp.length !== 31 || stamp[4] !== '-' || stamp[7] !== '-' || stamp[10] !== '/' || stamp[19] !== 'T' || stamp[26] !== '.' || stamp[30] !== 'Z') return undefined;
+  // The folder's date must be the name's own date.
+  if (stamp.slice(0, 4) !== stamp.slice(11, 15) || stamp.slice(5, 7) !== stamp.slice(15, 17) || stamp.slice(8, 10) !== stamp.slice(17, 19)) return undefined;
+  const t = Date.UTC(digits(stamp, 11, 4), digits(stamp, 15, 2) - 1, digits(stamp, 17, 2), digits(stamp, 20, 2), digits(stamp, 22, 2), digits(stamp, 24, 2), digits(stamp, 27, 3));
+  return Number.isNaN(t) ? undefined : new Date(t);
 }
 
 const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);
