@@ -51,6 +51,8 @@ describe('frame names', () => {
       'cam/2026-11-21/20261121T05530a.123Z_f.jpg',
       'cam/2026-11-22/20261121T055300.123Z_f.jpg',
       'cam/2026-11-21/20261121T055300.1234Z_f.jpg',
+      'cam/2026-11-21/20261121T055300.123Z_f (1).jpg',
+      'cam/2026-11-21/20261121T055300.123Z_a"b.jpg',
     ]) {
       expect(parseFrameName(name)).toBeUndefined();
     }

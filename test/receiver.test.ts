@@ -149,9 +149,11 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('receiver, one p
     ['a segment length below 2', [badLength], undefined, 'ERR - bad-jpeg not a valid JPEG at byte 5: segment E0 has length 1, below the minimum of 2'],
     ['a segment length past the end', [Buffer.concat([baseline.subarray(0, 4), Buffer.from([0xff, 0xf0]), Buffer.alloc(100)])], undefined, 'ERR - truncated connection closed after 106 bytes, before the frame was complete'],
     ['a raw frame over the size limit', [big], undefined, 'ERR - too-large frame is larger than the limit of 204800 bytes'],
-    ['a framed frame announcing more than the limit', [header('camera=c id=x time=2026-11-21T05:53:00.123Z length=300000')], undefined, 'ERR - too-large frame of 300000 bytes is larger than the limit of 204800 bytes'],
+    ['a framed frame announcing more than the limit', [header('camera=c id=x time=2026-11-21T05:53:00.123Z length=300000')], undefined, 'ERR x too-large frame of 300000 bytes is larger than the limit of 204800 bytes'],
     ['a camera name that tries path traversal', [header(`camera=../../etc id=x time=2026-11-21T05:53:00.123Z length=${baseline.length}`), baseline], undefined,
       `ERR - bad-header bad frame header: camera name "../../etc" must be 1-64 letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'`],
+    ['a capture time on a day that does not exist', [header('camera=c id=x time=2026-02-30T05:53:00Z length=5')], undefined,
+      'ERR - bad-header bad frame header: time "2026-02-30T05:53:00Z" is not an ISO 8601 UTC time like 2026-11-21T05:53:00.123Z'],
     ['a header without its length', [header('camera=c id=x time=2026-11-21T05:53:00.123Z')], undefined, 'ERR - bad-header bad frame header: missing length='],
     ['a header that never ends', [Buffer.alloc(2000, 'S')], undefined, 'ERR - bad-header bad frame header: no line end within 1024 bytes'],
     ['a framed body that is not a JPEG', [header('camera=c id=x time=2026-11-21T05:53:00.123Z length=5'), Buffer.from('hello')], undefined,
@@ -213,14 +215,32 @@ describe.skipIf(!needTools('systemd-socket-activate'))('receiver store failures'
     }
   });
 
-  it('exits with a usage error when the store folder cannot be created', async () => {
+  it('answers ERR usage and exits 64 when its options are wrong (a typo in receiver.env)', async () => {
+    const dir = tempDir();
+    const receiver = await startReceiver('inetd', dir.path, [], { SURVEILLANCE_MAX_FRAME_BYTES: '12x' });
+    try {
+      const { lines } = await exchange(receiver.port, [baseline]);
+      expect(lines).toEqual([
+        'ERR - usage receiver cannot start: option max-frame-bytes (from $SURVEILLANCE_MAX_FRAME_BYTES): "12x" is not valid: expected a size such as 16MiB, 300KB or 1G',
+      ]);
+      await waitFor(() => exitCodes(receiver).length === 1, 'the connection to exit');
+      expect(exitCodes(receiver)).toEqual([64]);
+      expect(storedFrames(dir.path)).toEqual([]);
+    } finally {
+      await receiver.stop();
+      dir.remove();
+    }
+  });
+
+  it('answers ERR store-failed when the store folder cannot be created', async () => {
     const dir = tempDir();
     writeFileSync(join(dir.path, 'file'), '');
     chmodSync(join(dir.path, 'file'), 0o444);
     const receiver = await startReceiver('inetd', join(dir.path, 'file', 'store'));
     try {
       const { lines } = await exchange(receiver.port, [baseline]);
-      expect(lines).toEqual([]);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^ERR - store-failed receiver cannot start: cannot create the store at .*\/file\/store: ENOTDIR /);
       await waitFor(() => /store-failed: cannot create the store/.test(receiver.stderr()), 'the error message');
       expect(receiver.stderr()).toMatch(/surveillance-receiver: store-failed: cannot create the store at .*\/file\/store: ENOTDIR/);
     } finally {

@@ -61,7 +61,14 @@ export async function startReceiver(
   const argv =
     mode === 'standalone'
       ? [...receiver, '--listen', `127.0.0.1:${port}`]
-      : ['systemd-socket-activate', ...(mode === 'inetd' ? ['--inetd', '-a'] : []), '-l', `127.0.0.1:${port}`, ...receiver];
+      : [
+          'systemd-socket-activate',
+          ...(mode === 'inetd' ? ['--inetd', '-a'] : []),
+          '-l', `127.0.0.1:${port}`,
+          // The launcher passes on only what it is told to (-E NAME copies its own value).
+          ...Object.keys(env).flatMap((name) => ['-E', name]),
+          ...receiver,
+        ];
   const child = spawn(argv[0]!, argv.slice(1), { env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -30,8 +30,6 @@ export interface ConnectionOptions {
 }
 
 export interface ConnectionResult {
-  stored: number;
-  duplicates: number;
   /** The error that ended the connection, if one did. */
   error?: SurveillanceError;
 }
@@ -64,14 +62,24 @@ export function cameraFromPeer(peer: string): string {
 export function handleConnection(socket: Duplex, options: ConnectionOptions): Promise<ConnectionResult> {
   const { store, log, peer, maxFrameBytes } = options;
   const now = options.now ?? (() => new Date());
-  const result: ConnectionResult = { stored: 0, duplicates: 0 };
+  const result: ConnectionResult = {};
   let unit: Unit | undefined;
+  /**
+   * The sender's id of the frame in hand, once its header is read: an ERR names it even after
+   * the unit is done. Raw frames bring none ("-"); the id the receiver gives them is its own.
+   */
+  let id = '-';
   let units = 0;
   let finished = false;
 
   return new Promise((resolve) => {
     const send = (ack: Ack) => {
-      if (socket.writable) socket.write(formatAck(ack));
+      // A peer that sends without reading our answers must not make us queue them without
+      // bound (a flood of pings would): stop reading until it has taken what we wrote.
+      if (socket.writable && !socket.write(formatAck(ack))) {
+        socket.pause();
+        socket.once('drain', () => socket.resume());
+      }
     };
 
     const finish = () => {
@@ -87,7 +95,6 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
 
     const fail = (error: SurveillanceError) => {
       if (unit && unit.kind !== 'header') unit.writer.abort();
-      const id = unit?.kind === 'framed' ? unit.header.id : '-';
       unit = undefined;
       result.error = error;
       log.warn({ peer, code: error.code }, `rejected: ${error.message}`);
@@ -112,8 +119,6 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
 
     const complete = (meta: { camera: string; time: Date; id: string }, writer: FrameWriter, started: number) => {
       const saved = writer.commit(meta);
-      if (saved.duplicate) result.duplicates++;
-      else result.stored++;
       send({ status: saved.duplicate ? 'DUP' : 'OK', id: meta.id, name: saved.name });
       log.info(
         { peer, camera: meta.camera, id: meta.id, bytes: writer.bytes, file: saved.name, ms: Date.now() - started },
@@ -125,6 +130,7 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
     const step = (chunk: Buffer): Buffer => {
       if (!unit) {
         units++;
+        id = '-';
         const started = Date.now();
         if (classify(chunk) === 'raw') {
           const writer = store.begin();
@@ -152,11 +158,12 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
             unit = undefined;
             send({ status: 'OK', id: '-', name: 'pong' });
           } else if (header) {
+            id = header.id;
             if (header.length > maxFrameBytes) {
               throw new SurveillanceError('too-large', `frame of ${header.length} bytes is larger than the limit of ${maxFrameBytes} bytes`);
             }
             const { started } = unit;
-            unit = { kind: 'framed', header, scanner: new JpegScanner(maxFrameBytes), writer: store.begin(), remaining: header.length, started };
+            unit = { kind: 'framed', header, scanner: new JpegScanner(maxFrameBytes), writer: store.begin(header.length), remaining: header.length, started };
           }
           return chunk.subarray(used);
         }

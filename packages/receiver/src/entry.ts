@@ -1,4 +1,5 @@
-import { runMain } from '@surveillance/shared';
+import { writeSync } from 'node:fs';
+import { formatAck, runMain, SurveillanceError } from '@surveillance/shared';
 import { isConnectionOnStdin, run } from './receive.ts';
 
 /**
@@ -12,7 +13,21 @@ const argv = process.argv.slice(2);
 const first = argv[0];
 
 if ((first === undefined || first.startsWith('-') || first === 'receive') && isConnectionOnStdin(process.env)) {
-  void runMain('surveillance-receiver', () => run(first === 'receive' ? argv.slice(1) : argv));
+  void runMain('surveillance-receiver', async () => {
+    try {
+      return await run(first === 'receive' ? argv.slice(1) : argv);
+    } catch (e) {
+      // The receiver could not start (a bad option in receiver.env, a store it cannot create):
+      // the peer still gets its one line, and the journal the whole story.
+      const error = e instanceof SurveillanceError ? e : new SurveillanceError('store-failed', 'internal error: see the receiver log');
+      try {
+        writeSync(0, formatAck({ status: 'ERR', id: '-', code: error.code, reason: `receiver cannot start: ${error.message}` }));
+      } catch {
+        // the peer is gone
+      }
+      throw e;
+    }
+  });
 } else {
   void import('./cli.ts');
 }

@@ -1,4 +1,4 @@
-import { SurveillanceError } from '@surveillance/shared';
+import { checkFrameId, SurveillanceError } from '@surveillance/shared';
 
 /**
  * Where a frame lives in the store: `CAMERA/<pattern in UTC>_<ID>.jpg`.
@@ -112,7 +112,10 @@ export function parseFrameName(relative: string, pattern = DEFAULT_NAME_PATTERN)
   const slash = relative.indexOf('/');
   const underscore = relative.lastIndexOf('_');
   if (slash < 1 || underscore < slash || !relative.endsWith('.jpg')) return undefined;
+  const id = relative.slice(underscore + 1, -4);
+  // Names the receiver did not make (a copy named `..._abc (1).jpg`) are not frames.
+  if (checkFrameId(id) !== undefined) return undefined;
   const time = loaded(pattern).parse(relative.slice(slash + 1, underscore));
   if (!time) return undefined;
-  return { camera: relative.slice(0, slash), time, id: relative.slice(underscore + 1, -4) };
+  return { camera: relative.slice(0, slash), time, id };
 }

@@ -73,16 +73,20 @@ export class FrameStore {
 
   /** Creates the store's folders and clears temporary files left by receivers that died. */
   open(): this {
+    let names: string[];
     try {
       mkdirSync(this.incoming, { recursive: true });
+      names = readdirSync(this.incoming);
     } catch (e) {
       throw storeError(`cannot create the store at ${this.root}`, e);
     }
     const now = Date.now();
-    for (const name of readdirSync(this.incoming)) {
+    for (const name of names) {
       const path = join(this.incoming, name);
       try {
-        if (now - statSync(path).mtimeMs > STALE_INCOMING_MS) unlinkSync(path);
+        // ctime, not mtime: a frame being committed has its mtime set to its capture time,
+        // which may be long ago (a spool emptied after a night offline).
+        if (now - statSync(path).ctimeMs > STALE_INCOMING_MS) unlinkSync(path);
       } catch {
         // Another receiver finished or removed it first.
       }
@@ -96,14 +100,17 @@ export class FrameStore {
     return s.bavail * s.bsize;
   }
 
-  /** Starts a frame; throws store-full when below the reserve, so nothing is half-written. */
-  begin(): FrameWriter {
+  /**
+   * Starts a frame; throws store-full when the frame (as far as its size is known in advance)
+   * would take the store below the reserve, so that nothing is half-written.
+   */
+  begin(expectedBytes = 0): FrameWriter {
     if (this.minFreeBytes > 0) {
       const free = this.freeBytes();
-      if (free < this.minFreeBytes) {
+      if (free - expectedBytes < this.minFreeBytes) {
         throw new SurveillanceError(
           'store-full',
-          `store ${this.root} has ${mib(free)} free, below the reserve of ${mib(this.minFreeBytes)}; frames are refused until space is freed (surveillance-receiver prune)`,
+          `store ${this.root} has ${mib(free)} free, ${free < this.minFreeBytes ? 'below' : `and a frame of ${mib(expectedBytes)} would go below`} the reserve of ${mib(this.minFreeBytes)}; frames are refused until space is freed (surveillance-receiver prune)`,
         );
       }
     }
@@ -121,30 +128,38 @@ export class FrameStore {
     const path = join(this.root, name);
     const folder = dirname(path);
     try {
-      this.ensureFolder(folder);
+      const duplicate = !this.link(tempPath, path, folder);
+      // Synced for a DUP too: the receiver that linked the first copy may not have synced the
+      // folder yet, and a DUP lets the sender delete its copy as much as an OK does.
+      fsyncPath(folder);
+      return { name, duplicate };
+    } catch (e) {
+      throw storeError(`cannot store ${name}`, e);
+    } finally {
       try {
-        linkSync(tempPath, path);
+        unlinkSync(tempPath);
+      } catch {
+        // Already gone: the frame is (or is not) at its name, which is what counts.
+      }
+    }
+  }
+
+  /** Links `temp` to `path`; false when the name exists (a duplicate). */
+  private link(temp: string, path: string, folder: string): boolean {
+    this.ensureFolder(folder);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(temp, path);
+        return true;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') return { name, duplicate: true };
-        if (code !== 'ENOENT') throw e;
+        if (code === 'EEXIST') return false;
+        if (code !== 'ENOENT' || attempt > 0) throw e;
         // `prune` removed the folder after we made it (a long-running receiver remembers
         // folders): make it again, once.
         this.folders.delete(folder);
         this.ensureFolder(folder);
-        try {
-          linkSync(tempPath, path);
-        } catch (e2) {
-          if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') return { name, duplicate: true };
-          throw e2;
-        }
       }
-      fsyncPath(folder);
-      return { name, duplicate: false };
-    } catch (e) {
-      throw storeError(`cannot store ${name}`, e);
-    } finally {
-      unlinkSync(tempPath);
     }
   }
 

@@ -45,10 +45,15 @@ export function serve(options: ServeOptions): Promise<number> {
         idleTimer = setTimeout(() => stop(`idle for ${options.exitIdleMs / 1000}s`), options.exitIdleMs);
       }
     };
+    let listening = false;
     server.on('error', (e: NodeJS.ErrnoException) => {
-      reject(new SurveillanceError('usage', `cannot listen: ${e.code ?? ''} ${e.message}`.trim(), { cause: e }));
+      // Before listening it is the address (in use, not ours); after, a failed accept (EMFILE):
+      // logged, and the server goes on with the connections it has.
+      if (listening) log.error({ code: e.code }, `accept failed: ${e.message}`);
+      else reject(new SurveillanceError('usage', `cannot listen: ${e.code ?? ''} ${e.message}`.trim(), { cause: e }));
     });
     server.listen(options.target, () => {
+      listening = true;
       const address = server.address();
       log.info({ address: typeof address === 'string' ? address : address ? `${address.address}:${address.port}` : 'fd 3' }, 'listening');
       armIdle();

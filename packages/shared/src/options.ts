@@ -78,13 +78,13 @@ const DURATION_UNITS: Record<string, number> = {
 
 export function parseSize(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const unit = m && Object.hasOwn(SIZE_UNITS, m[2]!.toLowerCase()) ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
   return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : undefined;
 }
 
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = m ? DURATION_UNITS[m[2]!.toLowerCase()] : undefined;
+  const unit = m && Object.hasOwn(DURATION_UNITS, m[2]!.toLowerCase()) ? DURATION_UNITS[m[2]!.toLowerCase()] : undefined;
   return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : undefined;
 }
 

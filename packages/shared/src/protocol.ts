@@ -53,6 +53,11 @@ function badHeader(reason: string): SurveillanceError {
   return new SurveillanceError('bad-header', `bad frame header: ${reason}`);
 }
 
+/** True when `text` (ISO 8601 UTC, milliseconds optional) names exactly `time`. */
+function sameInstantText(time: Date, text: string): boolean {
+  return time.toISOString().startsWith(text.slice(0, -1));
+}
+
 /** Parses one header line (without its LF). Unknown keys are ignored, for later extensions. */
 export function parseHeader(line: string): FrameHeader {
   if (!line.startsWith(HEADER_MAGIC)) throw badHeader(`does not start with ${JSON.stringify(HEADER_MAGIC)}`);
@@ -78,7 +83,8 @@ export function parseHeader(line: string): FrameHeader {
   const idProblem = checkFrameId(id);
   if (idProblem) throw badHeader(idProblem);
   const time = new Date(timeText);
-  if (!TIME_RE.test(timeText) || Number.isNaN(time.getTime())) {
+  // Round-tripped, so that a day that does not exist (02-30, 24:00) is refused, not rolled over.
+  if (!TIME_RE.test(timeText) || Number.isNaN(time.getTime()) || !sameInstantText(time, timeText)) {
     throw badHeader(`time ${JSON.stringify(timeText.slice(0, 40))} is not an ISO 8601 UTC time like 2026-11-21T05:53:00.123Z`);
   }
   if (!/^[1-9]\d{0,15}$/.test(lengthText)) throw badHeader(`length ${JSON.stringify(lengthText.slice(0, 20))} is not a positive integer`);

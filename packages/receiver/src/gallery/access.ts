@@ -66,7 +66,8 @@ export class Access {
       return {
         ok: true,
         setCookie: `${COOKIE_NAME}=${this.session}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${COOKIE_MAX_AGE_S}`,
-        redirect: url.pathname + url.search,
+        // One leading slash: `//host/...` would send the browser to another site.
+        redirect: url.pathname.replace(/^\/+/, '/') + url.search,
       };
     }
     const cookie = cookieValue(req.headers.cookie, COOKIE_NAME);
