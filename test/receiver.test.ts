@@ -267,6 +267,40 @@ describe.skipIf(!needTools('systemd-socket-activate'))('receiver as a listener',
     }
   });
 
+  it('stops reading from a peer that does not read its answers, instead of queueing them', async () => {
+    const dir = tempDir();
+    const receiver = await startReceiver('standalone', dir.path);
+    try {
+      const pings = Buffer.from(`${PING_LINE}\n`.repeat(100_000));
+      const { connect } = await import('node:net');
+      const socket = connect({ host: '127.0.0.1', port: receiver.port });
+      await new Promise((r) => socket.once('connect', r));
+      // Without backpressure the receiver would read all 128 MB (and queue 100 MB of answers);
+      // with it, both sides' buffers fill and our writes stop draining.
+      let written = 0;
+      let stalled = false;
+      while (written < 128 * 1024 * 1024 && !stalled) {
+        if (!socket.write(pings)) {
+          stalled = !(await Promise.race([
+            new Promise((r) => socket.once('drain', () => r(true))),
+            new Promise((r) => setTimeout(() => r(false), 2000)),
+          ]));
+        }
+        written += pings.length;
+      }
+      expect(stalled).toBe(true);
+      // Reading again lets it go on: every answer is there, in order.
+      socket.end();
+      let reply = '';
+      socket.setEncoding('utf8').on('data', (d: string) => (reply += d));
+      await new Promise((r) => socket.once('close', r));
+      expect(reply.length / 'OK - pong\n'.length).toBe(written / `${PING_LINE}\n`.length);
+    } finally {
+      await receiver.stop();
+      dir.remove();
+    }
+  });
+
   it('runs standalone with --listen and stops cleanly on SIGTERM', async () => {
     const dir = tempDir();
     const receiver = await startReceiver('standalone', dir.path);
