@@ -22,7 +22,7 @@ import { DEFAULT_NAME_PATTERN, frameName } from './frame-name.ts';
  * an existing name, which is what makes a resent frame a duplicate rather than a second copy.
  *
  * Synchronous I/O on purpose: one process per connection gains nothing from async fs, and on
- * this pattern it measured faster (docs/benchmarks in scripts/bench.mjs).
+ * this pattern it measured faster (scripts/bench/10-receiver.mjs).
  */
 
 export const INCOMING_DIR = '.incoming';

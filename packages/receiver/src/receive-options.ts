@@ -15,7 +15,7 @@ export const storeSpec = {
     description: 'date-fns pattern (in UTC) for frame names below CAMERA/; the frame id is appended',
     default: DEFAULT_NAME_PATTERN,
   },
-  'log-level': { kind: 'string', description: 'pino log level', default: 'info', choices: LOG_LEVELS },
+  'log-level': { kind: 'string', description: `log level: ${LOG_LEVELS.join(', ')}`, default: 'info', choices: LOG_LEVELS },
   help: { kind: 'boolean', description: 'show this help', default: false, flagOnly: true },
 } as const satisfies Spec;
 
