@@ -90,7 +90,7 @@ describe('serve: options that stop it from starting', () => {
       ['--store', '/nonexistent/store'],
       {},
       66,
-      'surveillance-receiver: not-found: store /nonexistent/store is not a folder\n',
+      'surveillance-receiver: not-found: store /nonexistent/store does not exist or is not a folder\n',
     ],
     [
       'a bad address',

@@ -56,6 +56,12 @@ function storeError(what: string, e: unknown): SurveillanceError {
 
 let tempCounter = 0;
 
+/** Bytes free for an unprivileged writer on the file system that holds `path`. */
+export function freeBytes(path: string): number {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
+}
+
 export class FrameStore {
   readonly root: string;
   readonly namePattern: string;
@@ -94,10 +100,8 @@ export class FrameStore {
     return this;
   }
 
-  /** Bytes free for an unprivileged writer. */
   freeBytes(): number {
-    const s = statfsSync(this.root);
-    return s.bavail * s.bsize;
+    return freeBytes(this.root);
   }
 
   /**

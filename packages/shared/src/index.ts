@@ -1,8 +1,6 @@
 export { SurveillanceError, isSurveillanceError, EXIT, type ErrorCode } from './errors.ts';
 export { JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
 export {
-  HEADER_MAGIC,
-  MAX_HEADER_BYTES,
   PING_LINE,
   HeaderReader,
   checkCameraName,
@@ -18,16 +16,11 @@ export {
   type UnitKind,
 } from './protocol.ts';
 export {
-  ENV_PREFIX,
   envName,
   formatHelp,
   loadOptions,
-  parseDuration,
-  parseHostPort,
-  parseSize,
   type HostPort,
   type Kind,
-  type OptionSpec,
   type Spec,
   type Values,
 } from './options.ts';

@@ -1,9 +1,8 @@
-import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { formatHelp, loadOptions, SurveillanceError, type Spec } from '@surveillance/shared';
+import { SurveillanceError, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
-import { loadNamePattern } from '../frame-name.ts';
-import { resolveStore, storeSpec } from '../receive-options.ts';
+import { storeSpec } from '../receive-options.ts';
+import { startReview } from '../review/review-command.ts';
 import { isLoopbackHost, MIN_TOKEN_LENGTH } from './access.ts';
 import { GalleryServer } from './gallery-server.ts';
 
@@ -39,14 +38,9 @@ export const serveSpec = {
 } as const satisfies Spec;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = loadOptions(serveSpec, argv, env);
-  if (values.help) {
-    process.stdout.write(formatHelp(HELP, serveSpec));
-    return 0;
-  }
-  if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
-  const root = resolveStore(values, env);
-  await loadNamePattern(values['name-pattern']);
+  const start = await startReview(HELP, serveSpec, argv, env);
+  if (!start) return 0;
+  const { values, root } = start;
   const { host, port } = values.listen;
   const token = values.token;
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
@@ -58,13 +52,6 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       `--listen ${host}:${port} is reachable from other machines: give a --token (or SURVEILLANCE_TOKEN) of at least ${MIN_TOKEN_LENGTH} characters, or listen on 127.0.0.1`,
     );
   }
-  let isDir = false;
-  try {
-    isDir = statSync(root).isDirectory();
-  } catch {
-    // reported below
-  }
-  if (!isDir) throw new SurveillanceError('not-found', `store ${root} is not a folder`);
 
   const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
   const gallery = new GalleryServer({ root, pattern: values['name-pattern'], token, thumbJobs: values['thumb-jobs'], log });

@@ -1,4 +1,5 @@
-import { readdirSync, rmdirSync, statfsSync, unlinkSync } from 'node:fs';
+import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { freeBytes } from '../frame-store.ts';
 import { thumbnailPath } from '../gallery/thumbnails.ts';
 import { dirname, join } from 'node:path';
 import { SurveillanceError, type Spec } from '@surveillance/shared';
@@ -149,13 +150,6 @@ function carryOut(root: string, plan: PrunePlan, folders: string[]): Outcome {
   return outcome;
 }
 
-function statfsFree(root: string): () => number {
-  return () => {
-    const s = statfsSync(root);
-    return s.bavail * s.bsize;
-  };
-}
-
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const start = await startReview(HELP, pruneSpec, argv, env);
   if (!start) return 0;
@@ -165,7 +159,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     throw new SurveillanceError('usage', 'nothing to prune by: give --older-than, --max-bytes or --keep-free (or SURVEILLANCE_OLDER_THAN, ...)');
   }
   const dryRun = values['dry-run'];
-  const plan = planPrune(root, pattern, rules, Date.now(), statfsFree(root));
+  const plan = planPrune(root, pattern, rules, Date.now(), () => freeBytes(root));
   const folders = emptiedFolders(root, plan.victims.map((v) => v.frame));
   const outcome: Outcome = dryRun
     ? { removed: plan.victims.length, bytes: plan.victims.reduce((a, v) => a + v.bytes, 0), folders: folders.length, failed: [] }

@@ -1,5 +1,6 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
+import { checkCameraName } from '@surveillance/shared';
 import { DEFAULT_NAME_PATTERN, frameName, parseFrameName } from '../frame-name.ts';
 import { localDate } from './time-range.ts';
 
@@ -40,7 +41,8 @@ export interface FrameQuery {
   pattern?: string;
 }
 
-const CAMERA_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A folder the receiver could have made for a camera (hidden folders and strays are not). */
+const isCameraName = (name: string) => checkCameraName(name) === undefined;
 const DAY_FOLDER_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DAY_MS = 86_400_000;
 /**
@@ -79,7 +81,7 @@ function readDir(path: string): Dirent[] {
 /** Camera folders at the store root, sorted; hidden folders and stray files are skipped. */
 export function listCameras(root: string): string[] {
   return readDir(root)
-    .filter((d) => d.isDirectory() && CAMERA_RE.test(d.name))
+    .filter((d) => d.isDirectory() && isCameraName(d.name))
     .map((d) => d.name)
     .sort();
 }
@@ -157,7 +159,7 @@ export function listFrames(root: string, q: FrameQuery = {}): FrameEntry[] {
   const pattern = q.pattern ?? DEFAULT_NAME_PATTERN;
   const cameras = q.camera !== undefined ? [q.camera] : listCameras(root);
   const out: FrameEntry[] = [];
-  for (const camera of cameras) if (CAMERA_RE.test(camera)) cameraFrames(root, camera, q, pattern, out);
+  for (const camera of cameras) if (isCameraName(camera)) cameraFrames(root, camera, q, pattern, out);
   return out.sort(byTime);
 }
 
