@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -493,5 +493,34 @@ describe.skipIf(!needTools('systemd-socket-activate'))('serve with a custom --na
     expect(frame).toMatchObject({ name: 'side-door/2026/11/22/08/0910.011_n1.jpg', camera: 'side-door', day: '2026-11-22' });
     expect((await get(gallery.port, `/frames/${frame.name}`)).body.equals(body)).toBe(true);
     events.close();
+  });
+});
+
+describe.skipIf(!needTools('unshare', 'mount') || process.getuid?.() !== 0)('a reviewer who may read the store but not write it', () => {
+  it('gets thumbnails all the same, made in their own cache folder', async () => {
+    const dir = tempDir('gallery-readonly-');
+    try {
+      const store = join(dir.path, 'store');
+      const name = frameName('front', new Date('2026-11-21T05:53:00.123Z'), 'ro-1');
+      mkdirSync(dirname(join(store, name)), { recursive: true });
+      copyFileSync(join(FIXTURES, 'jpeg/ffmpeg-baseline.jpg'), join(store, name));
+      const cache = join(dir.path, 'cache');
+      // The store read-only for the gallery alone (its own mount namespace), as it is for a
+      // person in the receiver's group: root would write through mere permissions.
+      const readOnly = ['unshare', '--mount', 'sh', '-c', 'mount --bind -o ro "$0" "$0" && exec "$@"', store];
+      const gallery = await startGallery(store, [], { XDG_CACHE_HOME: cache }, readOnly);
+      try {
+        const thumb = await get(gallery.port, `/thumbs/${name}`);
+        expect(thumb.status).toBe(200);
+        expect((await sharp(thumb.body).metadata()).format).toBe('jpeg');
+        expect(existsSync(join(store, '.thumbs'))).toBe(false);
+        expect(readdirSync(join(cache, 'surveillance/thumbs'))).toHaveLength(1);
+        expect(gallery.stderr()).toContain('the store is not writable here: thumbnails go to the cache folder');
+      } finally {
+        await gallery.stop();
+      }
+    } finally {
+      dir.remove();
+    }
   });
 });

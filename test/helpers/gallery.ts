@@ -35,9 +35,16 @@ export const GALLERY_SERIES: Series[] = [
 export const serverDay = (time: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: SERVER_TZ }).format(time);
 
 /** Starts the built CLI's `serve` as a real process and waits for the address it prints. */
-export async function startGallery(store: string, args: string[] = [], env: Record<string, string> = {}): Promise<RunningGallery> {
+export async function startGallery(
+  store: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  /** A command that runs the gallery's command line (given as its last arguments), e.g. to sandbox it. */
+  wrapper: string[] = [],
+): Promise<RunningGallery> {
   const port = await freePort();
-  const child = spawn('node', [RECEIVER_BIN, 'serve', '--store', store, '--listen', `127.0.0.1:${port}`, ...args], {
+  const command = [...wrapper, 'node', RECEIVER_BIN, 'serve', '--store', store, '--listen', `127.0.0.1:${port}`, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: cleanEnv({ TZ: SERVER_TZ, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,4 +1,6 @@
-import { mkdirSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, mkdirSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Logger } from '@surveillance/shared';
 import type { SharpConstructor } from 'sharp';
@@ -12,9 +14,27 @@ export const THUMBS_DIR = '.thumbs';
 export const THUMB_WIDTH = 224;
 export const THUMB_HEIGHT = 168;
 
-/** Where the thumbnail of a frame (a store-relative name) lives, made or not. */
+/** Where the thumbnail of a frame (a store-relative name) lives in the store, made or not. */
 export function thumbnailPath(root: string, name: string): string {
   return join(root, THUMBS_DIR, String(THUMB_WIDTH), name);
+}
+
+/**
+ * The thumbnail folder: in the store when this user may write there, else in the user's cache
+ * folder (XDG_CACHE_HOME), one per store. The installed store belongs to the receiver's user,
+ * and the person reviewing it is only in its group, which may read but not write it.
+ */
+export function thumbnailDir(root: string, env: NodeJS.ProcessEnv): string {
+  const inStore = thumbnailPath(root, '');
+  try {
+    mkdirSync(inStore, { recursive: true });
+    accessSync(inStore, constants.W_OK);
+    return inStore;
+  } catch {
+    const cache = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+    const key = createHash('sha256').update(root).digest('hex').slice(0, 12);
+    return join(cache, 'surveillance', 'thumbs', key, String(THUMB_WIDTH));
+  }
 }
 
 interface Job {
@@ -45,8 +65,10 @@ export class ThumbnailCache {
     private readonly root: string,
     private readonly jobs: number,
     private readonly log: Logger,
+    env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.dir = join(root, THUMBS_DIR, String(THUMB_WIDTH));
+    this.dir = thumbnailDir(root, env);
+    if (!this.dir.startsWith(root)) log.info({ dir: this.dir }, 'the store is not writable here: thumbnails go to the cache folder');
   }
 
   /** Store-relative path of a frame's thumbnail, inside `dir`. */
