@@ -161,7 +161,7 @@ command_text() {
   cat <<EOF
 #!/bin/sh
 # Installed by $REPO/scripts/install-receiver-units.sh; run it again to update.
-exec $NODE $LIB_DIR/current/$BIN_REL "\$@"
+exec "$NODE" "$LIB_DIR/current/$BIN_REL" "\$@"
 EOF
 }
 

@@ -57,7 +57,7 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       `+ systemctl --root=${root} enable surveillance-prune.timer`,
     ]);
     expect(r.stdout).toContain('    | ListenStream=192.168.1.10:5000\n    | FreeBind=yes\n');
-    expect(r.stdout).toMatch(/ {4}\| exec \/\S+\/node \/usr\/local\/lib\/surveillance-receiver\/current\/bin\/surveillance-receiver\.c?js "\$@"\n/);
+    expect(r.stdout).toMatch(/ {4}\| exec "\/\S+\/node" "\/usr\/local\/lib\/surveillance-receiver\/current\/bin\/surveillance-receiver\.c?js" "\$@"\n/);
     expect(readdirSync(root)).toEqual([]);
   });
 
