@@ -58,7 +58,7 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('receiver, one p
   }
 
   beforeAll(async () => {
-    receiver = await startReceiver('inetd', dir.path, ['--max-frame-bytes', '200KiB', '--idle-timeout', '400ms']);
+    receiver = await startReceiver('inetd', dir.path, ['--max-frame-bytes', '200KiB', '--idle-timeout', '400ms', '--frame-timeout', '1.5s']);
   });
   afterAll(async () => {
     await receiver.stop();
@@ -162,6 +162,8 @@ describe.skipIf(!needTools('systemd-socket-activate', 'socat'))('receiver, one p
       `ERR x bad-jpeg frame x: ${baseline.length - 10} bytes announced, but the JPEG has no EOI by then`],
     ['a peer that connects and sends nothing', [], { end: false }, 'ERR - timeout no data for 0.4s after connecting'],
     ['a peer that stalls mid-frame', [baseline.subarray(0, 1000)], { end: false }, 'ERR - timeout no data for 0.4s in the middle of a frame'],
+    ['a peer that trickles a frame, never idle but never done', [header(`camera=c id=slow time=2026-11-21T05:53:00.123Z length=${baseline.length}`), ...Array.from({ length: 40 }, (_, i) => baseline.subarray(i * 10, i * 10 + 10))], { pauseMs: 100 },
+      'ERR slow timeout frame not complete after 1.5s (--frame-timeout)'],
   ];
 
   it.each(badInputs)('refuses %s: ERR line, non-zero exit, nothing stored, no temp file', async (_name, parts, options, expected) => {

@@ -26,6 +26,11 @@ export interface ConnectionOptions {
   maxFrameBytes: number;
   /** How long the peer may send nothing before the connection is closed. */
   idleTimeoutMs: number;
+  /**
+   * How long one frame may take from its first byte to its last: a peer that trickles a byte
+   * every few seconds never goes idle, and would hold a connection slot for ever.
+   */
+  frameTimeoutMs: number;
   now?: () => Date;
 }
 
@@ -71,6 +76,7 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
   let id = '-';
   let units = 0;
   let finished = false;
+  let deadline: NodeJS.Timeout | undefined;
 
   return new Promise((resolve) => {
     const send = (ack: Ack) => {
@@ -85,6 +91,7 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
     const finish = () => {
       if (finished) return;
       finished = true;
+      clearTimeout(deadline);
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.off('timeout', onTimeout);
@@ -129,9 +136,15 @@ export function handleConnection(socket: Duplex, options: ConnectionOptions): Pr
     /** Feeds one chunk to the current unit; returns the bytes that belong to the next unit. */
     const step = (chunk: Buffer): Buffer => {
       if (!unit) {
-        units++;
+        const serial = ++units;
         id = '-';
         const started = Date.now();
+        clearTimeout(deadline);
+        deadline = setTimeout(() => {
+          if (unit && units === serial) {
+            fail(new SurveillanceError('timeout', `frame not complete after ${options.frameTimeoutMs / 1000}s (--frame-timeout)`));
+          }
+        }, options.frameTimeoutMs);
         if (classify(chunk) === 'raw') {
           const writer = store.begin();
           unit = { kind: 'raw', scanner: new JpegScanner(maxFrameBytes), writer, id: rawFrameId(), time: now(), started };

@@ -24,6 +24,7 @@ export const receiveSpec = {
   listen: { kind: 'hostport', description: 'listen on HOST:PORT yourself instead of taking the connection or socket from systemd' },
   'max-frame-bytes': { kind: 'size', description: 'largest frame accepted', default: 32 * MiB, min: 1024 },
   'idle-timeout': { kind: 'duration', description: 'close a connection that sends nothing for this long', default: 10_000, min: 100 },
+  'frame-timeout': { kind: 'duration', description: 'refuse a frame that takes longer than this from its first byte to its last', default: 120_000, min: 100 },
   'exit-idle': {
     kind: 'duration',
     description: 'listener on fd 3 (Accept=no): exit after this long without connections, systemd restarts it on the next; 0 never',

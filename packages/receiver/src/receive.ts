@@ -59,6 +59,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     peer,
     maxFrameBytes: values['max-frame-bytes'],
     idleTimeoutMs: values['idle-timeout'],
+    frameTimeoutMs: values['frame-timeout'],
   });
 
   const fd = values.listen ? undefined : listenFd(env);
