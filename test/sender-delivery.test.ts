@@ -232,6 +232,29 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('sender once (f
     expect(storedFrames(store)).toHaveLength(3);
   });
 
+  it('keeps the frame spooled when an answer names no frame (a stray "OK - pong")', async () => {
+    const stray = createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.write('OK - pong\n'));
+      s.resume();
+    });
+    await new Promise<void>((r) => stray.listen(0, '127.0.0.1', r));
+    const own = join(tmp.path, 'stray-spool');
+    const picture = join(tmp.path, 'stray.jpg');
+    writeAtomically(picture, frames[0]!);
+    try {
+      // Not spawnSync: the stray server answers from this process's event loop.
+      const r = startSender(['once', '--file', picture, '--to', `127.0.0.1:${(stray.address() as { port: number }).port}`, '--spool', own, '--camera', 'gate']);
+      const status = await r.exited;
+      const [name] = spooled(own);
+      expect(r.stderr()).toContain(`surveillance-sender: bad-reply: receiver answered for frame - while frame ${name!.split('_')[1]} was waiting`);
+      expect(status).toBe(1);
+      expect(spooled(own)).toHaveLength(1);
+    } finally {
+      await new Promise<void>((r) => stray.close(() => r()));
+    }
+  });
+
   it.each([
     ['missing', null, 66, 'surveillance-sender: not-found: cannot read'],
     ['half-written', 'half', 65, 'is still not one whole JPEG after 2s'],

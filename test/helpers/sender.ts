@@ -25,6 +25,8 @@ export interface RunningSender {
   stderr: () => string;
   /** Resolves with the first log line that matches, or rejects when the sender exits first. */
   waitForLog: (match: (l: LogLine) => boolean, what?: string) => Promise<LogLine>;
+  /** Resolves with the exit code once the sender has exited by itself (for `once`). */
+  exited: Promise<number | null>;
   /** SIGTERM and wait; resolves with the exit code. */
   stop: () => Promise<number | null>;
   kill: () => Promise<void>;
@@ -41,6 +43,7 @@ export function startSender(args: string[], env: Record<string, string> = {}): R
     process: child,
     log,
     stderr: () => stderr,
+    exited,
     waitForLog: (match, what = 'a log line') =>
       waitFor(() => {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sender exited before ${what}:\n${stderr}`);

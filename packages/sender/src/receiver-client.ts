@@ -122,7 +122,10 @@ export class ReceiverConnection {
         waiting.reject(e as SurveillanceError);
         return this.fail(e as SurveillanceError);
       }
-      if (ack.id !== waiting.id && ack.id !== '-') {
+      // `-` stands for "no id" and is only good in an ERR (the receiver may refuse a frame
+      // before it read its id); an OK or DUP must name the frame, or a stray answer (`OK -
+      // pong`) would make the sender delete a frame the receiver never stored.
+      if (ack.id !== waiting.id && !(ack.id === '-' && ack.status === 'ERR')) {
         const e = new SurveillanceError('bad-reply', `receiver answered for frame ${ack.id} while frame ${waiting.id} was waiting`);
         waiting.reject(e);
         return this.fail(e);
