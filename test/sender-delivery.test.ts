@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,23 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('sender deliver
     expect(storedFrames(w.store).map(storedId)).toEqual([...order].sort());
     await w.sender.waitForLog((l) => l.msg === `receiver 127.0.0.1:${port} takes frames again`, 'the recovery line');
     expect(await w.sender.stop()).toBe(0);
+  });
+
+  it('does not call a frame that vanished from the spool a recovery: the outage goes on, logged once', async () => {
+    const port = await freePort();
+    const w = watcher('vanished', port);
+    await w.show(0);
+    await w.show(1);
+    await w.sender.waitForLog((l) => l.level === 40 && String(l.msg).startsWith('cannot deliver:'), 'the outage warning');
+    const [oldest] = spooled(w.spool);
+    rmSync(join(w.spool, 'queue', oldest!));
+    const mark = w.sender.log().length;
+    // The next attempts skip the vanished frame and try the other one, still refused.
+    await waitFor(() => w.sender.log().slice(mark).filter((l) => /^(still )?cannot deliver:/.test(String(l.msg))).length >= 2, 'two more attempts');
+    expect(w.sender.log().filter((l) => /takes frames again/.test(String(l.msg)))).toEqual([]);
+    expect(w.sender.log().filter((l) => l.level === 40 && String(l.msg).startsWith('cannot deliver:'))).toHaveLength(1);
+    expect(spooled(w.spool)).toHaveLength(1);
+    await w.sender.stop();
   });
 
   it('loses and doubles nothing when the sender is killed between the receiver storing a frame and the sender reading the answer', async () => {

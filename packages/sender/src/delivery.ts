@@ -24,7 +24,12 @@ export interface DeliveryOptions {
   retryMaxMs: number;
 }
 
-type Outcome = 'done' | 'again';
+/**
+ * What became of a frame: acknowledged (OK or DUP); gone without an answer (it vanished from
+ * the spool, or the receiver refused it for good and it was moved aside); or to be sent again
+ * at once. Only an acknowledgement shows that the receiver takes frames again.
+ */
+type Outcome = 'acknowledged' | 'skipped' | 'again';
 
 export class Delivery {
   private connection: ReceiverConnection | undefined;
@@ -84,7 +89,7 @@ export class Delivery {
         continue;
       }
       try {
-        if ((await this.deliver(frame)) === 'done') this.recovered();
+        if ((await this.deliver(frame)) === 'acknowledged') this.recovered();
       } catch (e) {
         if (this.stopping) break;
         const error = asError(e);
@@ -106,7 +111,7 @@ export class Delivery {
   private async deliver(frame: SpooledFrame): Promise<Outcome> {
     const { spool, log } = this.options;
     const jpeg = spool.read(frame);
-    if (!jpeg) return 'done'; // dropped by the spool's bounds meanwhile
+    if (!jpeg) return 'skipped'; // dropped by the spool's bounds meanwhile, or by another sender
     const connection = await this.connect();
     const reused = connection.answered > 0;
     let ack;
@@ -127,7 +132,7 @@ export class Delivery {
           { id: frame.id, code: ack.code, bytes: frame.bytes, moved: `rejected/${frame.name}` },
           `receiver refused frame ${frame.id} for good (${ack.code}: ${ack.reason}); moved it aside so that the queue goes on`,
         );
-        return 'done';
+        return 'skipped';
       }
       throw new SurveillanceError(ack.code, `receiver refused frame ${frame.id}: ${ack.reason}`);
     }
@@ -141,7 +146,7 @@ export class Delivery {
       acknowledgedAt: new Date().toISOString(),
     });
     log.info({ id: frame.id, status: ack.status, stored: ack.name, bytes: frame.bytes, backlog: spool.count }, ack.status === 'OK' ? 'delivered' : 'delivered (receiver had it already)');
-    return 'done';
+    return 'acknowledged';
   }
 
   private recovered(): void {
