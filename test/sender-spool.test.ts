@@ -63,11 +63,22 @@ describe('Spool', () => {
     mkdirSync(join(tmp.path, 'queue'), { recursive: true });
     // Above the largest pid Linux hands out (pid_max is at most 2^22): a process that is gone.
     writeFileSync(join(tmp.path, 'tmp', `${2 ** 22 + 1}-1.part`), JPEG.subarray(0, 100));
-    writeFileSync(join(tmp.path, 'tmp', `${process.pid}-1.part`), JPEG.subarray(0, 100));
+    // The parent of this test process stands for another sender on the same spool.
+    writeFileSync(join(tmp.path, 'tmp', `${process.ppid}-1.part`), JPEG.subarray(0, 100));
     writeFileSync(join(tmp.path, 'queue', 'notes.txt'), 'hello');
     const spool = open();
-    expect(readdirSync(join(tmp.path, 'tmp'))).toEqual([`${process.pid}-1.part`]);
+    expect(readdirSync(join(tmp.path, 'tmp'))).toEqual([`${process.ppid}-1.part`]);
     expect(spool.count).toBe(0);
+  });
+
+  it('clears what a dead sender with our pid left (the same pid after a reboot), and spools past it', () => {
+    mkdirSync(join(tmp.path, 'tmp'), { recursive: true });
+    const leftovers = Array.from({ length: 20 }, (_, i) => `${process.pid}-${i + 1}.part`);
+    for (const name of leftovers) writeFileSync(join(tmp.path, 'tmp', name), JPEG.subarray(0, 100));
+    const spool = open();
+    expect(readdirSync(join(tmp.path, 'tmp'))).toEqual([]);
+    for (let i = 0; i < 20; i++) spool.add(JPEG, { camera: 'c', time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) });
+    expect(spool.count).toBe(20);
   });
 
   it.each([

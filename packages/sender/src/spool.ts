@@ -99,8 +99,6 @@ function spoolError(what: string, e: unknown): SurveillanceError {
   return new SurveillanceError(code, `${what}: ${err.code ?? ''} ${err.message}`.trim(), { cause: e });
 }
 
-let tempCounter = 0;
-
 export class Spool {
   readonly dir: string;
   private readonly queue: string;
@@ -122,8 +120,11 @@ export class Spool {
     try {
       for (const d of [this.queue, this.tmp, this.rejectedDir]) mkdirSync(d, { recursive: true });
       // Only what dead senders left: another sender on the same spool may be writing right now.
+      // Our own pid is a dead sender's too: one that had it before a crash and a reboot (a fixed
+      // boot order hands out the same pids); this process has written nothing yet.
       for (const name of readdirSync(this.tmp)) {
-        if (!isAlive(Number(name.split('-')[0]))) rmSync(join(this.tmp, name), { force: true });
+        const pid = Number(name.split('-')[0]);
+        if (pid === process.pid || !isAlive(pid)) rmSync(join(this.tmp, name), { force: true });
       }
     } catch (e) {
       throw spoolError(`cannot create the spool at ${this.dir}`, e);
@@ -238,8 +239,9 @@ export class Spool {
     renameSync(temp, join(this.dir, LAST_SENT_FILE));
   }
 
+  /** The pid says whose it is (for open()); the random part keeps it from meeting a leftover. */
   private tempPath(): string {
-    return join(this.tmp, `${process.pid}-${++tempCounter}.part`);
+    return join(this.tmp, `${process.pid}-${randomBytes(6).toString('hex')}.part`);
   }
 
   private insert(frame: SpooledFrame): void {
