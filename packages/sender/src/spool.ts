@@ -40,6 +40,14 @@ const REFERENCE_FILE = 'reference.jpg';
 const LAST_SENT_FILE = 'last-sent.json';
 /** Rejected frames are kept for inspection, not forever. */
 const REJECTED_KEEP_FILES = 50;
+/** How often a frame is written again when the file system is full, each time after dropping old frames. */
+const FULL_DISK_RETRIES = 8;
+/**
+ * Dropping ends (one line says how many went) when a frame was added without dropping any and
+ * the spool is below this share of its limits: a spool that hovers at its limit (a receiver
+ * slower than the camera) must not log a start and an end for every frame.
+ */
+const ROOM_AGAIN_SHARE = 0.9;
 
 const NAME_RE = /^(\d{13})_([A-Za-z0-9-]{1,64})_([A-Za-z0-9][A-Za-z0-9._-]{0,63})\.jpg$/;
 
@@ -70,6 +78,16 @@ export interface SpoolStats {
   rejected: number;
 }
 
+/** Why undelivered frames are being dropped. */
+type DropCause = 'limits' | 'disk-full';
+
+interface Dropping {
+  causes: Set<DropCause>;
+  count: number;
+  oldest: Date;
+  newest: Date;
+}
+
 export interface SpoolOptions {
   dir: string;
   maxBytes: number;
@@ -93,10 +111,14 @@ export function parseSpoolName(name: string): Omit<SpooledFrame, 'bytes'> | unde
 }
 
 
+function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 function spoolError(what: string, e: unknown): SurveillanceError {
   const err = e as NodeJS.ErrnoException;
-  const code = err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'store-full' : 'store-failed';
-  return new SurveillanceError(code, `${what}: ${err.code ?? ''} ${err.message}`.trim(), { cause: e });
+  return new SurveillanceError(isDiskFull(e) ? 'store-full' : 'store-failed', `${what}: ${err.code ?? ''} ${err.message}`.trim(), { cause: e });
 }
 
 export class Spool {
@@ -107,6 +129,9 @@ export class Spool {
   /** The queue in memory, oldest first: a spool of thousands of frames is not re-read per frame. */
   private frames: SpooledFrame[] = [];
   private totalBytes = 0;
+  /** Frames being dropped to make room: logged when it starts and when it ends, not per frame. */
+  private dropping: Dropping | undefined;
+  private lastSentFailing = false;
 
   constructor(private readonly options: SpoolOptions) {
     this.dir = options.dir;
@@ -138,21 +163,38 @@ export class Spool {
     return this.frames.length;
   }
 
-  get bytes(): number {
-    return this.totalBytes;
-  }
-
   oldest(): SpooledFrame | undefined {
     return this.frames[0];
   }
 
   /**
-   * Writes a chosen frame durably: temporary file, fsync, rename into queue/, fsync of the
-   * folder. Then enforces the bounds by dropping the oldest frames, never the new one.
+   * Writes a chosen frame durably, then enforces the bounds by dropping the oldest frames, never
+   * the new one: the newest frame (the intruder, not the empty room before) matters most. A file
+   * system that fills up before the bounds are reached is treated the same way.
    */
   add(jpeg: Uint8Array, meta: { camera: string; time: Date }): SpooledFrame {
     const id = newFrameId(meta.time);
     const frame: SpooledFrame = { name: spoolName({ ...meta, id }), camera: meta.camera, id, time: meta.time, bytes: jpeg.length };
+    let dropped = false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.write(jpeg, frame.name);
+        break;
+      } catch (e) {
+        if (!isDiskFull(e) || attempt === FULL_DISK_RETRIES || this.frames.length === 0) throw spoolError(`cannot spool a frame in ${this.queue}`, e);
+        // Old frames enough for the new one to fit; more on the next round if that was not enough.
+        for (let freed = 0; freed < jpeg.length && this.frames.length > 0; ) freed += this.drop(this.frames[0]!, 'disk-full');
+        dropped = true;
+      }
+    }
+    this.insert(frame);
+    dropped = this.enforceBounds(frame) || dropped;
+    if (!dropped) this.checkRoomAgain();
+    return frame;
+  }
+
+  /** Temporary file, fsync, rename into queue/, fsync of the folder. */
+  private write(jpeg: Uint8Array, name: string): void {
     const temp = this.tempPath();
     try {
       const fd = openSync(temp, 'wx', 0o640);
@@ -162,15 +204,12 @@ export class Spool {
       } finally {
         closeSync(fd);
       }
-      renameSync(temp, join(this.queue, frame.name));
+      renameSync(temp, join(this.queue, name));
       fsyncPath(this.queue);
     } catch (e) {
       rmSync(temp, { force: true });
-      throw spoolError(`cannot spool a frame in ${this.queue}`, e);
+      throw e;
     }
-    this.insert(frame);
-    this.enforceBounds(frame);
-    return frame;
   }
 
   /** The frame's bytes, or undefined when it is gone (dropped by the bounds, or by another sender). */
@@ -232,11 +271,21 @@ export class Spool {
     }
   }
 
-  /** Notes the last acknowledged frame for `status`; a lost note costs nothing, so no fsync. */
+  /**
+   * Notes the last acknowledged frame for `status`. A lost note costs nothing (so no fsync), and
+   * failing to write it (a full disk) says nothing about delivery: it is logged, never thrown.
+   */
   recordSent(last: LastSent): void {
     const temp = this.tempPath();
-    writeFileSync(temp, `${JSON.stringify(last)}\n`);
-    renameSync(temp, join(this.dir, LAST_SENT_FILE));
+    try {
+      writeFileSync(temp, `${JSON.stringify(last)}\n`);
+      renameSync(temp, join(this.dir, LAST_SENT_FILE));
+      this.lastSentFailing = false;
+    } catch (e) {
+      rmSync(temp, { force: true });
+      if (!this.lastSentFailing) this.options.log?.warn({ code: (e as NodeJS.ErrnoException).code }, `cannot note the last frame sent in ${this.dir} (for status): ${(e as Error).message}`);
+      this.lastSentFailing = true;
+    }
   }
 
   /** The pid says whose it is (for open()); the random part keeps it from meeting a leftover. */
@@ -258,21 +307,47 @@ export class Spool {
     this.frames.splice(i, 1);
   }
 
-  private enforceBounds(keep: SpooledFrame): void {
-    const { maxBytes, maxFiles, log } = this.options;
-    const dropped: SpooledFrame[] = [];
+  /** Drops the oldest frames beyond the limits, never `keep`; true when it dropped any. */
+  private enforceBounds(keep: SpooledFrame): boolean {
+    const { maxBytes, maxFiles } = this.options;
+    let dropped = false;
     while ((this.frames.length > maxFiles || this.totalBytes > maxBytes) && this.frames.length > 1) {
-      const oldest = this.frames[0]!.name === keep.name ? this.frames[1]! : this.frames[0]!;
-      rmSync(join(this.queue, oldest.name), { force: true });
-      this.forget(oldest);
-      dropped.push(oldest);
+      this.drop(this.frames[0]!.name === keep.name ? this.frames[1]! : this.frames[0]!, 'limits');
+      dropped = true;
     }
-    if (dropped.length > 0) {
+    return dropped;
+  }
+
+  /** Deletes an undelivered frame to make room; returns its size. */
+  private drop(frame: SpooledFrame, cause: DropCause): number {
+    rmSync(join(this.queue, frame.name), { force: true });
+    this.forget(frame);
+    const { maxBytes, maxFiles, log } = this.options;
+    const dropping = (this.dropping ??= { causes: new Set(), count: 0, oldest: frame.time, newest: frame.time });
+    dropping.count++;
+    if (frame.time < dropping.oldest) dropping.oldest = frame.time;
+    if (frame.time > dropping.newest) dropping.newest = frame.time;
+    if (!dropping.causes.has(cause)) {
+      dropping.causes.add(cause);
+      const why = cause === 'limits' ? `spool full (limits ${maxFiles} frames, ${maxBytes} bytes)` : `the file system of ${this.dir} is full`;
       log?.warn(
-        { dropped: dropped.length, oldestDropped: dropped[0]!.time.toISOString(), files: this.frames.length, bytes: this.totalBytes },
-        `spool full (limits ${maxFiles} frames, ${maxBytes} bytes): dropped the ${dropped.length} oldest undelivered frame(s)`,
+        { cause, oldestDropped: frame.time.toISOString(), files: this.frames.length, bytes: this.totalBytes },
+        `${why}: dropping the oldest undelivered frames to make room for new ones, until it has room again`,
       );
     }
+    return frame.bytes;
+  }
+
+  /** After an add that dropped nothing: ends the dropping, with one line that says how many went. */
+  private checkRoomAgain(): void {
+    const { maxBytes, maxFiles, log } = this.options;
+    if (!this.dropping || this.frames.length > maxFiles * ROOM_AGAIN_SHARE || this.totalBytes > maxBytes * ROOM_AGAIN_SHARE) return;
+    const { count, oldest, newest } = this.dropping;
+    this.dropping = undefined;
+    log?.info(
+      { dropped: count, oldestDropped: oldest.toISOString(), newestDropped: newest.toISOString(), files: this.frames.length, bytes: this.totalBytes },
+      `spool has room again: ${count} undelivered frame(s) were dropped, captured from ${oldest.toISOString()} to ${newest.toISOString()}`,
+    );
   }
 }
 
