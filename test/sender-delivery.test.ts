@@ -102,22 +102,23 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('sender deliver
     await w.sender.stop();
   });
 
-  it('loses and doubles nothing when the sender is killed between the receiver storing a frame and the sender reading the answer', async () => {
-    const store = join(tmp.path, 'killed-store');
-    const receiver = track(await startReceiver('inetd', store));
-    // A proxy that kills the sender the moment the first answer comes back, before passing it on.
-    let victim: RunningSender | undefined;
-    let killed = false;
+  /**
+   * A proxy to the receiver that hands the first answer line to `hold` instead of passing it on
+   * (`pass()` passes it on after all); resolves with its port.
+   */
+  async function proxyHoldingFirstAnswer(receiverPort: number, hold: (pass: () => void, client: Socket) => void): Promise<number> {
+    let held = false;
     const proxy: Server = createServer((client: Socket) => {
-      const upstream = connect(receiver.port, '127.0.0.1');
+      const upstream = connect(receiverPort, '127.0.0.1');
       client.pipe(upstream);
       upstream.on('data', (d: Buffer) => {
-        if (!killed && d.includes(0x0a)) {
-          killed = true;
-          void victim!.kill().then(() => client.destroy());
+        const forward = () => void (client.destroyed || client.write(d));
+        if (!held && d.includes(0x0a)) {
+          held = true;
+          hold(forward, client);
           return;
         }
-        if (!client.destroyed) client.write(d);
+        forward();
       });
       upstream.on('end', () => client.end());
       for (const s of [client, upstream]) s.on('error', () => {});
@@ -125,7 +126,37 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('sender deliver
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     track({ stop: () => new Promise<void>((r) => proxy.close(() => r())) });
-    const port = (proxy.address() as { port: number }).port;
+    return (proxy.address() as { port: number }).port;
+  }
+
+  it('lets the frame on its way get its answer when stopped (SIGTERM), instead of cutting it off', async () => {
+    const store = join(tmp.path, 'stopped-store');
+    const receiver = track(await startReceiver('inetd', store));
+    let sender: RunningSender | undefined;
+    const port = await proxyHoldingFirstAnswer(receiver.port, (pass) => {
+      sender!.process.kill('SIGTERM');
+      // Long enough for the sender to act on the signal before the answer reaches it.
+      setTimeout(pass, 300);
+    });
+    const w = watcher('stopped', port);
+    sender = w.sender;
+    await w.show(0);
+    expect(await sender.exited).toBe(0);
+    expect(sender.log().map((l) => l.msg)).toEqual(expect.arrayContaining(['delivered']));
+    expect(spooled(w.spool)).toEqual([]);
+    expect(storedFrames(store)).toHaveLength(1);
+  });
+
+  it('loses and doubles nothing when the sender is killed between the receiver storing a frame and the sender reading the answer', async () => {
+    const store = join(tmp.path, 'killed-store');
+    const receiver = track(await startReceiver('inetd', store));
+    // The sender is killed the moment the first answer comes back, before it is passed on.
+    let victim: RunningSender | undefined;
+    let killed = false;
+    const port = await proxyHoldingFirstAnswer(receiver.port, (_pass, client) => {
+      killed = true;
+      void victim!.kill().then(() => client.destroy());
+    });
 
     // Spool three frames with the receiver out of reach, then let the sender deliver through the proxy.
     const closed = await freePort();

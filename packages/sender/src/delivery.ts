@@ -38,6 +38,8 @@ export class Delivery {
   private wakeUp: (() => void) | undefined;
   private interrupt: (() => void) | undefined;
   private running: Promise<void> | undefined;
+  /** A frame is on the wire, its answer not yet in. */
+  private inFlight = false;
   /** The error code of the outage under way, so that an outage is logged once, not per attempt. */
   private outage: ErrorCode | undefined;
 
@@ -55,12 +57,18 @@ export class Delivery {
     this.running ??= this.loop();
   }
 
+  /**
+   * Ends the loop. A frame on the wire gets its answer first, for at most the answer timeout
+   * (systemd's TimeoutStopSec= is the outer bound): cut off, it would stay spooled although the
+   * receiver may have stored it, and go again as a duplicate.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake();
     this.interrupt?.();
-    this.connection?.destroy();
+    const cutOff = setTimeout(() => this.connection?.destroy(), this.inFlight ? this.options.timeoutMs : 0);
     await this.running;
+    clearTimeout(cutOff);
   }
 
   /**
@@ -113,9 +121,11 @@ export class Delivery {
     const jpeg = spool.read(frame);
     if (!jpeg) return 'skipped'; // dropped by the spool's bounds meanwhile, or by another sender
     const connection = await this.connect();
+    if (this.stopping) return 'again'; // stopped while connecting: nothing is on the wire yet
     const reused = connection.answered > 0;
     let ack;
     try {
+      this.inFlight = true;
       ack = await connection.send({ camera: frame.camera, id: frame.id, time: frame.time, jpeg });
     } catch (e) {
       this.dropConnection();
@@ -123,6 +133,8 @@ export class Delivery {
       // wrote: that is no outage, so try once more at once, on a fresh connection.
       if (reused && !this.stopping) return 'again';
       throw e;
+    } finally {
+      this.inFlight = false;
     }
     if (ack.status === 'ERR') {
       this.dropConnection(); // the receiver ends the connection after an ERR

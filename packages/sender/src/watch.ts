@@ -44,7 +44,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  log.info({ backlog: spool.count }, `${signal}: stopping; undelivered frames stay spooled`);
+  log.info({ backlog: spool.count }, `${signal}: stopping; a frame on its way gets its answer first, undelivered frames stay spooled`);
   await watcher.stop();
   await delivery.stop();
   // Everything is closed and the spool is consistent. Should a file watch still keep the event
