@@ -304,15 +304,43 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('sender once (f
     }
   });
 
-  it.each([
-    ['missing', null, 66, 'surveillance-sender: not-found: cannot read'],
-    ['half-written', 'half', 65, 'is still not one whole JPEG after 2s'],
-  ])('exits with an error for a %s picture and sends nothing', (_what, content, status, message) => {
-    const path = join(tmp.path, `${_what}.jpg`);
-    if (content) writeFileSync(path, frames[0]!.subarray(0, frames[0]!.length >> 1));
-    const r = spawnSync('node', [SENDER_BIN, 'once', '--file', path, '--to', `127.0.0.1:${receiver.port}`, '--spool', spool, '--camera', 'gate'], { env: cleanEnv(), encoding: 'utf8' });
-    expect(r.status).toBe(status);
-    expect(r.stderr).toContain(message);
-    expect(storedFrames(store)).toHaveLength(3);
+  it('warns once that the picture is missing, still delivers the backlog and exits 0, and says when it is back', async () => {
+    const own = join(tmp.path, 'missing-spool');
+    const picture = join(tmp.path, 'missing.jpg');
+    const run = (port: number) =>
+      spawnSync('node', [SENDER_BIN, 'once', '--file', picture, '--to', `127.0.0.1:${port}`, '--spool', own, '--camera', 'gone'], { env: cleanEnv(), encoding: 'utf8' });
+    const lines = (r: { stderr: string }, level: number) => parseLog(r.stderr).filter((l) => l.level === level).map((l) => l.msg);
+    // A frame spooled while the receiver was down, then the camera goes.
+    writeAtomically(picture, frames[0]!);
+    expect(run(await freePort()).status).toBe(69);
+    rmSync(picture);
+
+    const first = run(receiver.port);
+    expect(lines(first, 40)).toEqual([
+      `cannot read ${picture}: ENOENT: no picture to look at (is the camera plugged in and capture running?); spooled frames are delivered all the same, and this is not said again until the picture is back`,
+    ]);
+    expect(first.status).toBe(0);
+    expect(spooled(own)).toEqual([]);
+    expect(storedFrames(store).filter((f) => f.startsWith('gone/'))).toHaveLength(1);
+
+    const second = run(receiver.port);
+    expect(second.stderr).toBe('');
+    expect(second.status).toBe(0);
+
+    writeAtomically(picture, frames[1]!);
+    const back = run(receiver.port);
+    expect(lines(back, 30)).toContain(`${picture} is back`);
+    expect(back.status).toBe(0);
+    expect(storedFrames(store).filter((f) => f.startsWith('gone/'))).toHaveLength(2);
+  });
+
+  it('exits with an error for a picture that stays half-written, and sends nothing', () => {
+    const path = join(tmp.path, 'half-written.jpg');
+    writeFileSync(path, frames[0]!.subarray(0, frames[0]!.length >> 1));
+    const before = storedFrames(store);
+    const r = spawnSync('node', [SENDER_BIN, 'once', '--file', path, '--to', `127.0.0.1:${receiver.port}`, '--spool', join(tmp.path, 'half-spool'), '--camera', 'gate'], { env: cleanEnv(), encoding: 'utf8' });
+    expect(r.stderr).toContain('is still not one whole JPEG after 2s');
+    expect(r.status).toBe(65);
+    expect(storedFrames(store)).toEqual(before);
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   linkSync,
   mkdirSync,
@@ -27,6 +28,7 @@ import { fsyncPath, SurveillanceError, type Logger } from '@surveillance/shared'
  *   SPOOL/tmp/                                                    files being written
  *   SPOOL/reference.jpg                                           the last chosen frame (mtime = capture time)
  *   SPOOL/last-sent.json                                          the last acknowledged frame, for `status`
+ *   SPOOL/picture-missing                                         `once` runs: the missing picture was reported
  *
  * The name carries all the metadata, so a frame is one atomic rename: there is no sidecar that
  * could be missing or stale. The frame id is chosen once, here, and is sent again unchanged on
@@ -286,6 +288,23 @@ export class Spool {
       if (!this.lastSentFailing) this.options.log?.warn({ code: (e as NodeJS.ErrnoException).code }, `cannot note the last frame sent in ${this.dir} (for status): ${(e as Error).message}`);
       this.lastSentFailing = true;
     }
+  }
+
+  /**
+   * Whether a trouble was reported already, kept across processes: a `once` run every ten
+   * seconds says that the picture is missing once, not on every run. Sets the note and returns
+   * what it was; a note that cannot be written costs a repeated line, nothing more.
+   */
+  noteTrouble(name: 'picture-missing', on: boolean): boolean {
+    const path = join(this.dir, name);
+    const was = existsSync(path);
+    try {
+      if (on && !was) writeFileSync(path, `${new Date().toISOString()}\n`);
+      if (!on && was) rmSync(path, { force: true });
+    } catch {
+      // reported again next time
+    }
+    return was;
   }
 
   /** The pid says whose it is (for open()); the random part keeps it from meeting a leftover. */
