@@ -45,7 +45,7 @@ function badJpeg(reason: string): SurveillanceError {
  * must be chosen before decoding, and scanning the entropy-coded data would cost more than
  * the decode it is meant to make cheaper. The decoder checks the rest.
  */
-export function jpegSize(jpeg: Uint8Array): { width: number; height: number } {
+function jpegSize(jpeg: Uint8Array): { width: number; height: number } {
   if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== SOI) {
     throw badJpeg(`not a JPEG (${jpeg.length} bytes, no FF D8 start-of-image marker)`);
   }

@@ -39,7 +39,7 @@ interface Tone {
 const IDENTITY: Tone = { a: 0, b: 1, c: 0 };
 
 /** Histogram of |residual| in quarter grey levels: robust noise and shares above a level. */
-export class ResidualSpread {
+class ResidualSpread {
   private readonly histogram = new Uint32Array(256 * SIGMA_BINS_PER_LEVEL + 1);
   private count = 0;
 

@@ -28,7 +28,7 @@ export const INCOMPLETE_RETRY_MS = 20;
 /** A file still incomplete after this long was left broken by its writer; wait for the next write. */
 export const INCOMPLETE_GIVE_UP_MS = 2000;
 
-export function identityOf(st: BigIntStats): string {
+function identityOf(st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
 }
 

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { checkCameraName, formatHelp, loadOptions, LOG_LEVELS, SurveillanceError, type HostPort, type Spec, type Values } from '@surveillance/shared';
+import { checkCameraName, envName, formatHelp, loadOptions, LOG_LEVELS, SurveillanceError, type HostPort, type Spec, type Values } from '@surveillance/shared';
 import { detectorSpec } from './change-detector.ts';
 
 const MiB = 1024 * 1024;
@@ -9,7 +9,7 @@ const MiB = 1024 * 1024;
  * config file or one environment file serves `watch`, `once`, `send` and `status` alike: the
  * shared loader refuses config keys a spec does not know.
  */
-export const senderSpec = {
+const senderSpec = {
   file: { kind: 'path', description: "the camera's picture, rewritten in place or renamed over by the capture program" },
   to: { kind: 'hostport', description: 'the receiver, HOST:PORT' },
   spool: { kind: 'path', description: 'folder that keeps chosen frames until the receiver has acknowledged them', defaultText: '$STATE_DIRECTORY when systemd sets it' },
@@ -42,12 +42,8 @@ export function usage(message: string): SurveillanceError {
 
 /** An option a command cannot do without. */
 export function required<T>(value: T | undefined, option: string, why: string): T {
-  if (value === undefined) throw usage(`missing --${option} (or ${envLike(option)}): ${why}`);
+  if (value === undefined) throw usage(`missing --${option} (or ${envName(option)}): ${why}`);
   return value;
-}
-
-function envLike(option: string): string {
-  return `SURVEILLANCE_${option.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /** The spool folder: --spool, else the first folder of systemd's StateDirectory=. */

@@ -35,8 +35,8 @@ import { fsyncPath, SurveillanceError, type Logger } from '@surveillance/shared'
  * every retry; the receiver answers DUP for a frame it already has, which makes resending safe.
  */
 
-export const QUEUE_DIR = 'queue';
-export const REJECTED_DIR = 'rejected';
+const QUEUE_DIR = 'queue';
+const REJECTED_DIR = 'rejected';
 const TMP_DIR = 'tmp';
 const REFERENCE_FILE = 'reference.jpg';
 const LAST_SENT_FILE = 'last-sent.json';
@@ -98,11 +98,11 @@ export interface SpoolOptions {
 }
 
 /** A new frame id: capture time (base 36, sorts by time for decades) and 32 random bits. */
-export function newFrameId(time: Date): string {
+function newFrameId(time: Date): string {
   return `${time.getTime().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-export function spoolName(frame: { time: Date; id: string; camera: string }): string {
+function spoolName(frame: { time: Date; id: string; camera: string }): string {
   return `${String(frame.time.getTime()).padStart(13, '0')}_${frame.id}_${frame.camera}.jpg`;
 }
 
