@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the camera box's systemd units (units/README.md, "Camera box"): the capture and
-# sender services, the arming timer and target, the udev rule, the service users and an
-# environment file for the sender's options. Run as root for system units, or with --user.
+# sender services, the arming timer and target, the udev rule, the service users, an
+# environment file for the sender's options and a surveillance-sender command. Run as root for
+# system units, or with --user.
 set -euo pipefail
 
 usage() {
@@ -13,10 +14,12 @@ Usage: scripts/install-sender-units.sh [options]
   --vendor ID        the camera's USB vendor id for the udev rule (lsusb), e.g. 046d
   --product ID       the camera's USB product id, e.g. 0825
   --timer            deliver with surveillance-sender-once.timer instead of the daemon
-  --bin COMMAND      the sender command for ExecStart= (default: surveillance-sender on
-                     PATH, else node and this checkout's packages/sender/bin)
-  --user             install per-user units (~/.config/systemd/user); the udev rule is
-                     then printed for root to install
+  --bin COMMAND      the sender command for ExecStart= (default: a command installed as
+                     /usr/local/bin/surveillance-sender, ~/.local/bin/ with --user, that
+                     runs this checkout's packages/sender/bin with node)
+  --user             install per-user units (~/.config/systemd/user), spool in
+                     ~/.local/state/surveillance-sender; the udev rule is then printed for
+                     root to install
   --root DIR         install into DIR as if it were / (an image, or a test); nothing is
                      started or reloaded
   --dry-run          show what would be done, change nothing
@@ -62,43 +65,79 @@ done
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 UNITS="$REPO/units"
-if [ -z "$BIN" ]; then
-  if command -v surveillance-sender >/dev/null; then
-    BIN=$(command -v surveillance-sender)
-  else
-    BIN="$(command -v node || echo /usr/bin/node) $REPO/packages/sender/bin/surveillance-sender.js"
-    [ -f "$REPO/packages/sender/dist/cli.js" ] || echo "note: build the sender first: node scripts/build.mjs sender" >&2
-  fi
-fi
-case "$BIN" in
-  /home/* | /root/* | *" /home/"* | *" /root/"*)
-    [ "$MODE" = user ] || echo "warning: $BIN is below /home or /root, which ProtectHome=yes hides from the service; install the sender elsewhere (e.g. /opt) or use --user" >&2 ;;
-esac
 
 if [ "$MODE" = system ]; then
+  PREFIX=/usr/local
   UNIT_DIR="$ROOT/etc/systemd/system"
   CONF_DIR="$ROOT/etc/surveillance"
   RULES_DIR="$ROOT/etc/udev/rules.d"
   SYSUSERS_DIR="$ROOT/etc/sysusers.d"
+  SPOOL=/var/lib/surveillance-sender
   SYSTEMCTL=(systemctl)
 else
+  PREFIX=$HOME/.local
   CONFIG_HOME=${XDG_CONFIG_HOME:-$HOME/.config}
   UNIT_DIR="$ROOT$CONFIG_HOME/systemd/user"
   CONF_DIR="$ROOT$CONFIG_HOME/surveillance"
+  SPOOL=${XDG_STATE_HOME:-$HOME/.local/state}/surveillance-sender
   SYSTEMCTL=(systemctl --user)
 fi
 [ -z "$ROOT" ] || SYSTEMCTL+=("--root=$ROOT")
+
+# Without --bin: a surveillance-sender command that runs this checkout with node, named in the
+# units and at hand for the admin (`surveillance-sender status`).
+COMMAND=''
+if [ -z "$BIN" ]; then
+  NODE=$(command -v node) || fail "node is not on PATH; install Node 20 or later, or pass --bin COMMAND"
+  COMMAND=$PREFIX/bin/surveillance-sender
+  BIN=$COMMAND
+  [ -f "$REPO/packages/sender/dist/cli.js" ] || echo "note: build the sender first: node scripts/build.mjs sender" >&2
+  RUNS=("$NODE" "$REPO")
+else
+  RUNS=("$BIN")
+fi
+if [ "$MODE" = system ]; then
+  for path in "${RUNS[@]}"; do
+    case "$path" in
+      /home/* | /root/* | /run/user/* | *" /home/"* | *" /root/"*)
+        echo "warning: $path is below /home, /root or /run/user, which ProtectHome=yes hides from the service; install it elsewhere (e.g. /opt) or use --user" >&2 ;;
+    esac
+  done
+fi
 
 # run and put (scripts/lib/install-common.sh)
 # shellcheck source=lib/install-common.sh
 . "$(dirname "$0")/lib/install-common.sh"
 
-# A unit as the target system needs it: the sender command filled in; per-user units run as
-# the user themselves, so they name no service users.
+# One word for sh, in single quotes, whatever the path holds.
+sh_quote() {
+  local q="'\\''"
+  printf "'%s'" "${1//\'/$q}"
+}
+
+command_text() {
+  printf '#!/bin/sh\n# Installed by scripts/install-sender-units.sh; run it again to update.\n'
+  printf 'exec %s %s "$@"\n' "$(sh_quote "$NODE")" "$(sh_quote "$REPO/packages/sender/bin/surveillance-sender.js")"
+}
+
+# A unit as the target system needs it: the sender command filled in. A user manager runs
+# everything as the user, so per-user units name no service users, keep the spool in the home
+# folder (which ProtectHome= must then leave reachable, as it must %t, /run/user/UID, where the
+# picture is), run in a user namespace of their own (PrivateUsers=yes: there the user may drop
+# capabilities and make the sandbox's namespaces), and leave out what needs privileges the user
+# lacks (units/README.md, "Per-user units"): the eBPF address filter, ProtectKernelLogs=, and
+# StateDirectory=, which systemd 252 puts below ~/.config. multi-user.target is the system's; a
+# user's is default.target.
 unit_text() {
   local sedscript=("-e" "s|/usr/local/bin/surveillance-sender|$BIN|")
   if [ "$MODE" = user ]; then
-    sedscript+=(-e '/^\(User\|Group\|SupplementaryGroups\)=/d')
+    sedscript+=(
+      -e '/^\(User\|Group\|SupplementaryGroups\|StateDirectoryMode\|IPAddressAllow\|IPAddressDeny\|ProtectKernelLogs\)=/d'
+      -e "s|^StateDirectory=surveillance-sender\$|Environment=SURVEILLANCE_SPOOL=$SPOOL\\nReadWritePaths=$SPOOL|"
+      -e 's|^ProtectHome=yes$|ProtectHome=read-only|'
+      -e 's|^NoNewPrivileges=yes$|&\nPrivateUsers=yes|'
+      -e 's|^WantedBy=multi-user\.target$|WantedBy=default.target|'
+    )
   fi
   sed "${sedscript[@]}" "$UNITS/$1"
 }
@@ -110,6 +149,8 @@ rule_text() {
   [ "$MODE" = system ] || sedscript+=(-e 's/ENV{SYSTEMD_WANTS}/ENV{SYSTEMD_USER_WANTS}/')
   sed "${sedscript[@]:-s/^//}" "$UNITS/99-surveillance-camera.rules"
 }
+
+[ -z "$COMMAND" ] || command_text | put "$ROOT$COMMAND" 0755
 
 UNIT_FILES=(surveillance-camera.target surveillance-camera-arm.timer surveillance-capture.service
   surveillance-sender.service surveillance-sender-once.service surveillance-sender-once.timer)
@@ -141,43 +182,64 @@ else
   rule_text | sed 's/^/  /'
   echo "  RULE"
   echo "  sudo udevadm control --reload && sudo udevadm trigger --action=change --subsystem-match=video4linux"
+  # ReadWritePaths= needs the folder to exist before the first start.
+  run mkdir -p -m 0700 "$ROOT$SPOOL"
 fi
 
-# systemctl cannot enable per-user units below another root: make the links it would make.
-enable_units() {
-  if [ "$MODE" = user ] && [ -n "$ROOT" ]; then
-    for unit in "$@"; do
-      run mkdir -p "$UNIT_DIR/surveillance-camera.target.wants"
-      run ln -sfn "../$unit" "$UNIT_DIR/surveillance-camera.target.wants/$unit"
-    done
-  else
-    run "${SYSTEMCTL[@]}" enable "$@"
-  fi
-}
-disable_units() {
-  if [ "$MODE" = user ] && [ -n "$ROOT" ]; then
-    for unit in "$@"; do run rm -f "$UNIT_DIR/surveillance-camera.target.wants/$unit"; done
-  else
-    run "${SYSTEMCTL[@]}" disable "$@"
-  fi
-}
-
-[ -n "$ROOT" ] || run "${SYSTEMCTL[@]}" daemon-reload
 if [ "$VARIANT" = timer ]; then
-  disable_units surveillance-sender.service
-  enable_units surveillance-capture.service surveillance-sender-once.timer
+  DELIVER=surveillance-sender-once.timer OTHER=surveillance-sender.service
 else
-  disable_units surveillance-sender-once.timer
-  enable_units surveillance-capture.service surveillance-sender.service
+  DELIVER=surveillance-sender.service OTHER=surveillance-sender-once.timer
 fi
 
-if [ "$MODE" = system ]; then
-  SPOOL=/var/lib/surveillance-sender
+# systemctl cannot enable per-user units below another root: make (and remove) the links it
+# would, in the target of the unit's WantedBy=.
+unlink_unit() {
+  local link
+  for link in "$UNIT_DIR"/*.wants/"$1"; do
+    [ ! -L "$link" ] || run rm -f "$link"
+  done
+}
+link_unit() {
+  local target
+  target=$(unit_text "$1" | sed -n 's/^WantedBy=//p')
+  unlink_unit "$1"
+  run mkdir -p "$UNIT_DIR/$target.wants"
+  run ln -sfn "../$1" "$UNIT_DIR/$target.wants/$1"
+}
+
+# reenable, not enable: it also removes the links of an earlier install, which made the sender
+# part of surveillance-camera.target.
+if [ "$MODE" = user ] && [ -n "$ROOT" ]; then
+  unlink_unit "$OTHER"
+  link_unit surveillance-capture.service
+  link_unit "$DELIVER"
+elif [ -n "$ROOT" ]; then
+  run "${SYSTEMCTL[@]}" disable "$OTHER"
+  run "${SYSTEMCTL[@]}" reenable surveillance-capture.service "$DELIVER"
 else
-  SPOOL="$CONFIG_HOME/surveillance-sender (systemd 254 and later: ${XDG_STATE_HOME:-$HOME/.local/state}/surveillance-sender)"
+  run "${SYSTEMCTL[@]}" daemon-reload
+  run "${SYSTEMCTL[@]}" disable --now "$OTHER"
+  run "${SYSTEMCTL[@]}" reenable surveillance-capture.service "$DELIVER"
+  # A restart, not a start: a sender already running picks up the new units and command.
+  run "${SYSTEMCTL[@]}" restart "$DELIVER"
 fi
+
+# The spool is the service user's alone (mode 0700): status needs root for system units.
+RECEIVER=$TO
+[ -n "$RECEIVER" ] || [ ! -r "$CONF_DIR/sender.env" ] || RECEIVER=$(sed -n 's/^SURVEILLANCE_TO=//p' "$CONF_DIR/sender.env" | tail -n 1)
+if [ "$MODE" = user ]; then
+  STATUS=$BIN
+elif [ -n "$COMMAND" ]; then
+  STATUS="sudo surveillance-sender"
+else
+  STATUS="sudo $BIN"
+fi
+if [ -n "$ROOT" ]; then WHEN="from every boot of the system in $ROOT"; else WHEN="from now on and from every boot"; fi
 cat <<EOF
-Done. Plug the camera in: a minute later surveillance-camera.target starts capture and sender.
-Check with: ${SYSTEMCTL[*]} status surveillance-camera.target
-            surveillance-sender status --spool $SPOOL
+Done. $DELIVER delivers $WHEN, camera or not.
+Plug the camera in: a minute later surveillance-camera.target starts capture; unplugging it
+stops capture only, and the frames spooled before still go out.
+Check with: ${SYSTEMCTL[*]} status surveillance-camera.target $DELIVER
+            $STATUS status --spool $SPOOL${RECEIVER:+ --to $RECEIVER}
 EOF

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, ROOT, tempDir } from './helpers/receiver.ts';
@@ -40,6 +40,17 @@ function prepareRoot(root: string): void {
   }
 }
 
+/** The `.wants` folders of a unit folder that hold links, and the links in each, sorted. */
+function wants(unitDir: string): Record<string, string[]> {
+  return Object.fromEntries(
+    readdirSync(unitDir)
+      .filter((d) => d.endsWith('.wants'))
+      .sort()
+      .map((d) => [d, readdirSync(join(unitDir, d)).sort()])
+      .filter(([, links]) => links!.length > 0),
+  );
+}
+
 describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))('camera box units', () => {
   const tmp = tempDir('sender-units-');
   afterAll(() => tmp.remove());
@@ -57,11 +68,25 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       `+ write ${root}/etc/udev/rules.d/99-surveillance-camera.rules (mode 0644)`,
       `+ systemd-sysusers --root=${root} ${root}/etc/sysusers.d/surveillance-camera.conf`,
       `+ systemctl --root=${root} disable surveillance-sender-once.timer`,
-      `+ systemctl --root=${root} enable surveillance-capture.service surveillance-sender.service`,
+      `+ systemctl --root=${root} reenable surveillance-capture.service surveillance-sender.service`,
     ]);
     expect(r.stdout).toContain(`    | ExecStart=${BIN} watch\n`);
     expect(r.stdout).toContain('    | SURVEILLANCE_TO=192.168.1.10:4444\n');
     expect(readdirSync(root)).toEqual([]);
+  });
+
+  it.each([
+    ['the daemon', [], 'surveillance-sender-once.timer', 'surveillance-sender.service'],
+    ['the timer variant', ['--timer'], 'surveillance-sender.service', 'surveillance-sender-once.timer'],
+  ])('on a running system, switches to %s: stops the other variant, (re)starts this one', (_what, args, other, chosen) => {
+    const r = install(['--dry-run', '--bin', BIN, ...args]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('+ systemctl'))).toEqual([
+      '+ systemctl daemon-reload',
+      `+ systemctl disable --now ${other}`,
+      `+ systemctl reenable surveillance-capture.service ${chosen}`,
+      `+ systemctl restart ${chosen}`,
+    ]);
   });
 
   it.each([
@@ -80,16 +105,23 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
     const root = join(tmp.path, 'system');
     let result: ReturnType<typeof install>;
 
-    it('installs units, rule, users and options, and enables capture and sender', () => {
+    it('installs units, rule, users and options; capture goes with the camera, the sender with the system', () => {
       mkdirSync(root);
+      // A link an earlier version made: the sender was part of the camera target then.
+      mkdirSync(join(root, 'etc/systemd/system/surveillance-camera.target.wants'), { recursive: true });
+      symlinkSync('/etc/systemd/system/surveillance-sender.service', join(root, 'etc/systemd/system/surveillance-camera.target.wants/surveillance-sender.service'));
       result = install(['--root', root, '--to', '192.168.1.10:4444', '--camera', 'porch', '--vendor', '1d6b', '--product', '0102', '--bin', BIN]);
       expect(result.stderr).not.toMatch(/warning|fail|error/i);
       expect(result.status).toBe(0);
       const unitDir = join(root, 'etc/systemd/system');
       for (const u of SENDER_UNITS) expect(existsSync(join(unitDir, u))).toBe(true);
       expect(readFileSync(join(unitDir, 'surveillance-sender.service'), 'utf8')).toContain(`\nExecStart=${BIN} watch\n`);
-      expect(readdirSync(join(unitDir, 'surveillance-camera.target.wants')).sort()).toEqual(['surveillance-capture.service', 'surveillance-sender.service']);
-      expect(readlinkSync(join(unitDir, 'surveillance-camera.target.wants/surveillance-sender.service'))).toBe('/etc/systemd/system/surveillance-sender.service');
+      expect(wants(unitDir)).toEqual({
+        'multi-user.target.wants': ['surveillance-sender.service'],
+        'surveillance-camera.target.wants': ['surveillance-capture.service'],
+      });
+      expect(readlinkSync(join(unitDir, 'multi-user.target.wants/surveillance-sender.service'))).toBe('/etc/systemd/system/surveillance-sender.service');
+      expect(existsSync(join(root, 'usr/local/bin/surveillance-sender'))).toBe(false); // --bin names the command
       const rule = readFileSync(join(root, 'etc/udev/rules.d/99-surveillance-camera.rules'), 'utf8');
       expect(rule).toContain('ATTRS{idVendor}=="1d6b", ATTRS{idProduct}=="0102"');
       expect(rule).toContain('ENV{SYSTEMD_WANTS}+="surveillance-camera-arm.timer"');
@@ -105,7 +137,10 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       expect(r.status).toBe(0);
       expect(r.stdout).toContain(`keeping ${root}/etc/surveillance/sender.env`);
       expect(readFileSync(join(root, 'etc/surveillance/sender.env'), 'utf8')).toBe('SURVEILLANCE_TO=10.1.1.1:4444\n');
-      expect(readdirSync(join(root, 'etc/systemd/system/surveillance-camera.target.wants')).sort()).toEqual(['surveillance-capture.service', 'surveillance-sender-once.timer']);
+      expect(wants(join(root, 'etc/systemd/system'))).toEqual({
+        'surveillance-camera.target.wants': ['surveillance-capture.service'],
+        'timers.target.wants': ['surveillance-sender-once.timer'],
+      });
     });
 
     it('passes systemd-analyze verify on the installed tree, without a single warning', () => {
@@ -122,7 +157,25 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
     });
   });
 
-  it('installs per-user units without service users, prints the udev rule for root, and they verify', () => {
+  it('installs a surveillance-sender command when no --bin is given, names it in the units, and the hint uses it', () => {
+    const root = join(tmp.path, 'command');
+    mkdirSync(root);
+    const r = install(['--root', root, '--to', '192.168.1.10:4444']);
+    expect(r.status).toBe(0);
+    const command = join(root, 'usr/local/bin/surveillance-sender');
+    expect(statSync(command).mode & 0o777).toBe(0o755);
+    expect(readFileSync(command, 'utf8')).toMatch(/\nexec '\/\S+\/node' '[^']+\/packages\/sender\/bin\/surveillance-sender\.js' "\$@"\n$/);
+    for (const unit of ['surveillance-sender.service', 'surveillance-sender-once.service']) {
+      expect(readFileSync(join(root, 'etc/systemd/system', unit), 'utf8')).toMatch(/^ExecStart=\/usr\/local\/bin\/surveillance-sender (watch|once)$/m);
+    }
+    expect(r.stdout).toContain('sudo surveillance-sender status --spool /var/lib/surveillance-sender --to 192.168.1.10:4444\n');
+    // The command runs this checkout's sender.
+    const run = spawnSync(command, ['status', '--spool', join(tmp.path, 'no-spool'), '--json'], { encoding: 'utf8', env: cleanEnv() });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout).backlog).toMatchObject({ files: 0 });
+  });
+
+  it('installs per-user units that a user manager can run, prints the udev rule for root, and they verify', () => {
     const root = join(tmp.path, 'user');
     mkdirSync(root);
     // `systemd-analyze --user` has no --root: the sender must exist on this machine.
@@ -134,10 +187,34 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('ENV{SYSTEMD_USER_WANTS}+="surveillance-camera-arm.timer"');
     const unitDir = join(root, 'home/cam/.config/systemd/user');
-    for (const u of SENDER_UNITS) expect(readFileSync(join(unitDir, u), 'utf8')).not.toMatch(/^(User|Group|SupplementaryGroups)=/m);
-    expect(readdirSync(join(unitDir, 'surveillance-camera.target.wants')).sort()).toEqual(['surveillance-capture.service', 'surveillance-sender.service']);
+    const spool = '/home/cam/.local/state/surveillance-sender';
+    for (const u of SENDER_UNITS) {
+      const text = readFileSync(join(unitDir, u), 'utf8');
+      // What a user manager cannot do, or does elsewhere (StateDirectory= below ~/.config in systemd 252).
+      expect(text).not.toMatch(/^(User|Group|SupplementaryGroups|StateDirectory|StateDirectoryMode|IPAddressAllow|IPAddressDeny|ProtectKernelLogs)=/m);
+      expect(text).not.toMatch(/^ProtectHome=yes$/m);
+      expect(text).not.toMatch(/^WantedBy=multi-user\.target$/m);
+      if (/^NoNewPrivileges=yes$/m.test(text)) expect(text).toMatch(/^NoNewPrivileges=yes\nPrivateUsers=yes$/m);
+    }
+    for (const u of ['surveillance-sender.service', 'surveillance-sender-once.service']) {
+      expect(readFileSync(join(unitDir, u), 'utf8')).toMatch(new RegExp(`^Environment=SURVEILLANCE_SPOOL=${spool}\nReadWritePaths=${spool}\n(.|\n)*^ProtectHome=read-only$`, 'm'));
+    }
+    expect(statSync(join(root, spool)).mode & 0o777).toBe(0o700);
+    expect(wants(unitDir)).toEqual({
+      'default.target.wants': ['surveillance-sender.service'],
+      'surveillance-camera.target.wants': ['surveillance-capture.service'],
+    });
+    expect(r.stdout).toContain(`${bin} status --spool ${spool} --to receiver.lan:4444\n`);
     expect(existsSync(join(root, 'home/cam/.config/surveillance/sender.env'))).toBe(true);
     expect(existsSync(join(root, 'etc'))).toBe(false); // nothing outside the user's home
+
+    // Switching to the timer variant takes the daemon's link away.
+    expect(install(['--user', '--root', root, '--bin', bin, '--timer'], { HOME: '/home/cam', XDG_CONFIG_HOME: '' }).status).toBe(0);
+    expect(wants(unitDir)).toEqual({
+      'surveillance-camera.target.wants': ['surveillance-capture.service'],
+      'timers.target.wants': ['surveillance-sender-once.timer'],
+    });
+    expect(install(['--user', '--root', root, '--bin', bin], { HOME: '/home/cam', XDG_CONFIG_HOME: '' }).status).toBe(0);
 
     const runtime = join(tmp.path, 'runtime');
     mkdirSync(runtime, { mode: 0o700 });

@@ -60,11 +60,11 @@ export function startSender(args: string[], env: Record<string, string> = {}): R
   };
 }
 
-/** Polls until `probe` returns something truthy. Generous limit: only a hang should hit it. */
-export async function waitFor<T>(probe: () => T | undefined | false, what: string, limitMs = 30_000): Promise<T> {
+/** Polls until `probe` returns (or resolves with) something truthy. Generous limit: only a hang should hit it. */
+export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, limitMs = 30_000): Promise<T> {
   const started = Date.now();
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value) return value;
     if (Date.now() - started > limitMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
