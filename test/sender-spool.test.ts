@@ -115,6 +115,20 @@ describe('Spool', () => {
     ]);
   });
 
+  it('reports dropping once across processes too (a restart, the next `once` run), and counts all in the end', () => {
+    const { lines, log } = recordingLogger();
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+    const first = open({ maxFiles: 2 }, log);
+    for (let s = 0; s < 3; s++) first.add(JPEG, { camera: 'c', time: at(s) });
+    const next = open({ maxFiles: 2 }, log);
+    next.add(JPEG, { camera: 'c', time: at(3) });
+    expect(lines.map((l) => l.level)).toEqual(['warn']);
+    while (next.count > 0) next.remove(next.oldest()!);
+    open({ maxFiles: 2 }, log).add(JPEG, { camera: 'c', time: at(4) });
+    expect(lines.slice(1).map((l) => l.msg)).toEqual([`spool has room again: 2 undelivered frame(s) were dropped, captured from ${at(0).toISOString()} to ${at(1).toISOString()}`]);
+    expect(existsSync(join(tmp.path, 'dropping.json'))).toBe(false);
+  });
+
   it('moves a rejected frame aside and keeps only the latest 50 there', () => {
     const spool = open();
     for (let i = 0; i < 55; i++) spool.reject(spool.add(JPEG, { camera: 'c', time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) }));

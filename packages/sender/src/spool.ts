@@ -28,6 +28,7 @@ import { fsyncPath, SurveillanceError, type Logger } from '@surveillance/shared'
  *   SPOOL/tmp/                                                    files being written
  *   SPOOL/reference.jpg                                           the last chosen frame (mtime = capture time)
  *   SPOOL/last-sent.json                                          the last acknowledged frame, for `status`
+ *   SPOOL/dropping.json                                           frames are being dropped for room (reported once)
  *   SPOOL/picture-missing                                         `once` runs: the missing picture was reported
  *
  * The name carries all the metadata, so a frame is one atomic rename: there is no sidecar that
@@ -40,6 +41,8 @@ const REJECTED_DIR = 'rejected';
 const TMP_DIR = 'tmp';
 const REFERENCE_FILE = 'reference.jpg';
 const LAST_SENT_FILE = 'last-sent.json';
+/** The dropping under way, so that a restart or the next `once` run does not report it again. */
+const DROPPING_FILE = 'dropping.json';
 /** Rejected frames are kept for inspection, not forever. */
 const REJECTED_KEEP_FILES = 50;
 /** How often a frame is written again when the file system is full, each time after dropping old frames. */
@@ -158,6 +161,7 @@ export class Spool {
     }
     this.frames = readQueue(this.queue);
     this.totalBytes = this.frames.reduce((sum, f) => sum + f.bytes, 0);
+    this.dropping = readDropping(join(this.dir, DROPPING_FILE));
     return this;
   }
 
@@ -191,7 +195,8 @@ export class Spool {
     }
     this.insert(frame);
     dropped = this.enforceBounds(frame) || dropped;
-    if (!dropped) this.checkRoomAgain();
+    if (dropped) this.saveDropping();
+    else this.checkRoomAgain();
     return frame;
   }
 
@@ -357,16 +362,38 @@ export class Spool {
     return frame.bytes;
   }
 
+  /** After the new frame is in: a note of the dropping first, on a full disk, could take its room. */
+  private saveDropping(): void {
+    if (!this.dropping) return;
+    const { causes, count, oldest, newest } = this.dropping;
+    try {
+      writeFileSync(join(this.dir, DROPPING_FILE), `${JSON.stringify({ causes: [...causes], count, oldest, newest })}\n`);
+    } catch {
+      // A restart would report the dropping once more, nothing worse.
+    }
+  }
+
   /** After an add that dropped nothing: ends the dropping, with one line that says how many went. */
   private checkRoomAgain(): void {
     const { maxBytes, maxFiles, log } = this.options;
     if (!this.dropping || this.frames.length > maxFiles * ROOM_AGAIN_SHARE || this.totalBytes > maxBytes * ROOM_AGAIN_SHARE) return;
     const { count, oldest, newest } = this.dropping;
     this.dropping = undefined;
+    rmSync(join(this.dir, DROPPING_FILE), { force: true });
     log?.info(
       { dropped: count, oldestDropped: oldest.toISOString(), newestDropped: newest.toISOString(), files: this.frames.length, bytes: this.totalBytes },
       `spool has room again: ${count} undelivered frame(s) were dropped, captured from ${oldest.toISOString()} to ${newest.toISOString()}`,
     );
+  }
+}
+
+function readDropping(path: string): Dropping | undefined {
+  try {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as { causes: DropCause[]; count: number; oldest: string; newest: string };
+    const dropping = { causes: new Set(saved.causes), count: saved.count, oldest: new Date(saved.oldest), newest: new Date(saved.newest) };
+    return Number.isInteger(dropping.count) && !Number.isNaN(dropping.oldest.getTime() + dropping.newest.getTime()) ? dropping : undefined;
+  } catch {
+    return undefined; // none, or a note torn by a crash: the next drop reports anew
   }
 }
 
