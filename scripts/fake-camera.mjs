@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mulberry32, NOISE_TABLE_SIZE, normalNoiseTable } from './lib/sensor-noise.mjs';
 
 const USAGE = `Usage: node scripts/fake-camera.mjs [options]
 
@@ -36,7 +37,6 @@ Exits 0 after --frames frames or on SIGTERM/SIGINT (after finishing the frame be
 `;
 
 const EX_USAGE = 64;
-const NOISE_TABLE_SIZE = 1 << 20;
 
 function fail(message) {
   process.stderr.write(`fake-camera: usage: ${message}\n`);
@@ -105,29 +105,12 @@ function parseOptions(argv) {
   };
 }
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Draws frames: a fixed room (wall, floor, furniture) plus noise and a moving object. */
 class Painter {
   constructor(o) {
     this.o = o;
     this.random = mulberry32(o.seed);
-    this.noise = new Float32Array(NOISE_TABLE_SIZE);
-    for (let i = 0; i < NOISE_TABLE_SIZE; i += 2) {
-      const r = Math.sqrt(-2 * Math.log(1 - this.random()));
-      const t = 2 * Math.PI * this.random();
-      this.noise[i] = r * Math.cos(t);
-      this.noise[i + 1] = r * Math.sin(t);
-    }
+    this.noise = normalNoiseTable(this.random);
     this.room = this.paintRoom();
   }
 

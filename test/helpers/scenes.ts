@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { mulberry32, NOISE_TABLE_SIZE, normalNoiseTable } from '../../scripts/lib/sensor-noise.mjs';
 
 /**
  * Synthetic camera scenes for the change detector's tests: a textured "room" at full camera
@@ -40,22 +41,10 @@ export interface FrameSpec {
   reencode?: number;
 }
 
-const NOISE_TABLE_SIZE = 1 << 20;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class SceneGenerator {
   private readonly base: Float32Array;
-  private readonly noiseTable = new Float32Array(NOISE_TABLE_SIZE);
+  private readonly noiseTable: Float32Array;
   private readonly random: () => number;
 
   constructor(
@@ -64,13 +53,7 @@ export class SceneGenerator {
     seed = 1,
   ) {
     this.random = mulberry32(seed);
-    for (let i = 0; i < NOISE_TABLE_SIZE; i += 2) {
-      // Box-Muller: two standard normal values per pair of uniforms.
-      const r = Math.sqrt(-2 * Math.log(1 - this.random()));
-      const t = 2 * Math.PI * this.random();
-      this.noiseTable[i] = r * Math.cos(t);
-      this.noiseTable[i + 1] = r * Math.sin(t);
-    }
+    this.noiseTable = normalNoiseTable(this.random);
     this.base = this.paintRoom();
   }
 
