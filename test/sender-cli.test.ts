@@ -103,6 +103,16 @@ describe.skipIf(!needTools('systemd-socket-activate'))('surveillance-sender send
     expect(storedFrames(store).filter((f) => f.startsWith('porch/'))).toHaveLength(2);
   });
 
+  it('goes on sending when its output is closed early (send ... | head -1), quietly', () => {
+    const files = ['cjpeg-baseline.jpg', 'cjpeg-progressive.jpg', 'ffmpeg-444.jpg', 'fill-bytes.jpg'].map((f) => join(FIXTURES, 'jpeg', f));
+    const r = spawnSync('sh', ['-c', 'node "$@" | head -c 1 >/dev/null', 'sh', SENDER_BIN, 'send', '--to', `127.0.0.1:${receiver.port}`, '--camera', 'piped', ...files], {
+      env: cleanEnv(),
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(storedFrames(store).filter((f) => f.startsWith('piped/'))).toHaveLength(4);
+  });
+
   it('answers DUP for a file sent again, and exits 0', () => {
     const copy = join(tmp.path, 'again.jpg');
     copyFileSync(JPEG, copy);

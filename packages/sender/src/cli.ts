@@ -1,4 +1,4 @@
-import { runMain, SurveillanceError } from '@surveillance/shared';
+import { ignoreClosedStdout, runMain, SurveillanceError } from '@surveillance/shared';
 
 type Command = { run(argv: string[]): Promise<number | void> };
 
@@ -32,6 +32,7 @@ from a JSON config file (--config FILE or SURVEILLANCE_CONFIG), under the same n
 
 const argv = process.argv.slice(2);
 const named = argv[0];
+ignoreClosedStdout();
 
 await runMain('surveillance-sender', async () => {
   if (named === undefined || named === 'help' || named === '--help' || named === '-h') {

@@ -27,5 +27,5 @@ export {
 // pino's createLogger is imported from '@surveillance/shared/log', so that importing this index
 // never loads pino (the per-connection receiver must not pay for it).
 export { createLineLogger, LOG_LEVELS, type Logger, type LogLevel } from './log-line.ts';
-export { runMain } from './main.ts';
+export { ignoreClosedStdout, runMain } from './main.ts';
 export { fsyncPath } from './fsync-path.ts';

@@ -39,3 +39,15 @@ function say(text: string): void {
     // nowhere to report
   }
 }
+
+/**
+ * `surveillance-sender send ... | head`, `list | head`: the reader going away is its choice, not
+ * an error worth a stack trace. Output stops; the work goes on (a sender still sends every file)
+ * and the exit status still tells how it went. Not for the per-connection receiver, whose
+ * stdout is the client's socket.
+ */
+export function ignoreClosedStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+  });
+}

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatHelp, loadOptions, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
+import { formatHelp, loadOptions, SurveillanceError, type Spec, type Values, ignoreClosedStdout } from '@surveillance/shared';
 import { loadNamePattern } from '../frame-name.ts';
 import { resolveStore, storeSpec } from '../receive-options.ts';
 import { listCameras } from './store-index.ts';
@@ -32,7 +32,7 @@ export async function startReview<S extends Spec>(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Promise<ReviewStart<S> | undefined> {
-  if (!process.stdout.listeners('error').includes(quietOnClosedPipe)) process.stdout.on('error', quietOnClosedPipe);
+  ignoreClosedStdout();
   const { values, positionals } = loadOptions(spec, argv, env);
   const common = values as unknown as Values<typeof storeSpec>;
   if (common.help) {
@@ -68,8 +68,3 @@ export function out(text: string): void {
   if (text !== '') process.stdout.write(text);
 }
 
-function quietOnClosedPipe(e: NodeJS.ErrnoException): void {
-  // `list | head`: the reader going away is its choice, not an error worth a stack trace.
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-}
