@@ -1,0 +1,131 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The store, as every caller sees it: a writer for the connection path and an index for
+ * review, the gallery, events and notifications. Two implementations satisfy it: files on one
+ * machine (file-store.ts, the default) and NATS JetStream (a later issue). No caller may know
+ * which one it has: nothing outside `store/` builds a path from a frame's name.
+ *
+ * Names (`FrameEntry.name`) are opaque, store-relative keys like
+ * `front/2026-11-21/20261121T055300.123Z_4f2a9c.jpg`. They are stable (a frame keeps its name
+ * for life), unique, and safe in a URL path. Times are UTC instants; days are LOCAL dates
+ * (yyyy-MM-dd in the process time zone), which is what a person asks for.
+ */
+
+/** Why the sender sent a frame (docs/protocol.md `reason=`); raw frames count as motion. */
+export type FrameReason = 'first' | 'motion' | 'heartbeat';
+
+/** What the connection knows about a frame once its bytes are in. */
+export interface FrameMeta {
+  camera: string;
+  /** Capture time. */
+  time: Date;
+  /** The sender's id: the same every time the frame is sent again (the DUP rule). */
+  id: string;
+  reason?: FrameReason;
+  /** The change detector's score for this frame, when the sender gave one. */
+  score?: number;
+}
+
+/** A frame in the store. */
+export interface FrameEntry {
+  camera: string;
+  time: Date;
+  id: string;
+  /** The frame's key in the store (see above). */
+  name: string;
+}
+
+export interface StoredFrame {
+  name: string;
+  /** The frame was already stored under this name (a resend): nothing new was written. */
+  duplicate: boolean;
+}
+
+/**
+ * One frame being received. `write` takes its bytes as they arrive (it may buffer them, or
+ * write them to a temporary place no reader sees); `commit` makes the frame durable under its
+ * name and resolves only then: an `OK` or `DUP` is sent after it and never before. `abort`
+ * drops everything of it and may be called more than once, also after a failed commit.
+ * Errors are SurveillanceErrors (`store-full`, `store-failed`); anything else is a bug.
+ */
+export interface FrameWriter {
+  /** Bytes written so far. */
+  readonly bytes: number;
+  write(chunk: Uint8Array): void;
+  commit(meta: FrameMeta): Promise<StoredFrame>;
+  abort(): void;
+}
+
+/** The write side: all the connection path needs. */
+export interface FrameSink {
+  /**
+   * Starts a frame of `expectedBytes` (0 when not known in advance, as for a raw frame).
+   * Throws `store-full` before anything is written when the frame would not fit.
+   */
+  begin(expectedBytes?: number): FrameWriter;
+  /** Housekeeping for long-running modes (stale temporary files, folders removed by hand). */
+  tidy?(): void;
+  close(): Promise<void>;
+}
+
+export interface FrameQuery {
+  /** Only this camera; all cameras when absent. */
+  camera?: string;
+  /** Inclusive lower bound of the capture time. */
+  from?: Date;
+  /** Exclusive upper bound of the capture time. */
+  to?: Date;
+}
+
+/** A stored frame opened for reading. */
+export interface FrameData {
+  size: number;
+  /** Capture time, which is also the file's modification time in the file store. */
+  time: Date;
+  stream(): Readable;
+  bytes(): Promise<Buffer>;
+}
+
+export interface StoreChanges {
+  /** New frames, in batches. */
+  on(event: 'added', listener: (frames: FrameEntry[]) => void): this;
+  /** Frames removed (pruned), in batches. */
+  on(event: 'removed', listener: (frames: FrameEntry[]) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  close(): Promise<void>;
+}
+
+/** The read side: review, the gallery, events and notifications. */
+export interface FrameIndex {
+  /** Where the store is, for messages: a folder, or a NATS URL without credentials. */
+  readonly location: string;
+  /** Camera names, sorted. */
+  cameras(): Promise<string[]>;
+  /** LOCAL dates on which a camera has frames, ascending. */
+  days(camera: string): Promise<string[]>;
+  /** Frames matching the query, oldest first (ties: camera, then id). */
+  frames(query?: FrameQuery): Promise<FrameEntry[]>;
+  /** The newest frame of a camera (of any camera when absent). */
+  latest(camera?: string): Promise<FrameEntry | undefined>;
+  /** Bytes of each frame (0 for one that vanished meanwhile). */
+  sizes(frames: readonly FrameEntry[]): Promise<number[]>;
+  /** A frame by name; undefined when there is no such frame (or it was pruned). */
+  open(name: string): Promise<FrameData | undefined>;
+  /** Reads a frame name from untrusted text (a URL): only a name this store could have made. */
+  parseName(text: string): FrameEntry | undefined;
+  /** Removes frames (prune); frames already gone are not an error. */
+  remove(frames: readonly FrameEntry[]): Promise<void>;
+  /** Bytes free for frames, for --keep-free and the reserve; undefined when not meaningful. */
+  freeBytes(): Promise<number | undefined>;
+  /**
+   * A local folder this user may write, for what is derived from frames and may be made again
+   * (thumbnails): in the store when it is a folder this user may write, else in the user's cache.
+   */
+  cacheDir(env: NodeJS.ProcessEnv): string;
+  /** Reports frames as they arrive or go. Resolves once watching. */
+  watch(): Promise<StoreChanges>;
+}
+
+/** A store opened for both sides. */
+export interface Store extends FrameSink, FrameIndex {}
