@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'unreachable'
   | 'bad-reply'
   | 'rejected'
+  // A bug: not the peer's, the user's or the system's doing. Logged with its stack; exit 70.
+  | 'internal'
   // A file the user named cannot be read.
   | 'not-found'
   // A file the user named cannot be written (a missing or read-only folder, a full disk).
