@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { SurveillanceError, type Spec } from '@surveillance/shared';
+import { stopSignal, SurveillanceError, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
@@ -68,10 +68,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   process.stdout.write(`Gallery of ${root} at ${url}\n`);
   log.info({ url, store: root, token: token !== undefined }, 'listening');
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal();
   log.info({ thumbnailsMade: gallery.thumbs.made }, `${signal}: closing`);
   await gallery.close();
   return 0;

@@ -1,11 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
-import { isCompleteJpeg, SurveillanceError, type Spec } from '@surveillance/shared';
+import { isCompleteJpeg, SurveillanceError, type Spec, formatBytes } from '@surveillance/shared';
 import type { Sharp, SharpOptions } from 'sharp';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
 import type { FrameEntry, FrameIndex } from '../store/store.ts';
-import { formatBytes } from './human-units.ts';
 import { OutputFile } from './output-file.ts';
 import { ProgressBar } from './progress-bar.ts';
 import { cameraOption, checkCamera, out } from './review-command.ts';

@@ -1,8 +1,7 @@
-import { SurveillanceError, type Spec } from '@surveillance/shared';
+import { SurveillanceError, type Spec, formatBytes, formatDuration } from '@surveillance/shared';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
 import type { FrameEntry, FrameIndex, RemoveOutcome } from '../store/store.ts';
-import { formatBytes, formatDuration } from './human-units.ts';
 import { jsonOption, out } from './review-command.ts';
 import { formatLocal, localDate } from './time-range.ts';
 

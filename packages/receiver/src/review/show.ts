@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { SurveillanceError, type Spec } from '@surveillance/shared';
+import { SurveillanceError, type Spec, formatDuration } from '@surveillance/shared';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
 import type { FrameEntry, FrameIndex } from '../store/store.ts';
-import { formatDuration } from './human-units.ts';
 import { cameraOption, checkCamera, jsonOption, out } from './review-command.ts';
 import { formatLocal, isoLocal } from './time-range.ts';
 

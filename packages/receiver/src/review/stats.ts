@@ -1,8 +1,7 @@
-import { type Spec } from '@surveillance/shared';
+import { type Spec, formatBytes, formatDuration } from '@surveillance/shared';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
 import type { FrameEntry } from '../store/store.ts';
-import { formatBytes, formatDuration } from './human-units.ts';
 import { cameraOption, checkCamera, jsonOption, out } from './review-command.ts';
 import { formatLocal, localDate, rangeSpec, resolveRange } from './time-range.ts';
 
