@@ -37,6 +37,8 @@ const senderBin = join(root, 'packages/sender/bin/surveillance-sender.js');
 const STOP_DEADLINE_MS = 5000;
 /** The sender finishes the frame on the wire before the receiver is stopped, at most this long. */
 const SENDER_FIRST_MS = 2500;
+/** The logs in demo/logs/ are for a person to read (no colour: they are files). */
+const LOG = ['--log-format', 'pretty'];
 
 function fail(message) {
   process.stderr.write(`demo: usage: ${message}\n`);
@@ -93,7 +95,7 @@ function plan(o) {
   const monitor = join(o.dir, 'monitor.jpg');
   const useFfmpeg = o.camera === 'ffmpeg' || (o.camera === 'auto' && onPath('ffmpeg'));
   const useActivate = o.receiver === 'socket-activate' || (o.receiver === 'auto' && onPath('systemd-socket-activate'));
-  const receiverArgs = ['--store', store];
+  const receiverArgs = ['--store', store, ...LOG];
   const children = [
     {
       name: 'camera',
@@ -120,11 +122,11 @@ function plan(o) {
     {
       name: 'sender',
       command: [process.execPath, senderBin, 'watch', '--file', monitor, '--to', `127.0.0.1:${o.port}`,
-        '--spool', join(o.dir, 'spool'), '--camera', 'demo'],
+        '--spool', join(o.dir, 'spool'), '--camera', 'demo', ...LOG],
     },
     {
       name: 'gallery',
-      command: [process.execPath, receiverBin, 'serve', '--store', store, '--listen', `127.0.0.1:${o.galleryPort}`],
+      command: [process.execPath, receiverBin, 'serve', '--store', store, '--listen', `127.0.0.1:${o.galleryPort}`, ...LOG],
     },
   ];
   return { store, monitor, children };

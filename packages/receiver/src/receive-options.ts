@@ -1,4 +1,4 @@
-import { LOG_LEVELS, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
+import { logSpec, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
 import { DEFAULT_NAME_PATTERN } from './frame-name.ts';
 
 const MiB = 1024 * 1024;
@@ -15,7 +15,7 @@ export const storeSpec = {
     description: 'date-fns pattern (in UTC) for frame names below CAMERA/; the frame id is appended',
     default: DEFAULT_NAME_PATTERN,
   },
-  'log-level': { kind: 'string', description: `log level: ${LOG_LEVELS.join(', ')}`, default: 'info', choices: LOG_LEVELS },
+  ...logSpec,
   help: { kind: 'boolean', description: 'show this help', default: false, flagOnly: true },
 } as const satisfies Spec;
 

@@ -1,6 +1,6 @@
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { createLineLogger, formatHelp, loadOptions, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import { createLineLogger, formatHelp, loadLineFormatter, loadOptions, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
 import { loadNamePattern } from './frame-name.ts';
 import { FrameStore } from './frame-store.ts';
@@ -52,6 +52,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const root = resolveStore(values, env);
   await loadNamePattern(values['name-pattern']);
   const level = values['log-level'] as LogLevel;
+  const formatter = await loadLineFormatter(values['log-format'], env);
   const store = new FrameStore({ root, namePattern: values['name-pattern'], minFreeBytes: values['min-free'] }).open();
   const connection = (log: Logger, peer: string): ConnectionOptions => ({
     store,
@@ -70,6 +71,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const { serve } = await import('./listener.ts');
     return serve({
       level,
+      formatter,
       env,
       connection,
       target: values.listen ?? { fd: fd! },
@@ -85,7 +87,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   // inetd style: fd 0 is the connection, and stdout is the same socket. Wrap it once.
   const socket = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
-  const log = createLineLogger('surveillance-receiver', level, env);
+  const log = createLineLogger('surveillance-receiver', level, env, formatter);
   const result = await handleConnection(socket, connection(log, env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown'));
   return result.error ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { checkCameraName, envName, formatHelp, loadOptions, LOG_LEVELS, SurveillanceError, type HostPort, type Spec, type Values } from '@surveillance/shared';
+import { checkCameraName, envName, formatHelp, loadOptions, logSpec, SurveillanceError, type HostPort, type Spec, type Values } from '@surveillance/shared';
 import { detectorSpec } from './change-detector.ts';
 
 const MiB = 1024 * 1024;
@@ -28,7 +28,7 @@ const senderSpec = {
   timeout: { kind: 'duration', description: 'give up on a connection attempt or an answer after this long', default: 10_000, min: 50 },
   linger: { kind: 'duration', description: 'keep an idle connection open this long for the next frame; below the receiver\'s idle timeout', default: 5000 },
   json: { kind: 'boolean', description: 'status: print JSON', default: false },
-  'log-level': { kind: 'string', description: 'pino log level', default: 'info', choices: LOG_LEVELS },
+  ...logSpec,
   help: { kind: 'boolean', description: 'show this help', default: false, flagOnly: true },
 } as const satisfies Spec;
 

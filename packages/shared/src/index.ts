@@ -26,6 +26,6 @@ export {
 } from './options.ts';
 // pino's createLogger is imported from '@surveillance/shared/log', so that importing this index
 // never loads pino (the per-connection receiver must not pay for it).
-export { createLineLogger, LOG_LEVELS, type Logger, type LogLevel } from './log-line.ts';
+export { createLineLogger, loadLineFormatter, logSpec, LOG_FORMATS, LOG_LEVELS, type LineFormatter, type LogFormat, type Logger, type LogLevel } from './log-line.ts';
 export { ignoreClosedStdout, runMain } from './main.ts';
 export { fsyncPath } from './fsync-path.ts';

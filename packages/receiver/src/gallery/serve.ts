@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { SurveillanceError, type Spec } from '@surveillance/shared';
+import { loadLineFormatter, SurveillanceError, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { storeSpec } from '../receive-options.ts';
 import { startReview } from '../review/review-command.ts';
@@ -53,7 +53,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     );
   }
 
-  const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
+  const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env, await loadLineFormatter(values['log-format'], env));
   const gallery = new GalleryServer({ root, pattern: values['name-pattern'], token, thumbJobs: values['thumb-jobs'], log });
   let url: string;
   try {
