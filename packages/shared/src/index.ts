@@ -29,3 +29,4 @@ export {
 export { createLineLogger, loadLineFormatter, logSpec, LOG_FORMATS, LOG_LEVELS, type LineFormatter, type LogFormat, type Logger, type LogLevel } from './log-line.ts';
 export { ignoreClosedStdout, runMain } from './main.ts';
 export { fsyncPath } from './fsync-path.ts';
+export { didYouMean, nearest, unknownCommand } from './suggest.ts';
