@@ -31,7 +31,7 @@ export {
 // pino's createLogger is imported from '@surveillance/shared/log', and sharp's loader from
 // '@surveillance/shared/sharp', so that importing this index loads neither (the per-connection
 // receiver must not pay for them).
-export { createLineLogger, LOG_LEVELS, type Logger, type LogLevel } from './log-line.ts';
+export { createLineLogger, loadLineFormatter, logSpec, LOG_FORMATS, LOG_LEVELS, type LineFormatter, type LogFormat, type Logger, type LogLevel } from './log-line.ts';
 export { ignoreClosedStdout, runMain } from './main.ts';
 export {
   DurableFile,
@@ -48,3 +48,4 @@ export { fsError, fsErrorCode, isDiskFull, isErrnoError, type FileRole } from '.
 export { formatBytes, formatDuration, formatDurationOption, formatSizeOption } from './human-units.ts';
 export { stopSignal } from './signals.ts';
 export { resolveStateFolder } from './state-directory.ts';
+export { didYouMean, nearest, unknownCommand } from './suggest.ts';

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { stopSignal, SurveillanceError, type Spec } from '@surveillance/shared';
+import { loadLineFormatter, stopSignal, SurveillanceError, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
@@ -54,7 +54,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     );
   }
 
-  const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
+  const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env, await loadLineFormatter(values['log-format'], env));
   const gallery = new GalleryServer({ store, token, thumbJobs: values['thumb-jobs'], log, env });
   let url: string;
   try {
