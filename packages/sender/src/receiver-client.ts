@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { encodeHeader, parseAck, PING_LINE, SurveillanceError, type Ack, type HostPort } from '@surveillance/shared';
+import { encodeHeader, parseAck, PING_LINE, SurveillanceError, type Ack, type FrameReason, type HostPort } from '@surveillance/shared';
 import { formatHostPort } from './sender-options.ts';
 
 /**
@@ -13,6 +13,8 @@ export interface OutgoingFrame {
   camera: string;
   id: string;
   time: Date;
+  reason?: FrameReason;
+  score?: number;
   jpeg: Uint8Array;
 }
 
@@ -72,7 +74,7 @@ export class ReceiverConnection {
 
   /** Sends one frame and resolves with the receiver's answer for it (OK, DUP or ERR). */
   send(frame: OutgoingFrame): Promise<Ack> {
-    const header = encodeHeader({ camera: frame.camera, id: frame.id, time: frame.time, length: frame.jpeg.length });
+    const header = encodeHeader({ camera: frame.camera, id: frame.id, time: frame.time, reason: frame.reason, score: frame.score, length: frame.jpeg.length });
     return this.request(frame.id, [header, frame.jpeg]);
   }
 
