@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatScore } from '@surveillance/shared';
 import type { EventFrame } from './events.ts';
@@ -12,7 +12,8 @@ import type { FrameEntry, FrameMeta, FrameReason } from './store.ts';
  *   STORE/.index/CAMERA/yyyy-MM-dd.log     one line per frame, UTC day of its capture time
  *   <capture ms> <frame id> <reason> <score or -> <checksum>\n
  *
- * Cheap on the per-connection path: one open(O_APPEND|O_CREAT), one write() of a line under
+ * Written before the frame appears under its name (so a reader that sees the frame finds its
+ * line), and cheap on the per-connection path: one open(O_APPEND|O_CREAT), one write() of a line under
  * 130 bytes, one close, and no fsync. O_APPEND makes the kernel place each write at the end, so
  * receivers writing at once (one process per connection) do not overwrite each other; a short
  * write to a local file is not interleaved with another. A process crash keeps every line
@@ -55,8 +56,9 @@ export function indexLine(meta: Pick<FrameMeta, 'time' | 'id' | 'reason' | 'scor
 }
 
 /**
- * Appends a frame's line. Called once the frame itself is durable; a failure here (a full disk)
- * costs the frame its reason, not the frame, so the caller logs it and sends OK all the same.
+ * Appends a frame's line, just before the frame is linked under its name (a line whose frame
+ * never appears is ignored). A failure here (a full disk) costs the frame its reason, not the
+ * frame, so the caller logs it and stores the frame all the same.
  */
 export function appendIndex(storeDir: string, meta: FrameMeta): void {
   const path = indexPath(storeDir, meta.camera, meta.time);
@@ -155,4 +157,57 @@ export function markFrames(storeDir: string, camera: string, frames: readonly Fr
     frames: frames.map((f) => ({ time: f.time, id: f.id, name: f.name, ...index.marks.get(markKey(f.time.getTime(), f.id)) })),
     dropped: index.dropped,
   };
+}
+
+/**
+ * Marks for frames as they arrive, for the notifier: each day file is read once, then only the
+ * bytes appended since (a partial last line waits for the next read). The receiver appends a
+ * frame's line before the frame itself appears in the store, so a frame that is seen has its line
+ * already, unless it was lost (then: motion). Only the newest `keepDays` day files are kept.
+ */
+export class IndexTail {
+  private readonly days = new Map<string, { offset: number; rest: string; index: ParsedIndex }>();
+
+  constructor(
+    private readonly storeDir: string,
+    private readonly keepDays = 3,
+  ) {}
+
+  mark(frame: FrameEntry): EventFrame {
+    const path = indexPath(this.storeDir, frame.camera, frame.time);
+    const key = markKey(frame.time.getTime(), frame.id);
+    let day = this.days.get(path);
+    if (!day?.index.marks.has(key)) day = this.readMore(path, day);
+    return { time: frame.time, id: frame.id, name: frame.name, ...day?.index.marks.get(key) };
+  }
+
+  private readMore(path: string, known: { offset: number; rest: string; index: ParsedIndex } | undefined) {
+    const day = known ?? { offset: 0, rest: '', index: { marks: new Map(), dropped: 0 } };
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return known;
+      throw e;
+    }
+    try {
+      const chunk = Buffer.alloc(64 * 1024);
+      for (let n; (n = readSync(fd, chunk, 0, chunk.length, day.offset)) > 0; ) {
+        day.offset += n;
+        const text = day.rest + chunk.toString('latin1', 0, n);
+        const cut = text.lastIndexOf('\n') + 1;
+        parseIndex(text.slice(0, cut), day.index);
+        day.rest = text.slice(cut);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    this.days.set(path, day);
+    if (this.days.size > this.keepDays * 8) {
+      // Oldest days first: paths sort by camera then day, so drop by day name.
+      const byDay = [...this.days.keys()].sort((a, b) => (a.slice(-14) < b.slice(-14) ? -1 : 1));
+      for (const old of byDay.slice(0, this.days.size - this.keepDays * 4)) this.days.delete(old);
+    }
+    return day;
+  }
 }
