@@ -8,14 +8,15 @@ const RETRY_MAX_MS = 60_000;
  * One target's queue, so that a target that is slow or down never holds up the notifier (or
  * anything else): `post` returns at once and never throws.
  *
- * It keeps the latest notice per camera and channel (event, camera state), not a backlog: a
+ * It keeps the latest state per camera and channel (event, camera state), not a backlog: a
  * target that was down catches up with how things are now, not with a storm of what happened
- * meanwhile. A start not yet sent stays a start when updates follow (with the newer event), so
- * that a push that says "motion" is not lost to an update. Memory is bounded by the cameras.
+ * meanwhile. For the latest event that is at most its start and its end: a start not yet sent
+ * stays (updates merge into it), so that an event that began and ended during an outage is
+ * still announced; a newer event's start replaces both. Memory is bounded by the cameras.
  * An outage is logged once when it starts and once when it ends; it is retried with backoff.
  */
 export class Outbox {
-  private readonly pending = new Map<string, Notice>();
+  private readonly pending = new Map<string, Notice[]>();
   private busy = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -30,11 +31,7 @@ export class Outbox {
   post(notice: Notice): void {
     if (this.closed) return;
     const key = `${noticeCamera(notice)}\0${'event' in notice ? 'event' : 'camera'}`;
-    const before = this.pending.get(key);
-    // A start not sent yet stays a start when an update follows it.
-    const merged = before?.kind === 'start' && notice.kind === 'update' ? { ...notice, kind: 'start' as const } : notice;
-    this.pending.delete(key); // re-inserted last: the queue keeps arrival order
-    this.pending.set(key, merged);
+    this.pending.set(key, merge(this.pending.get(key) ?? [], notice));
     this.pump();
   }
 
@@ -54,8 +51,10 @@ export class Outbox {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
       return;
     }
-    const [key, notice] = next.value;
-    this.pending.delete(key);
+    const [key, queued] = next.value;
+    const notice = queued.shift()!;
+    this.pending.delete(key); // the rest goes last: cameras take turns
+    if (queued.length) this.pending.set(key, queued);
     this.busy = true;
     this.target.send(notice).then(
       () => {
@@ -66,8 +65,9 @@ export class Outbox {
       },
       (e: unknown) => {
         this.busy = false;
-        // Unless something newer came for the same key meanwhile, it is sent again later.
-        if (!this.pending.has(key)) this.pending.set(key, notice);
+        // Sent again later, merged with what came for the same key meanwhile.
+        const later = this.pending.get(key) ?? [];
+        this.pending.set(key, later.reduce(merge, [notice]));
         const waitMs = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures, 10));
         if (this.failures === 0) this.log.warn({ target: this.target.name, retryInMs: waitMs }, `${this.target.name} does not take notifications: ${(e as Error).message}; retrying with backoff, sending the latest state when it is back`);
         this.failures++;
@@ -92,4 +92,13 @@ export class Outbox {
     for (const resolve of this.idleWaiters.splice(0)) resolve();
     await this.target.close();
   }
+}
+
+/** What stays queued for one camera and channel when `notice` comes (see the class comment). */
+function merge(queued: Notice[], notice: Notice): Notice[] {
+  if (!('event' in notice)) return [notice];
+  const start = queued.find((q) => q.kind === 'start' && 'event' in q && q.event.id === notice.event.id);
+  if (notice.kind === 'update' && start) return [{ ...notice, kind: 'start' }];
+  if (notice.kind === 'end' && start) return [{ ...start, event: notice.event, kind: 'start' } as Notice, notice];
+  return [notice];
 }
