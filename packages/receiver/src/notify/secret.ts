@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SurveillanceError } from '@surveillance/shared';
 
@@ -8,7 +8,9 @@ import { SurveillanceError } from '@surveillance/shared';
  * A trailing newline (echo > file) is not part of it.
  */
 export function readSecret(credential: string, file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  const path = file ?? (env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, credential) : undefined);
+  const dir = env.CREDENTIALS_DIRECTORY;
+  // `LoadCredential=notify:/etc/surveillance/notify.d` (a folder) names each file notify_FILE.
+  const path = file ?? (dir ? [join(dir, credential), join(dir, `notify_${credential}`)].find((p) => existsSync(p)) : undefined);
   if (path === undefined) return undefined;
   let text: string;
   try {
