@@ -212,32 +212,19 @@ enable_socket() {
   fi
 }
 
-# An optional long-running service (the notifier), enabled (and started) only when asked for.
+# Enables (and, unless --no-start, starts) a unit; $2 is the .wants folder of per-user units
+# below --root, where systemctl cannot enable them. Retention: surveillance-prune.timer runs
+# `surveillance-receiver prune` daily (prune.env); the notifier only when asked (--notify).
 enable_unit() {
   if [ "$SCOPE" = user ] && [ -n "$ROOT" ]; then
-    run mkdir -p "$ROOT$UNIT_DIR/default.target.wants"
-    run ln -sfn "$UNIT_DIR/$1" "$ROOT$UNIT_DIR/default.target.wants/$1"
+    run mkdir -p "$ROOT$UNIT_DIR/$2"
+    run ln -sfn "$UNIT_DIR/$1" "$ROOT$UNIT_DIR/$2/$1"
   elif [ -n "$ROOT" ]; then
     run systemctl "--root=$ROOT" enable "$1"
   elif [ "$START" = 0 ]; then
     run "${SYSTEMCTL[@]}" enable "$1"
   else
     run "${SYSTEMCTL[@]}" enable --now "$1"
-  fi
-}
-
-# Retention: surveillance-prune.timer runs `surveillance-receiver prune` daily (prune.env).
-enable_prune_timer() {
-  local timer=surveillance-prune.timer
-  if [ "$SCOPE" = user ] && [ -n "$ROOT" ]; then
-    run mkdir -p "$ROOT$UNIT_DIR/timers.target.wants"
-    run ln -sfn "$UNIT_DIR/$timer" "$ROOT$UNIT_DIR/timers.target.wants/$timer"
-  elif [ -n "$ROOT" ]; then
-    run systemctl "--root=$ROOT" enable "$timer"
-  elif [ "$START" = 0 ]; then
-    run "${SYSTEMCTL[@]}" enable "$timer"
-  else
-    run "${SYSTEMCTL[@]}" enable --now "$timer"
   fi
 }
 
@@ -267,8 +254,8 @@ fi
 # hands each file to the service. It must exist, or the unit does not start.
 run mkdir -p -m 0700 "$ROOT$CONF_DIR/notify.d"
 enable_socket
-enable_prune_timer
-[ "$NOTIFY" = 0 ] || enable_unit surveillance-notify.service
+enable_unit surveillance-prune.timer timers.target.wants
+[ "$NOTIFY" = 0 ] || enable_unit surveillance-notify.service default.target.wants
 
 if [ "$SCOPE" = system ]; then
   cat <<EOF
