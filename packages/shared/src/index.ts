@@ -10,11 +10,13 @@ export {
   classify,
   describeBytes,
   encodeHeader,
+  formatScore,
   formatAck,
   parseAck,
   parseHeader,
   type Ack,
   type FrameHeader,
+  type FrameReason,
   type UnitKind,
 } from './protocol.ts';
 export {
