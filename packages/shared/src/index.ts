@@ -1,5 +1,5 @@
 export { SurveillanceError, isSurveillanceError, EXIT, type ErrorCode } from './errors.ts';
-export { JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
+export { DEFAULT_MAX_PIXELS, JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
 export {
   PING_LINE,
   HeaderReader,
