@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkCaptureTime, DEFAULT_CAPTURE_WINDOW, parseHeader } from '@surveillance/shared';
-import { frameName, parseFrameName } from '../packages/receiver/src/frame-name.ts';
+import { frameName, parseFrameName } from '../packages/receiver/src/store/frame-name.ts';
 import { formatLocal, localDate, parseLocalTime } from '../packages/receiver/src/review/time-range.ts';
 
 const now = new Date('2026-11-21T05:53:00.000Z');

@@ -1,4 +1,4 @@
-import { runMain, SurveillanceError } from '@surveillance/shared';
+import { runMain, SurveillanceError, unknownCommand } from '@surveillance/shared';
 
 type Command = { run(argv: string[]): Promise<number | void> };
 
@@ -8,7 +8,7 @@ type Command = { run(argv: string[]): Promise<number | void> };
  * tutorial's `ExecStart=` need no sub-command.
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  receive: () => import('./receive.ts'),
+  receive: () => import('./receive/receive.ts'),
   list: () => import('./review/list.ts'),
   stats: () => import('./review/stats.ts'),
   show: () => import('./review/show.ts'),
@@ -27,7 +27,7 @@ await runMain('surveillance-receiver', async () => {
     return 0;
   }
   const load = named ? COMMANDS[named] : COMMANDS.receive;
-  if (!load) throw new SurveillanceError('usage', `unknown command ${JSON.stringify(named)}; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  if (!load) throw new SurveillanceError('usage', unknownCommand(named!, Object.keys(COMMANDS)));
   const command = await load();
   return command.run(named ? argv.slice(1) : argv);
 });

@@ -1,10 +1,11 @@
-import { type Logger } from '@surveillance/shared';
+import { loadLineFormatter, type Logger } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { ChangeDetector, detectorOptions } from './change-detector.ts';
 import { Delivery } from './delivery.ts';
 import { FrameChooser } from './frame-chooser.ts';
-import { required, resolveCamera, resolveSpool, type SenderValues } from './sender-options.ts';
-import { Spool } from './spool.ts';
+import { resolveCamera } from './camera-name.ts';
+import { required, type SenderValues } from './sender-command.ts';
+import { resolveSpool, Spool } from './spool.ts';
 
 /**
  * What `watch` and `once` share: picture -> change detector -> spool -> delivery. Everything is
@@ -24,7 +25,7 @@ export async function openPipeline(values: SenderValues, env: NodeJS.ProcessEnv)
   const camera = resolveCamera(values.camera);
   const spoolDir = resolveSpool(values.spool, env);
   const detection = detectorOptions(values);
-  const log = createLogger('surveillance-sender', values['log-level'] as 'info', env);
+  const log = createLogger('surveillance-sender', values['log-level'] as 'info', env, await loadLineFormatter(values['log-format'], env));
   const spool = new Spool({ dir: spoolDir, maxBytes: values['spool-max-bytes'], maxFiles: values['spool-max-files'], log }).open();
   const detector = await ChangeDetector.create(detection);
   const chooser = await FrameChooser.create({ detector, spool, camera, heartbeatMs: values.heartbeat, log });

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SurveillanceError } from './errors.ts';
+import { usage } from './errors.ts';
+import { formatDurationOption, formatSizeOption } from './human-units.ts';
+import { didYouMean } from './suggest.ts';
 
 /**
  * The one funnel for options. Every option has one name, used as `--name` on the command line,
@@ -60,10 +62,6 @@ export function envName(option: string): string {
   return ENV_PREFIX + option.toUpperCase().replace(/-/g, '_');
 }
 
-function usage(message: string): SurveillanceError {
-  return new SurveillanceError('usage', message);
-}
-
 const SIZE_UNITS: Record<string, number> = {
   '': 1, b: 1,
   k: 1024, kib: 1024, kb: 1000,
@@ -94,6 +92,11 @@ export function parseHostPort(text: string): HostPort | undefined {
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return undefined;
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** HOST:PORT as parseHostPort reads it back: an IPv6 address in brackets. */
+export function formatHostPort(to: HostPort): string {
+  return to.host.includes(':') ? `[${to.host}]:${to.port}` : `${to.host}:${to.port}`;
 }
 
 const EXPECTED: Record<Kind, string> = {
@@ -146,8 +149,8 @@ function convert(name: string, spec: OptionSpec, raw: unknown, source: string): 
       break;
   }
   if (typeof value === 'number') {
-    if (spec.min !== undefined && value < spec.min) throw bad(`must be at least ${spec.min}`);
-    if (spec.max !== undefined && value > spec.max) throw bad(`must be at most ${spec.max}`);
+    if (spec.min !== undefined && value < spec.min) throw bad(`must be at least ${formatValue(spec.kind, spec.min)}`);
+    if (spec.max !== undefined && value > spec.max) throw bad(`must be at most ${formatValue(spec.kind, spec.max)}`);
   }
   return value;
 }
@@ -168,7 +171,10 @@ export function loadOptions<S extends Spec>(spec: S, argv: readonly string[], en
   try {
     parsed = parseArgs({ args: [...argv], options: flags, allowPositionals: true, strict: true });
   } catch (e) {
-    throw usage(`${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')}; see --help`);
+    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    const unknown = (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'--?([^'=]+)/.exec(message)?.[1] : undefined;
+    const hint = unknown === undefined ? '' : didYouMean(unknown, Object.keys(flags), (n) => `--${n}`);
+    throw usage(`${message}${hint || '; see --help'}`);
   }
   const fromFlags = parsed.values as Record<string, unknown>;
   const configPath = (fromFlags.config as string | undefined) ?? env[envName('config')];
@@ -202,9 +208,32 @@ function readConfig(path: string, spec: Spec): Record<string, unknown> {
     throw usage(`config file ${path} must hold a JSON object of option names to values`);
   }
   for (const key of Object.keys(data)) {
-    if (!(key in spec) || spec[key]!.flagOnly) throw usage(`config file ${path}: unknown option ${JSON.stringify(key)}`);
+    if (!(key in spec) || spec[key]!.flagOnly) {
+      const known = Object.keys(spec).filter((name) => !spec[name]!.flagOnly);
+      throw usage(`config file ${path}: unknown option ${JSON.stringify(key)}${didYouMean(key, known, (n) => JSON.stringify(n))}`);
+    }
   }
   return data as Record<string, unknown>;
+}
+
+/**
+ * A command's options, or undefined after printing its --help: the start every command shares.
+ * Arguments other than options are refused unless the command takes some (`positionals`).
+ */
+export function loadCommand<S extends Spec & { help: OptionSpec<'boolean'> }>(
+  spec: S,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  help: string,
+  options: { positionals?: boolean } = {},
+): Loaded<S> | undefined {
+  const loaded = loadOptions(spec, argv, env);
+  if ((loaded.values as Record<string, unknown>).help) {
+    process.stdout.write(formatHelp(help, spec));
+    return undefined;
+  }
+  if (!options.positionals && loaded.positionals.length > 0) throw usage(`unexpected argument ${JSON.stringify(loaded.positionals[0])}; see --help`);
+  return loaded;
 }
 
 /** --help text: usage lines, then every option with its environment name and default. */
@@ -222,7 +251,12 @@ export function formatHelp(usageText: string, spec: Spec): string {
 function formatDefault(s: OptionSpec): string {
   const v = s.default;
   if (s.kind === 'hostport') return `${(v as HostPort).host}:${(v as HostPort).port}`;
-  if (s.kind === 'duration') return `${(v as number) / 1000}s`;
-  if (s.kind === 'size') return `${v} bytes`;
-  return String(v);
+  return typeof v === 'number' ? formatValue(s.kind, v) : String(v);
+}
+
+/** A value as the user would type it: 10ms and 64KiB, not 10 and 65536. */
+function formatValue(kind: Kind, value: number): string {
+  if (kind === 'duration') return formatDurationOption(value);
+  if (kind === 'size') return formatSizeOption(value);
+  return String(value);
 }

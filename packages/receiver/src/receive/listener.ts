@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import { EXIT, SurveillanceError, type LineFormatter, type Logger, type LogLevel } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
 
@@ -11,6 +11,8 @@ import { handleConnection, type ConnectionOptions } from './connection.ts';
 
 export interface ServeOptions {
   level: LogLevel;
+  /** Pretty log lines (--log-format); JSON when undefined. */
+  formatter?: LineFormatter;
   env: NodeJS.ProcessEnv;
   connection: (log: Logger, peer: string) => ConnectionOptions;
   target: { host: string; port: number } | { fd: number };
@@ -21,7 +23,7 @@ export interface ServeOptions {
 
 /** A long-lived server for the listener modes, logging with pino (worth it here). */
 export function serve(options: ServeOptions): Promise<number> {
-  const log = createLogger('surveillance-receiver', options.level, options.env);
+  const log = createLogger('surveillance-receiver', options.level, options.env, options.formatter);
   return new Promise((resolve, reject) => {
     let active = 0;
     let idleTimer: NodeJS.Timeout | undefined;
@@ -32,12 +34,22 @@ export function serve(options: ServeOptions): Promise<number> {
         active--;
         armIdle();
       });
-      void handleConnection(socket, options.connection(log, socket.remoteAddress ?? 'unknown'));
+      void handleConnection(socket, options.connection(log, socket.remoteAddress ?? 'unknown')).then((result) => {
+        // A bug (logged with its stack, answered `internal`) ends the listener: systemd sees
+        // status 70 and restarts it, rather than a process going on in a state nobody planned.
+        if (result.bug !== undefined && !stopping) {
+          status = EXIT.software;
+          stop('internal error');
+        }
+      });
     });
     server.maxConnections = options.maxConnections;
+    let stopping = false;
+    let status: number = EXIT.ok;
     const stop = (why: string) => {
+      stopping = true;
       log.info(`${why}: no new connections; finishing ${active} open`);
-      server.close(() => resolve(0));
+      server.close(() => resolve(status));
     };
     const armIdle = () => {
       if (options.exitIdleMs > 0 && active === 0) {
