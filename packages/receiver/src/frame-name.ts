@@ -43,8 +43,14 @@ function parseDefault(stamp: string): Date | undefined {
   if (stamp.length !== 31 || stamp[4] !== '-' || stamp[7] !== '-' || stamp[10] !== '/' || stamp[19] !== 'T' || stamp[26] !== '.' || stamp[30] !== 'Z') return undefined;
   // The folder's date must be the name's own date.
   if (stamp.slice(0, 4) !== stamp.slice(11, 15) || stamp.slice(5, 7) !== stamp.slice(15, 17) || stamp.slice(8, 10) !== stamp.slice(17, 19)) return undefined;
-  const t = Date.UTC(digits(stamp, 11, 4), digits(stamp, 15, 2) - 1, digits(stamp, 17, 2), digits(stamp, 20, 2), digits(stamp, 22, 2), digits(stamp, 24, 2), digits(stamp, 27, 3));
-  return Number.isNaN(t) ? undefined : new Date(t);
+  const [y, mo, d, h, mi, s] = [digits(stamp, 11, 4), digits(stamp, 15, 2), digits(stamp, 17, 2), digits(stamp, 20, 2), digits(stamp, 22, 2), digits(stamp, 24, 2)];
+  const time = new Date(0);
+  time.setUTCFullYear(y, mo - 1, d); // not Date.UTC, which takes years below 100 as 19xx
+  time.setUTCHours(h, mi, s, digits(stamp, 27, 3));
+  // Date rolls 02-30 or 25:00 over into another instant: such a name is not one the receiver
+  // wrote, and listing it under another time would be worse than not listing it.
+  if (h > 23 || mi > 59 || s > 59 || time.getUTCFullYear() !== y || time.getUTCMonth() !== mo - 1 || time.getUTCDate() !== d) return undefined;
+  return time;
 }
 
 const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);
