@@ -186,6 +186,8 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('sender deliver
     await w.show(0);
     await w.show(1);
     await waitFor(() => readdirSync(join(w.spool, 'rejected')).length === 2, 'both frames to be moved aside');
+    // The warning follows the move: on a loaded machine the test can look in between.
+    await w.sender.waitForLog(() => w.sender.log().filter((l) => l.level === 40).length === 2, 'the second warning');
     expect(spooled(w.spool)).toEqual([]);
     const warnings = w.sender.log().filter((l) => l.level === 40);
     expect(warnings.map((l) => l.code)).toEqual(['too-large', 'too-large']);

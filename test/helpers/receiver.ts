@@ -40,6 +40,11 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...clock, ...extra };
 }
 
+/** This process's environment on the real clock: for a program that reads none of its own. */
+export function realClockEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !FAKE_CLOCK.test(k)));
+}
+
 export interface RunningReceiver {
   port: number;
   store: string;
