@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { encodeHeader } from '@surveillance/shared';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FileStore } from '../packages/receiver/src/store/file-store.ts';
 import { exchange } from './helpers/client.ts';
 import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { storedFrames, waitFor } from './helpers/sender.ts';
@@ -142,5 +143,29 @@ describe('hostile peers', () => {
     expect(await gone).toBe(1);
     expect(second.stderr()).toMatch(/SIGINT again: exiting now, 1 connection\(s\) cut/);
     held.destroy();
+  });
+
+  it('a listener re-creates .incoming/ when it was removed, instead of failing every frame until a restart', async () => {
+    const r = await start();
+    expect((await exchange(r.port, [framed(BASELINE, new Date(), 'before')])).lines[0]).toMatch(/^OK before /);
+    rmSync(join(r.store, '.incoming'), { recursive: true });
+    expect((await exchange(r.port, [framed(BASELINE, new Date(), 'after')])).lines[0]).toMatch(/^OK after /);
+    expect((await exchange(r.port, [BASELINE])).lines[0]).toMatch(/^OK r/);
+    expect(storedFrames(r.store)).toHaveLength(3);
+    expect(readdirSync(join(r.store, '.incoming'))).toEqual([]);
+  });
+
+  it('tidy() clears .part files older than an hour (by an injected clock), keeps fresh ones, and re-creates .incoming/', () => {
+    const root = join(tmp.path, 'tidy-store');
+    const store = new FileStore({ root }).prepare();
+    const incoming = join(root, '.incoming');
+    writeFileSync(join(incoming, '1-1-dead.part'), 'half a frame');
+    store.tidy(Date.now());
+    expect(readdirSync(incoming)).toEqual(['1-1-dead.part']);
+    store.tidy(Date.now() + 2 * 60 * 60 * 1000);
+    expect(readdirSync(incoming)).toEqual([]);
+    rmSync(incoming, { recursive: true });
+    store.tidy();
+    expect(readdirSync(incoming)).toEqual([]);
   });
 });

@@ -23,10 +23,19 @@ export interface ServeOptions {
   maxConnectionsPerSource: number;
   /** On a stop request, how long the frames in hand may take (--frame-timeout). */
   stopTimeoutMs: number;
+  /** The store's housekeeping (FrameSink.tidy), run every TIDY_MS while the process lives. */
+  tidy?: () => void;
 }
 
 /** Refused connections are logged at most this often, with their count. */
 const REFUSAL_LOG_MS = 10_000;
+
+/**
+ * How often a long-lived receiver tidies its store: a per-connection process tidies at each
+ * start, but a listener may run for months, and would keep a crashed receiver's .part files
+ * (or a removed .incoming/) until its next start.
+ */
+const TIDY_MS = 5 * 60_000;
 
 /** A long-lived server for the listener modes, logging with pino (worth it here). */
 export function serve(options: ServeOptions): Promise<number> {
@@ -39,6 +48,15 @@ export function serve(options: ServeOptions): Promise<number> {
     // Refusals are counted and logged once per REFUSAL_LOG_MS: a flood must not flood the log.
     let refused = 0;
     let refusalTimer: NodeJS.Timeout | undefined;
+    const tidyTimer = setInterval(() => {
+      try {
+        options.tidy?.();
+      } catch (e) {
+        // The next frame meets the same problem and answers it with store-failed; logged here too.
+        log.warn({ err: (e as Error).message }, `store housekeeping failed: ${(e as Error).message}`);
+      }
+    }, TIDY_MS);
+    tidyTimer.unref();
     const refuse = (peer: string, why: string) => {
       refused++;
       if (refusalTimer) return;
@@ -91,6 +109,7 @@ export function serve(options: ServeOptions): Promise<number> {
       finished = true;
       clearTimeout(idleTimer);
       clearTimeout(refusalTimer);
+      clearInterval(tidyTimer);
       server.close(() => resolve(status));
     };
     /**

@@ -78,6 +78,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       maxConnections: values['max-connections'],
       maxConnectionsPerSource: values['max-connections-per-source'],
       stopTimeoutMs: values['frame-timeout'],
+      tidy: () => store.tidy?.(),
     });
   }
   if (!stdinIsSocket()) {

@@ -98,25 +98,25 @@ export class FileStore implements Store {
 
   /** Makes the store ready for writing: its folders, and no temporary files of dead receivers. */
   prepare(): this {
-    try {
-      mkdirSync(this.incoming, { recursive: true });
-    } catch (e) {
-      throw storeError(`cannot create the store at ${this.root}`, e);
-    }
     this.tidy();
     return this;
   }
 
-  /** Removes temporary files left by receivers that died, and forgets folders made before. */
-  tidy(): void {
+  /**
+   * Housekeeping, at start and again and again in a long-running receiver (receive/listener.ts):
+   * `.incoming/` made again if someone removed it, temporary files of receivers that died
+   * removed, folders made before forgotten (prune may have removed them). `now` is injectable
+   * for tests.
+   */
+  tidy(now = Date.now()): void {
     this.folders.clear();
     let names: string[];
     try {
+      mkdirSync(this.incoming, { recursive: true });
       names = readdirSync(this.incoming);
     } catch (e) {
-      throw storeError(`cannot read ${this.incoming}`, e);
+      throw storeError(`cannot create the store at ${this.root}`, e);
     }
-    const now = Date.now();
     for (const name of names) {
       const path = join(this.incoming, name);
       try {
@@ -152,10 +152,15 @@ export class FileStore implements Store {
       }
     }
     const path = join(this.incoming, `${process.pid}-${++tempCounter}-${Math.random().toString(36).slice(2, 8)}.part`);
-    try {
-      return new FileFrameWriter(this, path, openSync(path, 'wx', 0o640));
-    } catch (e) {
-      throw storeError(`cannot create a file in ${this.incoming}`, e);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return new FileFrameWriter(this, path, openSync(path, 'wx', 0o640));
+      } catch (e) {
+        // `.incoming/` removed under a long-running receiver: made again (with the rest of
+        // the housekeeping), once, rather than every frame failing until a restart.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw storeError(`cannot create a file in ${this.incoming}`, e);
+        this.tidy();
+      }
     }
   }
 
