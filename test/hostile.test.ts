@@ -1,10 +1,13 @@
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { encodeHeader } from '@surveillance/shared';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../packages/receiver/src/store/file-store.ts';
+import { frameName } from '../packages/receiver/src/store/frame-name.ts';
 import { exchange } from './helpers/client.ts';
+import { get, startGallery, type RunningGallery } from './helpers/gallery.ts';
 import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { storedFrames, waitFor } from './helpers/sender.ts';
 
@@ -167,5 +170,84 @@ describe('hostile peers', () => {
     rmSync(incoming, { recursive: true });
     store.tidy();
     expect(readdirSync(incoming)).toEqual([]);
+  });
+});
+
+describe('hostile visitors of the gallery', () => {
+  const tmp = tempDir('hostile-gallery-');
+  const store = join(tmp.path, 'store');
+  const time = new Date(Date.now() - 60_000);
+  const name = (id: string) => frameName('cam', time, id);
+  const place = (id: string, bytes: Buffer) => {
+    const path = join(store, name(id));
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, bytes);
+    return name(id);
+  };
+  let gallery: RunningGallery;
+  beforeAll(async () => {
+    mkdirSync(store, { recursive: true });
+    place('good', BASELINE);
+    // Stored before the pixel limit existed (or by hand): the bomb is already on disk.
+    place('bomb', BOMB);
+    // Symlinks named like frames: to a secret, and to a picture outside the store.
+    mkdirSync(dirname(join(store, name('shadow'))), { recursive: true });
+    symlinkSync('/etc/shadow', join(store, name('shadow')));
+    writeFileSync(join(tmp.path, 'outside.jpg'), BASELINE);
+    symlinkSync(join(tmp.path, 'outside.jpg'), join(store, name('outside')));
+    gallery = await startGallery(store);
+  });
+  afterAll(async () => {
+    await gallery?.stop();
+    tmp.remove();
+  });
+
+  it('does not follow a symlink named like a frame (to /etc/shadow, to a file outside the store): 404 for the frame and its thumbnail', async () => {
+    expect((await get(gallery.port, `/frames/${name('good')}`)).status).toBe(200);
+    for (const id of ['shadow', 'outside']) {
+      for (const route of ['frames', 'thumbs']) {
+        const reply = await get(gallery.port, `/${route}/${name(id)}`);
+        expect(reply.status, `${route} ${id}`).toBe(404);
+        expect(reply.json().error).toBe('not-found');
+      }
+    }
+  });
+
+  it('caps event streams: a few per address, 64 in all; the next gets 503 with a JSON error, and a closed stream frees its place', async () => {
+    const open = (from: string) =>
+      new Promise<{ status: number; body: Promise<string>; close: () => void }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: gallery.port, localAddress: from, path: '/api/events', headers: { accept: 'text/event-stream' } });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          const chunks: Buffer[] = [];
+          const body = new Promise<string>((done) => {
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+            res.on('error', () => done(''));
+          });
+          resolve({ status: res.statusCode!, body, close: () => req.destroy() });
+        });
+        req.end();
+      });
+    const streams = [];
+    for (let i = 0; i < 8; i++) streams.push(await open('127.0.0.1'));
+    expect(streams.map((s) => s.status)).toEqual(Array(8).fill(200));
+    const ninth = await open('127.0.0.1');
+    expect(ninth.status).toBe(503);
+    expect(JSON.parse(await ninth.body)).toEqual({ error: 'too-large', message: '8 event streams are open from 127.0.0.1, the most from one address; close a page or try again later' });
+    // 64 in all, from eight addresses.
+    for (let a = 2; a <= 8; a++) for (let i = 0; i < 8; i++) streams.push(await open(`127.0.0.${a}`));
+    expect(streams.filter((s) => s.status === 200)).toHaveLength(64);
+    const over = await open('127.0.0.9');
+    expect(over.status).toBe(503);
+    expect(JSON.parse(await over.body).message).toBe('64 event streams are open, the most the gallery serves; close a page or try again later');
+    // A page closed: its place is free again.
+    streams.pop()!.close();
+    await waitFor(async () => {
+      const s = await open('127.0.0.9');
+      if (s.status === 200) streams.push(s);
+      return s.status === 200;
+    }, 'a free place after a stream closed');
+    for (const s of streams) s.close();
   });
 });

@@ -5,13 +5,33 @@ const HEARTBEAT_MS = 25_000;
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 /**
+ * Streams open at once, in all and from one address. Each holds a socket (an fd) for as long
+ * as the page is open: without a cap, 8,000 requests took 8,022 fds and starved the frames.
+ * A household opens a few pages; a browser shares one stream between its tabs only within a
+ * page, so a few per address (each tab, a phone behind the same NAT) are allowed.
+ */
+export const MAX_STREAMS = 64;
+export const MAX_STREAMS_PER_ADDRESS = 8;
+
+/**
  * Server-sent events to every open page. The browser's EventSource reconnects by itself
  * (after `retry` ms); comments every 25 s keep proxies and NAT tables from closing an idle
  * stream.
  */
 export class EventFeed {
   private readonly clients = new Set<ServerResponse>();
+  private readonly perAddress = new Map<string, number>();
   private readonly heartbeat = setInterval(() => this.write(': keep-alive\n\n'), HEARTBEAT_MS).unref();
+
+  /** Why a new stream from this request would be one too many, or undefined when it may open. */
+  refusal(req: IncomingMessage): string | undefined {
+    if (this.clients.size >= MAX_STREAMS) return `${MAX_STREAMS} event streams are open, the most the gallery serves; close a page or try again later`;
+    const address = req.socket.remoteAddress ?? '';
+    if ((this.perAddress.get(address) ?? 0) >= MAX_STREAMS_PER_ADDRESS) {
+      return `${MAX_STREAMS_PER_ADDRESS} event streams are open from ${address}, the most from one address; close a page or try again later`;
+    }
+    return undefined;
+  }
 
   attach(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, {
@@ -25,8 +45,16 @@ export class EventFeed {
     }
     res.write('retry: 2000\n\n');
     this.clients.add(res);
+    const address = req.socket.remoteAddress ?? '';
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     req.socket.setNoDelay(true);
-    req.once('close', () => this.clients.delete(res));
+    // 'close' of the response: it comes however the stream ends (the page, or write() below).
+    res.once('close', () => {
+      this.clients.delete(res);
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    });
   }
 
   send(event: string, data: unknown): void {

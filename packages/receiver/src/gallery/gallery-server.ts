@@ -103,7 +103,8 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
  *                             day), `removed` ({days: [{camera, day}]} that lost frames)
  *   GET /frames/NAME, /thumbs/NAME       NAME as in the store: CAMERA/2026-11-21/...jpg
  *
- * Errors are JSON: {error: code, message}, with 400, 401, 403, 404, 405 or 500.
+ * Errors are JSON: {error: code, message}, with 400, 401, 403, 404, 405, 500, or 503 when the
+ * event streams are at their cap (event-feed.ts).
  */
 export class GalleryServer {
   readonly thumbs: ThumbnailCache;
@@ -199,8 +200,14 @@ export class GalleryServer {
         return json(res, 200, this.daySummary(await this.day(url)));
       case '/api/frames':
         return json(res, 200, this.framePage(await this.day(url), url));
-      case '/api/events':
+      case '/api/events': {
+        const refusal = this.feed.refusal(req);
+        if (refusal) {
+          res.setHeader('retry-after', '30');
+          throw new HttpError(503, 'too-large', refusal);
+        }
         return this.feed.attach(req, res);
+      }
     }
     throw new HttpError(404, 'not-found', `nothing at ${path}`);
   }
