@@ -213,6 +213,21 @@ describe('hostile visitors of the gallery', () => {
     }
   });
 
+  it('never decodes a decompression bomb already in the store: its thumbnail and the frame are refused with 422 and the reason, from its header', async () => {
+    const message = `${name('bomb')}: frame of 16383x16383 = 268402689 pixels is larger than the limit of 50000000 pixels: not decoded, here or in the browser (a decompression bomb takes gigabytes); the file stays in the store`;
+    for (const route of ['frames', 'thumbs']) {
+      const reply = await get(gallery.port, `/${route}/${name('bomb')}`);
+      expect(reply.status, route).toBe(422);
+      expect(reply.headers['content-type']).toMatch(/^application\/json/);
+      expect(reply.json()).toEqual({ error: 'too-large', message });
+    }
+    // A frame within the limit still gets its thumbnail, and nothing tried to decode the bomb.
+    const thumb = await get(gallery.port, `/thumbs/${name('good')}`);
+    expect(thumb.status).toBe(200);
+    expect(thumb.headers['content-type']).toBe('image/jpeg');
+    expect(gallery.stderr()).not.toMatch(/thumbnail failed/);
+  });
+
   it('caps event streams: a few per address, 64 in all; the next gets 503 with a JSON error, and a closed stream frees its place', async () => {
     const open = (from: string) =>
       new Promise<{ status: number; body: Promise<string>; close: () => void }>((resolve, reject) => {

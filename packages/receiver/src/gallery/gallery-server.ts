@@ -6,6 +6,7 @@ import { Access, tokenForm, type Verdict } from './access.ts';
 import { BUCKET_MS, bucketsOf, DayIndex, indexAt, type DayListing } from './day-index.ts';
 import { EventFeed } from './event-feed.ts';
 import { PAGE_FILES, pageFolder } from './page-assets.ts';
+import { PixelLimit } from './pixel-limit.ts';
 import { ThumbnailCache } from './thumbnails.ts';
 
 export interface GalleryOptions {
@@ -103,8 +104,9 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
  *                             day), `removed` ({days: [{camera, day}]} that lost frames)
  *   GET /frames/NAME, /thumbs/NAME       NAME as in the store: CAMERA/2026-11-21/...jpg
  *
- * Errors are JSON: {error: code, message}, with 400, 401, 403, 404, 405, 500, or 503 when the
- * event streams are at their cap (event-feed.ts).
+ * Errors are JSON: {error: code, message}, with 400, 401, 403, 404, 405, 500; 422 for a frame
+ * whose header claims more pixels than the limit (pixel-limit.ts: neither its thumbnail nor the
+ * frame is served); 503 when the event streams are at their cap (event-feed.ts).
  */
 export class GalleryServer {
   readonly thumbs: ThumbnailCache;
@@ -112,6 +114,7 @@ export class GalleryServer {
   private readonly access: Access;
   private readonly index: DayIndex;
   private readonly feed = new EventFeed();
+  private readonly pixels = new PixelLimit();
   private watch: StoreChanges | undefined;
   private readonly page = pageFolder();
   private readonly log: Logger;
@@ -279,6 +282,7 @@ export class GalleryServer {
     const name = this.frameName(raw);
     const data = await this.options.store.open(name);
     if (!data) throw new HttpError(404, 'not-found', `no file ${name}`);
+    await this.refuseBomb(name, data);
     const etag = etagOf(data);
     res.setHeader('etag', etag);
     res.setHeader('last-modified', data.time.toUTCString());
@@ -316,8 +320,9 @@ export class GalleryServer {
   private async thumb(req: IncomingMessage, res: ServerResponse, raw: string): Promise<void> {
     const name = this.frameName(raw);
     const missing = async () => ((await this.options.store.open(name)) ? undefined : new HttpError(404, 'not-found', `no frame ${name}`));
-    const before = await missing();
-    if (before) throw before;
+    const data = await this.options.store.open(name);
+    if (!data) throw new HttpError(404, 'not-found', `no frame ${name}`);
+    await this.refuseBomb(name, data);
     // A cell scrolled out of view cancels its image request: its thumbnail can wait.
     const gone = new AbortController();
     res.once('close', () => gone.abort());
@@ -329,6 +334,12 @@ export class GalleryServer {
       throw (await missing()) ?? new HttpError(500, 'bad-jpeg', `cannot make a thumbnail of ${name}: ${(e as Error).message}`);
     }
     if (path !== undefined && !res.destroyed) this.sendFile(req, res, name, this.thumbs.folder, true);
+  }
+
+  /** A frame whose header claims more pixels than anyone here decodes: 422, before any decoder sees it. */
+  private async refuseBomb(name: string, data: FrameData): Promise<void> {
+    const refusal = await this.pixels.refusal(name, data);
+    if (refusal) throw new HttpError(422, 'too-large', `${name}: ${refusal}`);
   }
 
   private sendFile(req: IncomingMessage, res: ServerResponse, rel: string, root: string, immutable: boolean): void {

@@ -457,6 +457,7 @@ canvas.addEventListener('click', async (e) => {
 
 const viewer = $('viewer');
 const full = $('full');
+const nofull = $('nofull');
 let shown = 0;
 
 /** @param {number} i */
@@ -474,6 +475,8 @@ async function showFrame(i) {
   const ticket = ++shown;
   const frame = await frameAt(i);
   if (ticket !== shown || !frame) return;
+  full.hidden = false;
+  nofull.hidden = true;
   full.src = `/frames/${frame.name}`;
   viewer.dataset.name = frame.name;
   viewer.dataset.index = String(i);
@@ -488,8 +491,25 @@ async function showFrame(i) {
   try {
     await full.decode();
   } catch {
-    // replaced by a later frame before it finished, or broken: either way move on
+    // Replaced by a later frame before it finished, or not served: the server refuses a frame
+    // whose header claims more pixels than its limit (a decompression bomb), and says why.
+    if (ticket === shown) await explainMissing(frame.name, ticket);
   }
+}
+
+/**
+ * A frame the server would not send shows its reason instead of a broken image.
+ * @param {string} name @param {number} ticket
+ */
+async function explainMissing(name, ticket) {
+  const reply = await fetch(`/frames/${name}`, { method: 'GET', headers: { accept: 'application/json' } }).catch(() => undefined);
+  if (!reply || reply.ok || ticket !== shown) return;
+  /** @type {{ message?: string }} */
+  const body = await reply.json().catch(() => ({}));
+  full.hidden = true;
+  full.removeAttribute('src');
+  nofull.textContent = `This frame is not shown: ${body.message ?? `the server answered ${reply.status}`}`;
+  nofull.hidden = false;
 }
 
 function openViewer() {
