@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, futimesSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -34,9 +33,12 @@ export function fsyncPath(path: string): void {
  * A temporary name that says whose it is: `PREFIX<pid>-<random>.part`. The pid lets start-up
  * clean-up tell a dead writer's leftovers from a live one's (see tempOwner); the random part
  * keeps a new file from meeting a leftover of a process that had the same pid before a reboot.
+ * Math.random, not node:crypto: nothing here is secret, and the per-connection receiver, which
+ * makes one of these per frame, should not load crypto for it (V8 seeds it per process).
  */
 export function tempName(prefix = ''): string {
-  return `${prefix}${process.pid}-${randomBytes(6).toString('hex')}.part`;
+  const random = Math.floor(Math.random() * 2 ** 48).toString(16).padStart(12, '0');
+  return `${prefix}${process.pid}-${random}.part`;
 }
 
 /** The pid in a name made by tempName (without a prefix), or undefined. */
