@@ -25,7 +25,7 @@ beforeAll(() => {
 afterAll(() => dir.remove());
 
 const onDay = (camera: string, from: string, to: string) => frames.filter((f) => f.camera === camera && f.time >= new Date(from) && f.time < new Date(to));
-/** Nothing but finished outputs in the folder: no temporary `.NAME.PID.part` left behind. */
+/** Nothing but finished outputs in the folder: no temporary `.NAME.PID-RANDOM.part` left behind. */
 const leftovers = (folder: string) => readdirSync(folder).filter((n) => n.startsWith('.'));
 
 describe('contact sheet', () => {
