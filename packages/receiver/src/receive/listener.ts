@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { EXIT, SurveillanceError, type LineFormatter, type Logger, type LogLevel } from '@surveillance/shared';
+import { EXIT, stopSignal, SurveillanceError, type LineFormatter, type Logger, type LogLevel } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
 
@@ -70,7 +70,7 @@ export function serve(options: ServeOptions): Promise<number> {
       log.info({ address: typeof address === 'string' ? address : address ? `${address.address}:${address.port}` : 'fd 3' }, 'listening');
       armIdle();
     });
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // The first SIGTERM or SIGINT stops in order; a second one gets Node's default (exit now).
+    void stopSignal().then(stop);
   });
 }
