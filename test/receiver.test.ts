@@ -191,7 +191,7 @@ describe.skipIf(!needTools('systemd-socket-activate'))('receiver store failures'
     try {
       const { lines } = await exchange(receiver.port, [baseline]);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^ERR - store-full store .* has \d+ MiB free, below the reserve of 1048576000 MiB; frames are refused until space is freed \(surveillance-receiver prune\)$/);
+      expect(lines[0]).toMatch(/^ERR - store-full store .* has \d+(\.\d)? [KMGT]?i?B free, below the reserve of 1000TiB; frames are refused until space is freed \(surveillance-receiver prune\)$/);
       expect(storedFrames(dir.path)).toEqual([]);
     } finally {
       await receiver.stop();

@@ -1,6 +1,6 @@
 import { createReadStream, mkdirSync, readdirSync, readFileSync, rmdirSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DurableFile, fsError, SurveillanceError } from '@surveillance/shared';
+import { DurableFile, formatBytes, formatSizeOption, fsError, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
 import { DEFAULT_NAME_PATTERN, frameName, readFrameName } from './frame-name.ts';
@@ -124,7 +124,8 @@ export class FileStore implements Store {
       if (free - expectedBytes < this.minFreeBytes) {
         throw new SurveillanceError(
           'store-full',
-          `store ${this.root} has ${mib(free)} free, ${free < this.minFreeBytes ? 'below' : `and a frame of ${mib(expectedBytes)} would go below`} the reserve of ${mib(this.minFreeBytes)}; frames are refused until space is freed (surveillance-receiver prune)`,
+          // The reserve as the user types it (--min-free), the rest rounded for reading.
+          `store ${this.root} has ${formatBytes(free)} free, ${free < this.minFreeBytes ? 'below' : `and a frame of ${formatBytes(expectedBytes)} would go below`} the reserve of ${formatSizeOption(this.minFreeBytes)}; frames are refused until space is freed (surveillance-receiver prune)`,
         );
       }
     }
@@ -279,10 +280,6 @@ class FileFrameWriter implements FrameWriter {
   abort(): void {
     this.file.abort();
   }
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 }
 
 function isGone(e: unknown): boolean {
