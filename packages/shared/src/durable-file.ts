@@ -33,10 +33,10 @@ export function fsyncPath(path: string): void {
  * A temporary name that says whose it is: `PREFIX<pid>-<random>.part`. The pid lets start-up
  * clean-up tell a dead writer's leftovers from a live one's (see tempOwner); the random part
  * keeps a new file from meeting a leftover of a process that had the same pid before a reboot.
- * Math.random, not node:crypto: nothing here is secret, and the per-connection receiver, which
- * makes one of these per frame, should not load crypto for it (V8 seeds it per process).
  */
 export function tempName(prefix = ''): string {
+  // Math.random, not node:crypto: the name needs no secrecy (the file is created with O_EXCL),
+  // and the per-connection receiver should not load crypto for it.
   const random = Math.floor(Math.random() * 2 ** 48).toString(16).padStart(12, '0');
   return `${prefix}${process.pid}-${random}.part`;
 }

@@ -1,5 +1,6 @@
 export { SurveillanceError, isSurveillanceError, asSurveillanceError, isBug, usage, EXIT, type ErrorCode } from './errors.ts';
-export { JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
+export { DEFAULT_MAX_PIXELS, JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
+export { checkCaptureTime, DEFAULT_CAPTURE_WINDOW, type CaptureWindow } from './capture-time.ts';
 export {
   PING_LINE,
   CAMERA_NAME_PATTERN,
@@ -10,11 +11,13 @@ export {
   classify,
   describeBytes,
   encodeHeader,
+  formatScore,
   formatAck,
   parseAck,
   parseHeader,
   type Ack,
   type FrameHeader,
+  type FrameReason,
   type UnitKind,
 } from './protocol.ts';
 export {

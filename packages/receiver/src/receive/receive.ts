@@ -56,6 +56,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     log,
     peer,
     maxFrameBytes: values['max-frame-bytes'],
+    maxPixels: values['max-pixels'],
+    captureWindow: { maxAheadMs: values['max-clock-skew'], maxAgeMs: values['max-frame-age'] },
     idleTimeoutMs: values['idle-timeout'],
     frameTimeoutMs: values['frame-timeout'],
   });
@@ -74,6 +76,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       target: values.listen ?? { fd: fd! },
       exitIdleMs: fd !== undefined ? values['exit-idle'] : 0,
       maxConnections: values['max-connections'],
+      maxConnectionsPerSource: values['max-connections-per-source'],
+      stopTimeoutMs: values['frame-timeout'],
     });
   }
   if (!stdinIsSocket()) {
