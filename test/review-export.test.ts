@@ -120,7 +120,7 @@ describe('damaged frames and failures', () => {
   });
 
   it('skips a frame whose header claims more pixels than the limit, without decoding it', async () => {
-    // A real frame whose SOF claims 12000x9000 (108 MP, above the shared 40 MP limit): a few
+    // A real frame whose SOF claims 12000x9000 (108 MP, above the shared 50 MP limit): a few
     // hundred bytes that would otherwise ask libvips for gigabytes.
     const bomb = join(dir.path, 'bomb');
     const garage = writeStore(bomb, [{ camera: 'garage', from: new Date('2026-05-01T10:00:00Z'), to: new Date('2026-05-01T10:04:00Z'), everyMs: 60_000 }], { litter: false });
