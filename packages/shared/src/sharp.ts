@@ -19,8 +19,8 @@ export type SharpInput = Buffer | Uint8Array | string;
 export type SharpFactory = (input?: SharpInput | SharpOptions, options?: SharpOptions) => Sharp;
 
 /**
- * The receiver's own default (--max-pixels, 50 MP: above every camera sensor in use here, 8K
- * is 33 MP, far below a decompression bomb): a frame the receiver stores can be decoded.
+ * The scanner's frame limit (jpeg-scanner.ts), so that every frame a receiver accepted by
+ * default can also be decoded: one number for "as large as a camera makes".
  */
 export const DEFAULT_PIXEL_LIMIT = DEFAULT_MAX_PIXELS;
 
