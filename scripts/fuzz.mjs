@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `pnpm fuzz`: the properties of test/fuzz.test.ts with many cases each (FUZZ_RUNS, default
-// 500,000 per property, at least 1,000,000 in all), then the count of cases run. Each case is
+// 500,000 per parser property, at least 1,000,000 in all; the whole connection handler, which
+// stores real files per case, a hundredth of that), then the count of cases run. Each case is
 // bounded (inputs of at most a few kB), so the run is bounded too: a few minutes on two cores.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

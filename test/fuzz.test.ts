@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, describe, it } from 'vitest';
-import { headerProperty, scannerProperty } from './helpers/fuzz.ts';
+import { connectionProperty, headerProperty, scannerProperty } from './helpers/fuzz.ts';
 
 /**
  * A short fuzzing round of the parsers that face the network; `pnpm fuzz` (scripts/fuzz.mjs)
@@ -21,9 +21,22 @@ function check<T>(name: string, property: fc.IProperty<T>): void {
   if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `${name} failed`);
 }
 
+/**
+ * The whole connection handler stores real files (fsync included) for each case, some 100
+ * times the cost of a parser case: it runs a hundredth of the cases (at least 200).
+ */
+const connectionRuns = Math.max(200, Math.round(runs / 100));
+
+async function checkAsync<T>(name: string, property: fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
+  const details = await fc.check(property, { numRuns, seed, path, endOnFailure: true });
+  counts[name] = details.numRuns;
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `${name} failed`);
+}
+
 describe('fuzzing: any bytes in any chunking end in a defined outcome, the same whatever the chunking', () => {
   it('the JPEG scanner', () => check('jpeg-scanner', scannerProperty), timeout);
   it('the header reader', () => check('header-reader', headerProperty), timeout);
+  it('the whole connection handler, on a throwaway store: the acks and the files stored', () => checkAsync('connection', connectionProperty, connectionRuns), timeout);
 });
 
 afterAll(() => {

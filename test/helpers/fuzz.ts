@@ -1,7 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import fc from 'fast-check';
-import { HeaderReader, JpegScanner, SurveillanceError } from '@surveillance/shared';
+import { encodeHeader, HeaderReader, JpegScanner, SurveillanceError, type Logger } from '@surveillance/shared';
+import { Connection } from '../../packages/receiver/src/receive/connection.ts';
+import { FileStore } from '../../packages/receiver/src/store/file-store.ts';
+import { INCOMING_DIR } from '../../packages/receiver/src/store/file-layout.ts';
 import { FIXTURES } from './receiver.ts';
 
 /**
@@ -195,3 +201,137 @@ function expectSame(a: Outcome, b: Outcome): void {
   const y = JSON.stringify(b);
   if (x !== y) throw new Error(`chunking changed the outcome:\n  one chunk: ${x}\n  in pieces: ${y}`);
 }
+
+// ---- the whole connection handler --------------------------------------------------------
+
+/** The receiver's clock in the connection fuzz: capture times are judged against it. */
+const NOW = new Date('2026-11-21T12:00:00.000Z');
+const SILENT: Logger = { fatal() {}, error() {}, warn() {}, info() {}, debug() {}, trace() {} };
+const FRAMES = ['jpeg/cjpeg-baseline.jpg', 'jpeg/cjpeg-grayscale.jpg', 'bad/bomb-16383x16383.jpg'].map((f) => readFileSync(join(FIXTURES, f)));
+
+/** One unit on the wire: a framed frame (its length right or not), a raw JPEG, a ping, junk. */
+const unit = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(
+        fc.oneof(fc.constantFrom(...FRAMES), jpegInput),
+        fc.stringMatching(/^[a-z0-9-]{1,6}$/),
+        fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: -3, max: 3 })),
+        fc.oneof(fc.constant(-60_000), fc.integer({ min: -500 * 86_400_000, max: 2 * 86_400_000 })),
+      )
+      .map(([jpeg, id, delta, age]) => Buffer.concat([encodeHeader({ camera: 'cam', id, time: new Date(NOW.getTime() + age), length: Math.max(1, jpeg.length + delta) }), jpeg])),
+  },
+  { weight: 2, arbitrary: fc.oneof(fc.constantFrom(...FRAMES), jpegInput).map((b) => Buffer.from(b)) },
+  { weight: 1, arbitrary: fc.constant(Buffer.from('SVF1 ping\n')) },
+  { weight: 1, arbitrary: headerInput },
+);
+export const connectionInput = fc.array(unit, { minLength: 0, maxLength: 4 }).map((units) => Buffer.concat(units));
+
+export interface ConnectionOutcome {
+  /** Every line the receiver answered, raw frame ids made neutral (they count per process). */
+  acks: string[];
+  /** How the connection ended: the error code, or 'ok'. */
+  end: string;
+  /** The store afterwards: name -> size and a digest of the bytes. */
+  files: Record<string, string>;
+}
+
+/** Raw frame ids (a per-process counter) as r1, r2... in the order they were given. */
+function neutralIds(): (text: string) => string {
+  const ids = new Map<string, string>();
+  return (text) => text.replace(/r[0-9a-z]+-[0-9a-z]+/g, (id) => ids.get(id) ?? (ids.set(id, `r${ids.size + 1}`), ids.get(id)!));
+}
+
+/** Stored files, and a check that nothing partial was left behind in .incoming/. */
+function storeContents(root: string, neutral: (text: string) => string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (dir: string, rel: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      const name = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path, name);
+      else {
+        const bytes = readFileSync(path);
+        files[neutral(name)] = `${bytes.length}:${createHash('sha1').update(bytes).digest('hex')}`;
+      }
+    }
+  };
+  walk(root, '');
+  for (const name of Object.keys(files)) if (name.startsWith(INCOMING_DIR)) throw new Error(`partial file left behind: ${name}`);
+  return files;
+}
+
+/**
+ * Feeds chunks to a real Connection over a stream pair, storing into a throwaway FileStore
+ * (tmpfs when there is one: fsync there costs nothing); returns the acks, the end and the store.
+ * A hang (no end within `hangMs` after the input ended) and a bug both fail.
+ */
+export async function connectionOutcome(chunks: Uint8Array[], hangMs = 10_000): Promise<ConnectionOutcome> {
+  const root = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'surveillance-fuzz-'));
+  try {
+    const store = new FileStore({ root, minFreeBytes: 0 }).prepare();
+    const written: Buffer[] = [];
+    let ended = false;
+    const socket = new Duplex({
+      allowHalfOpen: true,
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        written.push(chunk);
+        callback();
+      },
+      final(callback) {
+        ended = true;
+        callback();
+      },
+    });
+    const connection = new Connection(socket, {
+      store,
+      log: SILENT,
+      peer: 'fuzz',
+      maxFrameBytes: 64 * 1024,
+      maxPixels: 50_000_000,
+      captureWindow: { maxAheadMs: 86_400_000, maxAgeMs: 400 * 86_400_000 },
+      idleTimeoutMs: 60_000,
+      frameTimeoutMs: 60_000,
+      now: () => NOW,
+    });
+    for (const chunk of chunks) if (chunk.length > 0) socket.push(Buffer.from(chunk));
+    socket.push(null);
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      connection.done,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`connection did not end within ${hangMs} ms of its input`)), hangMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (result.bug !== undefined) throw result.bug instanceof Error ? result.bug : new Error(String(result.bug));
+    // The answers are all written before done resolves (the ERR, the last OK), and our side ended.
+    await new Promise((r) => setImmediate(r));
+    if (!ended) throw new Error('the connection ended without ending its side of the stream');
+    socket.destroy();
+    const neutral = neutralIds();
+    const acks = neutral(Buffer.concat(written).toString('utf8')).split('\n');
+    if (acks.pop() !== '') throw new Error('the last answer has no LF');
+    for (const line of acks) if (!/^(OK|DUP|ERR) \S+ \S/.test(line)) throw new Error(`not an answer: ${JSON.stringify(line)}`);
+    return { acks, end: result.error?.code ?? 'ok', files: storeContents(root, neutral) };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const ERR_CODES = new Set(['bad-magic', 'bad-header', 'bad-jpeg', 'truncated', 'empty', 'too-large']);
+
+/** Any bytes, any chunking: a defined end (answers, then an end), the same whatever the chunking. */
+export const connectionProperty = fc.asyncProperty(connectionInput, cuts, async (input, cutPoints) => {
+  const whole = await connectionOutcome([input]);
+  const pieces = await connectionOutcome(chunked(input, cutPoints));
+  if (whole.end !== 'ok' && !ERR_CODES.has(whole.end)) throw new Error(`unexpected end ${whole.end}`);
+  // One OK or DUP per stored unit; an error is the last answer, and the only ERR.
+  const errs = whole.acks.filter((l) => l.startsWith('ERR '));
+  if (errs.length > 1 || (errs.length === 1 && !whole.acks.at(-1)!.startsWith('ERR '))) throw new Error(`ERR not last: ${whole.acks.join(' | ')}`);
+  if (whole.end !== 'ok' && errs.length !== 1) throw new Error(`ended with ${whole.end} but answered ${whole.acks.join(' | ')}`);
+  const stored = whole.acks.filter((l) => l.startsWith('OK ') && !l.endsWith(' pong')).length;
+  if (Object.keys(whole.files).length !== stored) throw new Error(`${stored} OK but ${Object.keys(whole.files).length} files stored`);
+  const x = JSON.stringify(whole);
+  const y = JSON.stringify(pieces);
+  if (x !== y) throw new Error(`chunking changed the outcome:\n  one chunk: ${x}\n  in pieces: ${y}`);
+});

@@ -21,7 +21,8 @@ import type { FrameMeta, FrameSink, FrameWriter } from '../store/store.ts';
  *
  * A connection is in one state at a time, and each socket event is one method:
  *
- *   awaiting-unit --first byte--> reading-raw | reading-header
+ *   awaiting-unit --first byte--> reading-raw | reading-header | reading-magic (neither)
+ *   reading-magic --8 bytes, or the end--> closing (bad-magic, the bytes described)
  *   reading-header --LF--> reading-framed (a frame) | awaiting-unit (a ping, answered)
  *   reading-raw | reading-framed --last byte--> committing
  *   committing --stored, OK/DUP sent--> awaiting-unit
@@ -58,12 +59,21 @@ export interface ConnectionResult {
   bug?: unknown;
 }
 
+/** Bytes of a unit that is none that its refusal describes (describeBytes reads 8). */
+const MAGIC_BYTES = 8;
+
 /** How long a closing connection waits for the peer to close its side too. */
 const CLOSE_GRACE_MS = 1000;
 
 type State =
   | { name: 'awaiting-unit' }
   | { name: 'reading-header'; reader: HeaderReader }
+  /**
+   * Bytes that begin no unit: the refusal describes the first MAGIC_BYTES of them (an HTTP
+   * request, a TLS handshake...), so they are collected first, however the peer's writes
+   * were cut (found by fuzzing the connection: the message depended on the first read).
+   */
+  | { name: 'reading-magic'; seen: Buffer }
   | { name: 'reading-raw'; scanner: JpegScanner; writer: FrameWriter; id: string; time: Date }
   | { name: 'reading-framed'; header: FrameHeader; scanner: JpegScanner; writer: FrameWriter; remaining: number }
   | { name: 'committing'; writer: FrameWriter }
@@ -90,6 +100,17 @@ export function cameraFromPeer(peer: string): string {
 /** Serves one connection; resolves once it is over (our side ended or the socket failed). */
 export function handleConnection(socket: Duplex, options: ConnectionOptions): Promise<ConnectionResult> {
   return new Connection(socket, options).done;
+}
+
+/** The refusal of bytes that begin no unit (classify throws it for them). */
+function badMagic(seen: Buffer): SurveillanceError {
+  try {
+    classify(seen);
+  } catch (e) {
+    if (e instanceof SurveillanceError) return e;
+    throw e;
+  }
+  throw new Error(`bytes ${seen.toString('hex')} were taken for no unit, but classify accepts them`);
 }
 
 export class Connection {
@@ -169,6 +190,8 @@ export class Connection {
         return this.fail(new SurveillanceError('truncated', `connection closed after ${this.state.scanner.bytes} bytes, before the frame was complete`));
       case 'reading-header':
         return this.fail(new SurveillanceError('truncated', 'connection closed in the middle of a frame header'));
+      case 'reading-magic':
+        return this.fail(badMagic(this.state.seen));
       case 'awaiting-unit':
         if (this.units === 0) return this.fail(new SurveillanceError('empty', 'connection closed without sending a frame'));
         return this.close();
@@ -184,6 +207,8 @@ export class Connection {
       case 'awaiting-unit':
         if (this.units > 0) return this.close();
         return this.fail(new SurveillanceError('timeout', `no data for ${this.options.idleTimeoutMs / 1000}s after connecting`));
+      case 'reading-magic':
+        return this.fail(badMagic(this.state.seen));
       case 'reading-header':
       case 'reading-raw':
       case 'reading-framed':
@@ -209,7 +234,7 @@ export class Connection {
 
   private isReading(): boolean {
     const s = this.state.name;
-    return s === 'awaiting-unit' || s === 'reading-header' || s === 'reading-raw' || s === 'reading-framed';
+    return s === 'awaiting-unit' || s === 'reading-header' || s === 'reading-magic' || s === 'reading-raw' || s === 'reading-framed';
   }
 
   /** Feeds one chunk to the current unit; returns the bytes that belong to what comes next. */
@@ -220,6 +245,12 @@ export class Connection {
         return chunk;
       case 'reading-header':
         return this.readHeader(this.state, chunk);
+      case 'reading-magic': {
+        const take = Math.min(MAGIC_BYTES - this.state.seen.length, chunk.length);
+        this.state.seen = Buffer.concat([this.state.seen, chunk.subarray(0, take)]);
+        if (this.state.seen.length >= MAGIC_BYTES) throw badMagic(this.state.seen);
+        return chunk.subarray(take);
+      }
       case 'reading-raw':
         return this.readRaw(this.state, chunk);
       case 'reading-framed':
@@ -235,7 +266,15 @@ export class Connection {
     this.started = Date.now();
     clearTimeout(this.deadline);
     this.deadline = setTimeout(() => this.frameTimedOut(serial), this.options.frameTimeoutMs);
-    if (classify(chunk) === 'raw') {
+    let kind: 'raw' | 'framed';
+    try {
+      kind = classify(chunk);
+    } catch (e) {
+      if (chunk.length >= MAGIC_BYTES) throw e;
+      this.state = { name: 'reading-magic', seen: Buffer.alloc(0) };
+      return;
+    }
+    if (kind === 'raw') {
       const writer = this.options.store.begin();
       this.state = { name: 'reading-raw', scanner: new JpegScanner(this.options.maxFrameBytes, this.options.maxPixels), writer, id: rawFrameId(), time: this.now() };
     } else {
