@@ -29,3 +29,17 @@ export {
 export { createLineLogger, LOG_LEVELS, type Logger, type LogLevel } from './log-line.ts';
 export { ignoreClosedStdout, runMain } from './main.ts';
 export { fsyncPath } from './fsync-path.ts';
+export {
+  KEY_BYTES,
+  KEY_LINE_MAGIC,
+  PSK_CIPHER,
+  PSK_HINT,
+  checkKeyId,
+  formatKeyLine,
+  parseKeyLine,
+  parsePskIdentity,
+  pskClientOptions,
+  pskIdentity,
+  pskServerOptions,
+  type CameraKey,
+} from './tls-psk.ts';
