@@ -145,7 +145,7 @@ describe.skipIf(!needTools('chromium', 'openssl'))('gallery login in a real brow
     // And it presents the certificate the test made.
     const subject = await new Promise<string>((resolve, reject) => {
       httpsGet(`${https.url}api/cameras`, { rejectUnauthorized: false }, (res) => {
-        resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN);
+        resolve(String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN));
         res.resume();
       }).on('error', reject);
     });
