@@ -1,11 +1,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadOptions, SurveillanceError, type Spec } from '@surveillance/shared';
+import { loadOptions, SurveillanceError, writeFileDurably, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { storeSpec } from '../receive-options.ts';
 import { startReview } from '../review/review-command.ts';
-import { writePrivateFile } from '../keys/private-file.ts';
 import { checkPasswordHash, hashPassword, isLoopbackHost, MIN_PASSWORD_LENGTH, MIN_TOKEN_LENGTH } from './access.ts';
 import { GalleryServer } from './gallery-server.ts';
 import { readPassword } from './read-password.ts';
@@ -171,7 +170,7 @@ async function setPassword(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   if (password.length < MIN_PASSWORD_LENGTH) throw usage(`password too short (${password.length} characters); use at least ${MIN_PASSWORD_LENGTH}`);
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writePrivateFile(file, await hashPassword(password));
+    writeFileDurably(file, await hashPassword(password), { mode: 0o600 });
   } catch (e) {
     throw new SurveillanceError('cannot-write', `password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }

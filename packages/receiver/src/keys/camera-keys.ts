@@ -1,7 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkCameraName, formatKeyLine, parseKeyLine, SurveillanceError, type CameraKey } from '@surveillance/shared';
-import { writePrivateFile } from './private-file.ts';
+import { checkCameraName, formatKeyLine, writeFileDurably, parseKeyLine, SurveillanceError, type CameraKey } from '@surveillance/shared';
 
 /**
  * The receiver's key folder: one file per camera key, `CAMERA.KEYID.key`, holding the same
@@ -125,7 +124,7 @@ export class CameraKeys {
     const newest = this.keysOf(camera).at(-1);
     const ms = Math.max(now.getTime(), newest ? Number.parseInt(newest.keyId, 36) + 1 : 0);
     const key: CameraKey = { camera, keyId: ms.toString(36), key: makeKey() };
-    writePrivateFile(join(this.dir, `${camera}.${key.keyId}.key`), formatKeyLine(key));
+    writeFileDurably(join(this.dir, `${camera}.${key.keyId}.key`), formatKeyLine(key), { mode: 0o600 });
     this.entries = undefined;
     return key;
   }

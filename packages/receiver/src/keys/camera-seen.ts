@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileDurably } from '@surveillance/shared';
 import { join } from 'node:path';
-import { writePrivateFile } from './private-file.ts';
 import { compareKeyIds } from './camera-keys.ts';
 
 /**
@@ -50,7 +50,7 @@ export class CameraSeen {
     const seen = this.get(camera);
     const newest = seen && compareKeyIds(seen.keyId, keyId) > 0 ? seen.keyId : keyId;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writePrivateFile(join(this.dir, `${camera}.json`), `${JSON.stringify({ keyId: newest, at: now.toISOString() })}\n`, { sync: false });
+    writeFileDurably(join(this.dir, `${camera}.json`), `${JSON.stringify({ keyId: newest, at: now.toISOString() })}\n`, { mode: 0o600, sync: false });
   }
 
   forget(camera: string): void {
