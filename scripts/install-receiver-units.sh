@@ -256,14 +256,8 @@ else
   run mkdir -p -m 0750 "$ROOT$STORE"
 fi
 # The key folder: private to its owner (root, or the user), read by the receiver as a credential.
-if [ "$OPEN" = 0 ]; then
-  if [ -d "$ROOT$KEYS" ]; then
-    echo "keeping $ROOT$KEYS ($(find "$ROOT$KEYS" -maxdepth 1 -name '*.key' | wc -l) key(s))"
-  else
-    run mkdir -p -m 0700 "$ROOT$KEYS"
-  fi
-  run chmod 0700 "$ROOT$KEYS"
-fi
+# install -d makes it or, when it exists (keys kept across installs), only sets its mode.
+[ "$OPEN" = 1 ] || run install -d -m 0700 "$ROOT$KEYS"
 enable_socket
 enable_prune_timer
 

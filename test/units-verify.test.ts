@@ -52,6 +52,7 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       `+ write ${root}/etc/surveillance/prune.env (mode 0640)`,
       `+ write ${root}/etc/sysusers.d/surveillance.conf (mode 0644)`,
       `+ systemd-sysusers --root=${root} ${root}/etc/sysusers.d/surveillance.conf`,
+      `+ install -d -m 0700 ${root}/etc/surveillance/camera-keys`,
       `+ systemctl --root=${root} disable surveillance-listener.socket`,
       `+ systemctl --root=${root} enable surveillance.socket`,
       `+ systemctl --root=${root} enable surveillance-prune.timer`,
