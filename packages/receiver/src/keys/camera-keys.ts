@@ -6,7 +6,8 @@ import { checkCameraName, formatKeyLine, writeFileDurably, parseKeyLine, Surveil
  * The receiver's key folder: one file per camera key, `CAMERA.KEYID.key`, holding the same
  * key line that `camera add` printed for the camera box. Under systemd the folder arrives
  * through `LoadCredential=camera-keys:/etc/surveillance/camera-keys`, where each file becomes a
- * credential named `camera-keys_CAMERA.KEYID.key`; both spellings are read.
+ * credential named `camera-keys_CAMERA.KEYID.key` (seen so with systemd 252: the folder is
+ * 0500 and each file 0400, owned by the service user); both spellings are read.
  *
  * A key id is the time the key was made, in milliseconds, base 36: the ids of one camera sort
  * by age, which is what rotation needs ("a newer key has connected"), and `camera list` can say
@@ -24,7 +25,7 @@ export interface KeyEntry {
   file: string;
 }
 
-const FILE_RE = /^(?:[A-Za-z0-9-]+_)?(.+)\.([0-9a-z]{1,16})\.key$/;
+const FILE_RE = /^(?:camera-keys_)?(.+)\.([0-9a-z]{1,16})\.key$/;
 
 export function keyIdMade(keyId: string): Date {
   return new Date(Number.parseInt(keyId, 36));
