@@ -14,6 +14,12 @@ import { SurveillanceError, type ErrorCode } from './errors.ts';
  */
 export type FileRole = 'store' | 'output' | 'input';
 
+/** An error from a system call (ENOENT, EACCES, ENOSPC...), as opposed to a bug. */
+export function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return e instanceof Error && typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+}
+
 export function isDiskFull(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
@@ -27,8 +33,7 @@ export function fsErrorCode(e: unknown, role: FileRole): ErrorCode {
 
 /** `WHAT: REASON` with Node's reason, less the path it names (often a temporary file's). */
 export function fsError(what: string, e: unknown, role: FileRole): Error {
-  const err = e as NodeJS.ErrnoException;
-  if (!(e instanceof Error) || typeof err.code !== 'string' || !/^E[A-Z0-9]+$/.test(err.code)) return e instanceof Error ? e : new Error(String(e));
-  const reason = err.message.replace(/, \w+ '.*$/s, '');
+  if (!isErrnoError(e)) return e instanceof Error ? e : new Error(String(e));
+  const reason = e.message.replace(/, \w+ '.*$/s, '');
   return new SurveillanceError(fsErrorCode(e, role), `${what}: ${reason}`, { cause: e });
 }

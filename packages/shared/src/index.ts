@@ -44,7 +44,7 @@ export {
   type CommitOptions,
   type DurableFileOptions,
 } from './durable-file.ts';
-export { fsError, fsErrorCode, isDiskFull, type FileRole } from './fs-error.ts';
+export { fsError, fsErrorCode, isDiskFull, isErrnoError, type FileRole } from './fs-error.ts';
 export { formatBytes, formatDuration, formatDurationOption, formatSizeOption } from './human-units.ts';
 export { stopSignal } from './signals.ts';
 export { resolveStateFolder } from './state-directory.ts';

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadOptions, SurveillanceError, writeFileDurably, type Spec } from '@surveillance/shared';
+import { loadOptions, stopSignal, SurveillanceError, writeFileDurably, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
-import { storeSpec } from '../receive-options.ts';
-import { startReview } from '../review/review-command.ts';
+import { startCommand } from '../command-start.ts';
+import { storeSpec } from '../store/store-options.ts';
 import { checkPasswordHash, hashPassword, isLoopbackHost, MIN_PASSWORD_LENGTH, MIN_TOKEN_LENGTH } from './access.ts';
 import { GalleryServer } from './gallery-server.ts';
 import { readPassword } from './read-password.ts';
@@ -100,9 +100,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     throw usage('a password is never taken on the command line: surveillance-receiver serve --set-password asks for it');
   }
   if (argv.includes('--set-password')) return setPassword(argv, env);
-  const start = await startReview(HELP, serveSpec, argv, env);
+  const start = await startCommand(HELP, serveSpec, argv, env);
   if (!start) return 0;
-  const { values, root } = start;
+  const { values, store } = start;
+  const root = store.location;
   const { host, port } = values.listen;
 
   const tokenFile = values['token-file'] ?? credential(env, 'gallery-token');
@@ -134,7 +135,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
   let gallery: GalleryServer;
   try {
-    gallery = new GalleryServer({ root, pattern: values['name-pattern'], access: { passwordHash, token, sessionMs: values.session }, tls, thumbJobs: values['thumb-jobs'], log });
+    gallery = new GalleryServer({ store, access: { passwordHash, token, sessionMs: values.session }, tls, thumbJobs: values['thumb-jobs'], log, env });
   } catch (e) {
     // A certificate and key that do not fit, or are not PEM.
     throw usage(`HTTPS: ${(e as Error).message} (--tls-cert ${certPath}, --tls-key ${keyPath})`);
@@ -151,10 +152,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   process.stdout.write(`Gallery of ${root} at ${url}\n`);
   log.info({ url, store: root, login: passwordHash !== undefined, token: token !== undefined, https: tls !== undefined }, 'listening');
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal();
   log.info({ thumbnailsMade: gallery.thumbs.made }, `${signal}: closing`);
   await gallery.close();
   return 0;
