@@ -12,6 +12,11 @@ import { encodeHeader, formatHostPort, parseAck, PING_LINE, pskClientOptions, Su
 export const clientSpec = {
   to: { kind: 'hostport', description: 'the receiver, HOST:PORT' },
   timeout: { kind: 'duration', description: 'give up on a connection attempt or an answer after this long', default: 10_000, min: 50 },
+  key: {
+    kind: 'path',
+    description: "the camera's key line (surveillance-receiver camera add): TLS to a paired receiver, which must prove the same key",
+    defaultText: '$CREDENTIALS_DIRECTORY/camera-key under systemd; none: plaintext',
+  },
 } as const satisfies Spec;
 
 export interface OutgoingFrame {

@@ -111,7 +111,12 @@ export function acceptCameraLink(raw: Socket, options: CameraLinkOptions): Promi
           resolve({ ok: true, socket: tls, camera: who.camera, keyId: who.keyId });
         });
         tls.once('error', (e: Error) => {
-          refuse(lookupProblem ? `TLS handshake refused: ${lookupProblem}` : `TLS handshake failed: ${e.message}`);
+          const why = lookupProblem
+            ? lookupProblem
+            : who
+              ? `the peer does not hold key ${who.keyId} of camera ${who.camera} (a wrong or altered key)`
+              : `not a TLS-PSK client we understand (${(e as NodeJS.ErrnoException).code ?? e.message.slice(0, 120)})`;
+          refuse(`TLS handshake refused: ${why}`);
           tls.destroy();
         });
       });

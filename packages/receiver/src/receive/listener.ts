@@ -1,7 +1,8 @@
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { EXIT, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
-import { handleConnection, type ConnectionOptions } from './connection.ts';
+import { handleConnection, type ConnectionOptions, type ConnectionResult } from './connection.ts';
 
 /**
  * The long-lived receiver of the listener modes: the socket systemd passed as fd 3
@@ -13,6 +14,13 @@ export interface ServeOptions {
   level: LogLevel;
   env: NodeJS.ProcessEnv;
   connection: (log: Logger, peer: string) => ConnectionOptions;
+  /**
+   * With keys: the TLS handshake each connection must pass first; it resolves to the socket
+   * to read frames from and the camera proved, or undefined when the connection was refused.
+   */
+  secure?: (socket: Socket, log: Logger, peer: string) => Promise<{ socket: Duplex; camera: string } | undefined>;
+  /** Has keys: a listener without them on an address other machines reach is warned about. */
+  keyed?: boolean;
   target: { host: string; port: number } | { fd: number };
   /** Exit after this long with no connection; 0 never. */
   exitIdleMs: number;
@@ -32,7 +40,9 @@ export function serve(options: ServeOptions): Promise<number> {
         active--;
         armIdle();
       });
-      void handleConnection(socket, options.connection(log, socket.remoteAddress ?? 'unknown')).then((result) => {
+      const peer = socket.remoteAddress ?? 'unknown';
+      const link = options.secure ? options.secure(socket, log, peer) : Promise.resolve({ socket, camera: undefined });
+      void link.then((l) => (l ? handleConnection(l.socket, { ...options.connection(log, peer), camera: l.camera }) : {})).then((result: ConnectionResult) => {
         // A bug (logged with its stack, answered `internal`) ends the listener: systemd sees
         // status 70 and restarts it, rather than a process going on in a state nobody planned.
         if (result.bug !== undefined && !stopping) {
@@ -66,6 +76,13 @@ export function serve(options: ServeOptions): Promise<number> {
       listening = true;
       const address = server.address();
       log.info({ address: typeof address === 'string' ? address : address ? `${address.address}:${address.port}` : 'fd 3' }, 'listening');
+      const host = address && typeof address !== 'string' ? address.address : undefined;
+      const loopback = host !== undefined && (host.startsWith('127.') || host === '::1' || host === '::ffff:127.0.0.1');
+      if (!options.keyed && !loopback) {
+        log.warn({ keys: false }, 'no camera keys: anyone who can connect may store frames, in plaintext; pair cameras (surveillance-receiver camera add) or listen on 127.0.0.1');
+      } else if (options.keyed) {
+        log.info({ keys: true }, 'paired cameras only, over TLS');
+      }
       armIdle();
     });
     process.once('SIGTERM', () => stop('SIGTERM'));
