@@ -41,9 +41,9 @@ function makeFrames(dir, count, size) {
 }
 
 /** The receiver, with a hook that sees each "stored" log line the moment it arrives. */
-async function startReceiver(store) {
+async function startReceiver(store, extra = []) {
   const port = await freePort();
-  const child = spawn('systemd-socket-activate', ['--inetd', '-a', '-l', `127.0.0.1:${port}`, 'node', receiverBin, '--store', store], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('systemd-socket-activate', ['--inetd', '-a', '-l', `127.0.0.1:${port}`, 'node', receiverBin, '--store', store, ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   const waiters = [];
   let stored = 0;
@@ -98,11 +98,11 @@ const writers = {
 };
 
 /** One sender series: each frame written, then timed until the receiver stored it. */
-async function senderSeries(dir, frames, receiver, { write, linger }) {
-  const cam = join(dir, `cam-${write}-${linger}`);
+async function senderSeries(dir, frames, receiver, { write, linger, key }) {
+  const cam = join(dir, `cam-${write}-${linger}${key ? '-tls' : ''}`);
   mkdirSync(cam, { recursive: true });
   const file = join(cam, 'monitor.jpg');
-  const sender = spawn('node', [senderBin, 'watch', '--file', file, '--to', `127.0.0.1:${receiver.port}`, '--spool', join(cam, 'spool'), '--camera', 'bench', '--interval', '1s', '--min-gap', '0', '--heartbeat', '0', '--linger', linger], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const sender = spawn('node', [senderBin, 'watch', '--file', file, '--to', `127.0.0.1:${receiver.port}`, '--spool', join(cam, 'spool'), '--camera', 'bench', '--interval', '1s', '--min-gap', '0', '--heartbeat', '0', '--linger', linger, ...(key ? ['--key', key] : [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   sender.stderr.setEncoding('utf8').on('data', (d) => (err += d));
   while (!err.includes('"msg":"watching"')) {
@@ -149,6 +149,11 @@ async function socatSeries(dir, frames, receiver) {
 export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-delivery-'));
   const receiver = await startReceiver(join(dir, 'store'));
+  // A paired receiver and camera: the same path over TLS-PSK.
+  const keyLine = execFileSync('node', [receiverBin, 'camera', 'add', 'bench', '--keys', join(dir, 'keys'), '--store', join(dir, 'tls')], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const key = join(dir, 'bench.key');
+  writeFileSync(key, keyLine, { mode: 0o600 });
+  const tlsReceiver = await startReceiver(join(dir, 'tls'), ['--keys', join(dir, 'keys')]);
   try {
     const frames = makeFrames(join(dir, 'frames'), FRAMES, '640x480');
     const kib = Math.round(frames.reduce((s, f) => s + f.length, 0) / frames.length / 1024);
@@ -157,6 +162,8 @@ export async function run() {
       ['renamed over, connection kept (--linger 5s)', await senderSeries(dir, frames, receiver, { write: 'rename', linger: '5s' })],
       ['written in place, connection kept', await senderSeries(dir, frames, receiver, { write: 'inPlace', linger: '5s' })],
       ['renamed over, new connection per frame (--linger 0)', await senderSeries(dir, frames, receiver, { write: 'rename', linger: '0' })],
+      ['TLS-PSK (--key), renamed over, connection kept', await senderSeries(dir, frames, tlsReceiver, { write: 'rename', linger: '5s', key })],
+      ['TLS-PSK (--key), new connection per frame (--linger 0)', await senderSeries(dir, frames, tlsReceiver, { write: 'rename', linger: '0', key })],
     ];
     const base50 = pct(baseline, 0.5);
     console.log(`${FRAMES} distinct 640x480 frames (~${kib} KiB), each written after the previous one was stored; first 5 frames of each series are warm-up.\n`);
@@ -172,9 +179,13 @@ export async function run() {
     console.log(`\nFirst frame after start (sharp loaded, first connection): ${ms(kept.first)} ms.`);
     console.log(`Sender memory: RSS ${rssMiB.toFixed(1)} MiB after ${FRAMES} frames (${(kept.memAfterWarmup.rss / 1024).toFixed(1)} MiB after 5; peak ${(kept.mem.hwm / 1024).toFixed(1)} MiB).`);
     console.log(`Targets: end-to-end p95 <= 100 ms with the connection kept: ${p95 <= 100 ? 'met' : 'MISSED'} (${ms(p95)} ms); steady RSS <= 100 MiB: ${rssMiB <= 100 ? 'met' : 'MISSED'}.`);
+    const tlsP95 = pct(series[3][1].steady, 0.95);
+    console.log(`TLS-PSK with the connection kept: p95 <= 20 ms: ${tlsP95 <= 20 ? 'met' : 'MISSED'} (${ms(tlsP95)} ms).`);
   } finally {
-    receiver.child.kill('SIGTERM');
-    await new Promise((r) => receiver.child.once('exit', r));
+    for (const r of [receiver, tlsReceiver]) {
+      r.child.kill('SIGTERM');
+      await new Promise((done) => r.child.once('exit', done));
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
