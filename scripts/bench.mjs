@@ -1,14 +1,122 @@
-// `pnpm bench`: every numbered benchmark section in scripts/bench/ (NN-name.mjs), in order, in one run, each printing
-// its own table. Sections compare against a baseline measured in the same run and report
-// ratios: the machines are shared and noisy, absolute times are only context.
-import { readdirSync } from 'node:fs';
+// `pnpm bench`: every numbered benchmark section in scripts/bench/ (NN-name.mjs), in order, in
+// one run. Sections compare against a baseline measured in the same run and report ratios: the
+// machines are shared and noisy, absolute times are only context.
+//
+// A full run writes BENCHMARKS.md (the record: machine, Node, commands, every table, every
+// target met or missed) and rewrites the summary table in README.md between the markers
+// <!-- bench:summary:start --> and <!-- bench:summary:end -->, so that the two cannot drift.
+// `pnpm bench 20 40` runs only the sections whose file names contain those words and writes
+// nothing (BENCH_WRITE=1 writes anyway: a partial record).
+//
+// The shape every section module follows, so that a new NN-name.mjs plugs in unchanged:
+//
+//   export const title = 'What is measured';
+//   export async function run(): Promise<Section | Section[]>
+//
+//   Section = {
+//     title?: string,          // heading; the module's title by default
+//     setup?: string,          // what was measured and how, one paragraph of Markdown
+//     commands?: string[],     // the commands or calls measured, shown verbatim
+//     tables?: { caption?: string, columns: string[], align?: ('l' | 'r')[], rows: (string | number)[][] }[],
+//     notes?: string[],        // Markdown lines after the tables
+//     targets: {               // at least one; every section states met or missed
+//       what: string,          // 'change detection, 1080p, against djpeg -scale 1/8 -grayscale'
+//       result: string,        // the figure as measured: '1.32x (4.7 ms)'
+//       target: string,        // 'at most 1.2x'
+//       met: boolean | undefined, // undefined: not measured here (a tool missing); said so
+//     }[],
+//     summary?: { what: string, result: string }[],  // README rows with no target (context)
+//   }
+//
+// Cells and results are plain text with Markdown code spans; the runner escapes `|` in table
+// cells (so `ls -f DAY | wc -l` stays one cell). Modules print nothing themselves, except
+// progress on stderr if they must.
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
+const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = fileURLToPath(new URL('./bench/', import.meta.url));
 const only = process.argv.slice(2);
+const write = only.length === 0 || process.env.BENCH_WRITE === '1';
+
+const cell = (v) => String(v).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const verdict = (t) => (t.met === undefined ? 'not measured' : t.met ? 'met' : '**missed**');
+
+function table(columns, rows, align = []) {
+  const line = (cells) => `| ${cells.map(cell).join(' | ')} |`;
+  return [line(columns), `| ${columns.map((_, i) => (align[i] === 'r' ? '---:' : '---')).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+function render(section) {
+  const out = [`## ${section.title}`, ''];
+  if (section.setup) out.push(section.setup, '');
+  if (section.commands?.length) out.push('Commands:', '', '```', ...section.commands, '```', '');
+  for (const t of section.tables ?? []) {
+    if (t.caption) out.push(`### ${t.caption}`, '');
+    out.push(table(t.columns, t.rows, t.align), '');
+  }
+  for (const n of section.notes ?? []) out.push(n);
+  if (section.notes?.length) out.push('');
+  out.push(table(['target', 'result', 'wanted', ''], section.targets.map((t) => [t.what, t.result, t.target, verdict(t)])), '');
+  return out.join('\n');
+}
+
+function check(section, file) {
+  if (!section.title) throw new Error(`${file}: a section without a title`);
+  if (!Array.isArray(section.targets) || section.targets.length === 0) throw new Error(`${file}: section "${section.title}" states no target`);
+}
+
+const sections = [];
 for (const file of readdirSync(dir).filter((f) => /^\d\d-.*\.mjs$/.test(f)).sort()) {
   if (only.length && !only.some((o) => file.includes(o))) continue;
-  const section = await import(new URL(`./bench/${file}`, import.meta.url).href);
-  console.log(`\n## ${section.title ?? file}\n`);
-  await section.run();
+  const mod = await import(new URL(`./bench/${file}`, import.meta.url).href);
+  process.stderr.write(`bench: ${file}...\n`);
+  const result = await mod.run();
+  for (const s of [result].flat()) {
+    const section = { title: mod.title ?? file, ...s };
+    check(section, file);
+    sections.push(section);
+    process.stdout.write(`\n${render(section)}`);
+  }
+}
+
+if (write) {
+  const cpu = cpus();
+  const machine = `${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}`;
+  const when = new Date().toISOString().slice(0, 10);
+  const summary = table(
+    ['what', 'result', 'target', ''],
+    sections.flatMap((s) => [...s.targets.map((t) => [t.what, t.result, t.target, verdict(t)]), ...(s.summary ?? []).map((x) => [x.what, x.result, '', ''])]),
+  );
+  const met = sections.flatMap((s) => s.targets).filter((t) => t.met === true).length;
+  const all = sections.flatMap((s) => s.targets).length;
+  writeFileSync(
+    `${root}BENCHMARKS.md`,
+    [
+      '# Benchmarks',
+      '',
+      `Generated by \`pnpm bench\` (scripts/bench.mjs) on ${when}: do not edit by hand. Machine: ${machine}. Node ${process.version}.`,
+      'Every figure that matters is a ratio to a baseline measured in the same run, interleaved where it can be: the',
+      'machine is shared, absolute times are context only.',
+      '',
+      `## Summary: ${met} of ${all} targets met`,
+      '',
+      summary,
+      '',
+      ...sections.map(render),
+    ].join('\n'),
+  );
+  const readmePath = `${root}README.md`;
+  const readme = readFileSync(readmePath, 'utf8');
+  const start = '<!-- bench:summary:start -->';
+  const end = '<!-- bench:summary:end -->';
+  const [a, b] = [readme.indexOf(start), readme.indexOf(end)];
+  if (a >= 0 && b > a) {
+    const block = `${start}\nFrom one run of \`pnpm bench\` on ${when} (${machine}, Node ${process.version}); every table in [BENCHMARKS.md](BENCHMARKS.md).\n\n${summary}\n${end}`;
+    writeFileSync(readmePath, readme.slice(0, a) + block + readme.slice(b + end.length));
+  } else {
+    process.stderr.write(`bench: README.md has no ${start} ... ${end} block; not updated\n`);
+  }
+  process.stderr.write(`bench: wrote BENCHMARKS.md and the README summary (${met} of ${all} targets met)\n`);
 }

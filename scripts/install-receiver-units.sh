@@ -24,6 +24,8 @@ Usage: scripts/install-receiver-units.sh [options]
                          started or reloaded
   --node PATH            the node binary the command runs (default: node on PATH)
   --no-start             install and enable, but do not (re)start the socket now
+  --notify               also enable surveillance-notify.service (MQTT / Home Assistant,
+                         webhook, ntfy; options in notify.env, secrets in notify.d/)
   --dry-run              show what would be done, change nothing
   -h, --help             this text
 
@@ -36,13 +38,14 @@ fail() {
   exit 64
 }
 
-SCOPE=system MODE=inetd PORT=4444 ADDRESS='' DRY=0 ROOT='' NODE='' START=1 OPEN=0
+SCOPE=system MODE=inetd PORT=4444 ADDRESS='' DRY=0 ROOT='' NODE='' START=1 NOTIFY=0 OPEN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --user) SCOPE=user ;;
     --dry-run) DRY=1 ;;
     --no-start) START=0 ;;
     --open) OPEN=1 ;;
+    --notify) NOTIFY=1 ;;
     --mode | --port | --address | --root | --node)
       [ $# -ge 2 ] && [ -n "$2" ] || fail "option $1 needs a value"
       case "$1" in
@@ -194,8 +197,12 @@ unit_text() {
       -e '/^# Only the local network may connect/d'
       -e "s|^StateDirectory=surveillance\$|Environment=SURVEILLANCE_STORE=$STORE\\nReadWritePaths=$STORE|"
       -e 's|^ProtectHome=yes$|ProtectHome=read-only|'
+      -e "s|^Environment=SURVEILLANCE_STORE=/var/lib/surveillance\$|Environment=SURVEILLANCE_STORE=$STORE|"
+      -e "s|^ReadOnlyPaths=/var/lib/surveillance\$|ReadOnlyPaths=$STORE|"
+      -e 's|^WantedBy=multi-user.target$|WantedBy=default.target|'
     )
   fi
+  sedscript+=(-e "s|^LoadCredential=notify:/etc/surveillance/notify.d\$|LoadCredential=notify:$CONF_DIR/notify.d|")
   sed "${sedscript[@]}" "$UNITS/$1"
 }
 
@@ -218,29 +225,30 @@ enable_socket() {
   fi
 }
 
-# Retention: surveillance-prune.timer runs `surveillance-receiver prune` daily (prune.env).
-enable_prune_timer() {
-  local timer=surveillance-prune.timer
+# Enables (and, unless --no-start, starts) a unit; $2 is the .wants folder of per-user units
+# below --root, where systemctl cannot enable them. Retention: surveillance-prune.timer runs
+# `surveillance-receiver prune` daily (prune.env); the notifier only when asked (--notify).
+enable_unit() {
   if [ "$SCOPE" = user ] && [ -n "$ROOT" ]; then
-    run mkdir -p "$ROOT$UNIT_DIR/timers.target.wants"
-    run ln -sfn "$UNIT_DIR/$timer" "$ROOT$UNIT_DIR/timers.target.wants/$timer"
+    run mkdir -p "$ROOT$UNIT_DIR/$2"
+    run ln -sfn "$UNIT_DIR/$1" "$ROOT$UNIT_DIR/$2/$1"
   elif [ -n "$ROOT" ]; then
-    run systemctl "--root=$ROOT" enable "$timer"
+    run systemctl "--root=$ROOT" enable "$1"
   elif [ "$START" = 0 ]; then
-    run "${SYSTEMCTL[@]}" enable "$timer"
+    run "${SYSTEMCTL[@]}" enable "$1"
   else
-    run "${SYSTEMCTL[@]}" enable --now "$timer"
+    run "${SYSTEMCTL[@]}" enable --now "$1"
   fi
 }
 
 install_snapshot
 command_text | put "$ROOT$COMMAND" 0755
 for unit in surveillance.socket surveillance@.service surveillance-listener.socket surveillance-listener.service \
-  surveillance-prune.service surveillance-prune.timer; do
+  surveillance-prune.service surveillance-prune.timer surveillance-notify.service; do
   unit_text "$unit" | sed "s|^EnvironmentFile=-/etc/surveillance/|EnvironmentFile=-$CONF_DIR/|" | put "$ROOT$UNIT_DIR/$unit" 0644
 done
 # Options files are the user's once installed: never overwritten.
-for env in receiver prune; do
+for env in receiver prune notify; do
   if [ -e "$ROOT$CONF_DIR/$env.env" ]; then
     echo "keeping $ROOT$CONF_DIR/$env.env"
   else
@@ -258,8 +266,12 @@ fi
 # The key folder: private to its owner (root, or the user), read by the receiver as a credential.
 # install -d makes it or, when it exists (keys kept across installs), only sets its mode.
 [ "$OPEN" = 1 ] || run install -d -m 0700 "$ROOT$KEYS"
+# The notifier's credentials folder (LoadCredential=notify:...): only root reads it; systemd
+# hands each file to the service. It must exist, or the unit does not start.
+run mkdir -p -m 0700 "$ROOT$CONF_DIR/notify.d"
 enable_socket
-enable_prune_timer
+enable_unit surveillance-prune.timer timers.target.wants
+[ "$NOTIFY" = 0 ] || enable_unit surveillance-notify.service default.target.wants
 
 if [ "$OPEN" = 1 ]; then
   echo "Open (--open): anyone who can connect may store frames, in plaintext; no key folder."

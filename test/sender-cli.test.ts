@@ -38,8 +38,8 @@ describe('surveillance-sender command line', () => {
   const good = ['--file', '/nonexistent/monitor.jpg', '--to', '127.0.0.1:9', '--spool', '/nonexistent/spool', '--camera', 'front'];
   it.each([
     ['no command', [], 'surveillance-sender: usage: no command given; commands: watch, once, send, status (see --help)'],
-    ['an unknown command', ['wach'], 'surveillance-sender: usage: unknown command "wach"; commands: watch, once, send, status'],
-    ['an unknown option', ['watch', ...good, '--intervall', '1s'], "surveillance-sender: usage: Unknown option '--intervall'; see --help"],
+    ['an unknown command', ['wach'], 'surveillance-sender: usage: unknown command "wach"; did you mean watch? Commands: watch, once, send, status'],
+    ['an unknown option', ['watch', ...good, '--intervall', '1s'], "surveillance-sender: usage: Unknown option '--intervall'; did you mean --interval?"],
     ['a bad duration', ['watch', ...good, '--interval', 'soon'], 'surveillance-sender: usage: option interval (from --interval): "soon" is not valid: expected a duration such as 500ms, 10s, 5m, 2h or 7d'],
     ['a duration below the minimum', ['watch', ...good, '--interval', '1ms'], 'surveillance-sender: usage: option interval (from --interval): "1ms" is not valid: must be at least 10ms'],
     ['a bad receiver address', ['watch', ...good, '--to', 'laptop'], 'surveillance-sender: usage: option to (from --to): "laptop" is not valid: expected HOST:PORT, such as 127.0.0.1:4444 or [::1]:4444'],
@@ -61,7 +61,7 @@ describe('surveillance-sender command line', () => {
 
   it.each([
     ['environment', { SURVEILLANCE_INTERVAL: 'often' }, 'option interval (from $SURVEILLANCE_INTERVAL): "often" is not valid'],
-    ['config file', { SURVEILLANCE_CONFIG: 'CONFIG' }, 'unknown option "intervall"'],
+    ['config file', { SURVEILLANCE_CONFIG: 'CONFIG' }, 'unknown option "intervall"; did you mean "interval"?'],
   ])('reads the same option names from the %s', (_where, env, message) => {
     const config = join(tmp.path, 'config.json');
     writeFileSync(config, JSON.stringify({ intervall: '1s' }));

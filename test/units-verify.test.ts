@@ -17,6 +17,7 @@ const RECEIVER_UNITS = ['surveillance.socket', 'surveillance@.service', 'surveil
 const SERVICES = RECEIVER_UNITS.filter((u) => u.endsWith('.service'));
 // Installed along: the daily retention (its own README section and tests in review-prune-units).
 const PRUNE_UNITS = ['surveillance-prune.service', 'surveillance-prune.timer'];
+const NOTIFY_UNITS = ['surveillance-notify.service'];
 
 function install(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync('bash', [INSTALL, ...args], { env: cleanEnv(env), encoding: 'utf8' });
@@ -47,12 +48,14 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       expect.stringMatching(new RegExp(`^\\+ pnpm deploy surveillance-receiver to ${lib}/[0-9a-f]{12} \\(bin/, dist/, node_modules/\\)$`)),
       expect.stringMatching(new RegExp(`^\\+ ln -sfn [0-9a-f]{12} ${lib}/current$`)),
       `+ write ${root}/usr/local/bin/surveillance-receiver (mode 0755)`,
-      ...[...RECEIVER_UNITS, ...PRUNE_UNITS].map((u) => `+ write ${root}/etc/systemd/system/${u} (mode 0644)`),
+      ...[...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS].map((u) => `+ write ${root}/etc/systemd/system/${u} (mode 0644)`),
       `+ write ${root}/etc/surveillance/receiver.env (mode 0640)`,
       `+ write ${root}/etc/surveillance/prune.env (mode 0640)`,
+      `+ write ${root}/etc/surveillance/notify.env (mode 0640)`,
       `+ write ${root}/etc/sysusers.d/surveillance.conf (mode 0644)`,
       `+ systemd-sysusers --root=${root} ${root}/etc/sysusers.d/surveillance.conf`,
       `+ install -d -m 0700 ${root}/etc/surveillance/camera-keys`,
+      `+ mkdir -p -m 0700 ${root}/etc/surveillance/notify.d`,
       `+ systemctl --root=${root} disable surveillance-listener.socket`,
       `+ systemctl --root=${root} enable surveillance.socket`,
       `+ systemctl --root=${root} enable surveillance-prune.timer`,
@@ -86,7 +89,7 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       expect(r.stderr).not.toMatch(/warning|fail|error/i);
       expect(r.status).toBe(0);
       const units = join(root, 'etc/systemd/system');
-      for (const u of [...RECEIVER_UNITS, ...PRUNE_UNITS]) expect(readFileSync(join(units, u), 'utf8')).toBe(readFileSync(join(UNITS, u), 'utf8'));
+      for (const u of [...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS]) expect(readFileSync(join(units, u), 'utf8')).toBe(readFileSync(join(UNITS, u), 'utf8'));
       expect(readlinkSync(join(units, 'sockets.target.wants/surveillance.socket'))).toBe('/etc/systemd/system/surveillance.socket');
       expect(readlinkSync(join(units, 'timers.target.wants/surveillance-prune.timer'))).toBe('/etc/systemd/system/surveillance-prune.timer');
       expect(readFileSync(join(root, 'etc/passwd'), 'utf8')).toMatch(/^surveillance:x:\d+:\d+:Surveillance frame receiver:\/var\/lib\/surveillance:\/usr\/sbin\/nologin$/m);
@@ -113,7 +116,7 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
     });
 
     it('passes systemd-analyze verify without a single warning', () => {
-      const all = [...RECEIVER_UNITS, ...PRUNE_UNITS].map((u) => join(root, 'etc/systemd/system', u));
+      const all = [...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS].map((u) => join(root, 'etc/systemd/system', u));
       expect(verifyUnits(root, all)).toEqual({ status: 0, stderr: '' });
     });
 

@@ -126,21 +126,30 @@ export async function run() {
     const procBase = median(contenders[0].times);
     const nodeBase = median(contenders[2].times);
     const fnBase = median(contenders.find((c) => c.kind === 'fn').times);
-    console.log(`Store: ${PER_DAY} frames in front/${DAY}/, 2,000 in the day before, 2,000 of a second camera (made in ${made} ms, in ${dir.startsWith('/dev/shm') ? 'memory (/dev/shm)' : 'the temp folder'}); page cache warm; ${ROUNDS} rounds, interleaved, medians; processes write to /dev/null.\n`);
-    console.log('| what | median ms | ratio to `ls -f \\| wc -l` | ratio to `node -e 0` | ratio to `readdirSync` |');
-    console.log('| --- | ---: | ---: | ---: | ---: |');
-    for (const c of contenders) {
-      const m = median(c.times);
-      const proc = c.kind === 'process';
-      console.log(`| ${c.name} | ${m.toFixed(1)} | ${proc ? `${(m / procBase).toFixed(2)}x` : ''} | ${proc ? `${(m / nodeBase).toFixed(2)}x` : ''} | ${proc ? '' : `${(m / fnBase).toFixed(2)}x`} |`);
-    }
     const listMs = median(contenders[3].times);
-    console.log(`\n\`list\` beyond a bare Node start: ${(listMs - nodeBase).toFixed(0)} ms for ${PER_DAY} frames (${(((listMs - nodeBase) * 1000) / PER_DAY).toFixed(1)} µs a frame, output included).`);
-    console.log('Targets: the store index lists a day within 10x a bare readdir of its folder; `list --day` as a process within 10x `ls -f | wc -l`.');
+    const indexMs = median(contenders[8].times);
+    return {
+      setup: `Store: ${PER_DAY} frames in front/${DAY}/, 2,000 in the day before, 2,000 of a second camera (made in ${made} ms, in ${dir.startsWith('/dev/shm') ? 'memory (/dev/shm)' : 'the temp folder'}); page cache warm; ${ROUNDS} rounds, interleaved, medians; processes write to /dev/null.`,
+      commands: contenders.filter((c) => c.kind === 'process').map((c) => c.argv.join(' ').replace(dir, 'DIR').replace(dir, 'DIR')),
+      tables: [{
+        columns: ['what', 'median ms', 'ratio to `ls -f | wc -l`', 'ratio to `node -e 0`', 'ratio to `readdirSync`'],
+        align: ['l', 'r', 'r', 'r', 'r'],
+        rows: contenders.map((c) => {
+          const m = median(c.times);
+          const proc = c.kind === 'process';
+          return [c.name, m.toFixed(1), proc ? `${(m / procBase).toFixed(2)}x` : '', proc ? `${(m / nodeBase).toFixed(2)}x` : '', proc ? '' : `${(m / fnBase).toFixed(2)}x`];
+        }),
+      }],
+      notes: [`\`list\` beyond a bare Node start: ${(listMs - nodeBase).toFixed(0)} ms for ${PER_DAY} frames (${(((listMs - nodeBase) * 1000) / PER_DAY).toFixed(1)} µs a frame, output included).`],
+      targets: [
+        { what: `\`list --day\` of ${PER_DAY.toLocaleString('en')} frames as a process, ratio to \`ls -f DAY | wc -l\``, result: `${(listMs / procBase).toFixed(1)}x (${listMs.toFixed(0)} ms; ${(listMs / nodeBase).toFixed(1)}x \`node -e 0\`)`, target: 'at most 3x', met: listMs / procBase <= 3 },
+        { what: 'the store index listing a day in process, ratio to a bare `readdirSync` of its folder', result: `${(indexMs / fnBase).toFixed(1)}x`, target: 'at most 10x', met: indexMs / fnBase <= 10 },
+      ],
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 // `node scripts/bench/40-review.mjs` alone, without the runner:
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await run();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) console.log(JSON.stringify(await run(), null, 2));

@@ -138,9 +138,6 @@ async function firstScreen(browser, url, selector) {
   return result;
 }
 
-function row(cells) {
-  console.log(`| ${cells.join(' | ')} |`);
-}
 
 export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-gallery-'));
@@ -148,7 +145,7 @@ export async function run() {
   try {
     const t0 = now();
     const { store, names, bytes } = makeStore(dir);
-    console.log(`Store: one camera, two days of ${FRAMES.toLocaleString('en')} frames (1280x720, ${(bytes / 1024).toFixed(0)} KiB), made in ${((now() - t0) / 1000).toFixed(1)} s. Thumbnail jobs: ${JOBS}.\n`);
+    const setup = `Store: one camera, two days of ${FRAMES.toLocaleString('en')} frames (1280x720, ${(bytes / 1024).toFixed(0)} KiB), made in ${((now() - t0) / 1000).toFixed(1)} s. Thumbnail jobs: ${JOBS}.`;
 
     // ---------------------------------------------------------------- listing API
     const dayPath = `/api/day?camera=${CAMERA}&day=${DAY}`;
@@ -188,14 +185,17 @@ export async function run() {
       staticPage.push((await timedGet(plain.port, '/page.json')).ms);
     }
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gallery.child.pid}/status`, 'utf8'))[1]) / 1024;
-    console.log('### Listing API (median ms, one request on a new connection)\n');
-    row(['request', 'gallery ms', `static file of the same size (send) ms`, 'ratio']);
-    row(['---', '---:', '---:', '---:']);
-    row([`day summary, first request after start (lists ${FRAMES.toLocaleString('en')} names)`, median(cold).toFixed(1), median(staticDay).toFixed(1), `${(median(cold) / median(staticDay)).toFixed(1)}x`]);
-    row([`day summary, another day not listed yet`, median(coldOther).toFixed(1), median(staticDay).toFixed(1), `${(median(coldOther) / median(staticDay)).toFixed(1)}x`]);
-    row([`day summary, warm (${(dayBytes / 1024).toFixed(1)} KiB JSON)`, median(warmDay).toFixed(1), median(staticDay).toFixed(1), `${(median(warmDay) / median(staticDay)).toFixed(1)}x`]);
-    row([`page of 500 frames at offset 10,000 (${(pageBytes / 1024).toFixed(1)} KiB JSON)`, median(warmPage).toFixed(1), median(staticPage).toFixed(1), `${(median(warmPage) / median(staticPage)).toFixed(1)}x`]);
-    console.log(`\nServer memory with the day listed: ${rss.toFixed(0)} MiB RSS.\n`);
+    const listing = {
+      caption: 'Listing API (median ms, one request on a new connection)',
+      columns: ['request', 'gallery ms', 'static file of the same size (send) ms', 'ratio'],
+      align: ['l', 'r', 'r', 'r'],
+      rows: [
+        [`day summary, first request after start (lists ${FRAMES.toLocaleString('en')} names)`, median(cold).toFixed(1), median(staticDay).toFixed(1), `${(median(cold) / median(staticDay)).toFixed(1)}x`],
+        ['day summary, another day not listed yet', median(coldOther).toFixed(1), median(staticDay).toFixed(1), `${(median(coldOther) / median(staticDay)).toFixed(1)}x`],
+        [`day summary, warm (${(dayBytes / 1024).toFixed(1)} KiB JSON)`, median(warmDay).toFixed(1), median(staticDay).toFixed(1), `${(median(warmDay) / median(staticDay)).toFixed(1)}x`],
+        [`page of 500 frames at offset 10,000 (${(pageBytes / 1024).toFixed(1)} KiB JSON)`, median(warmPage).toFixed(1), median(staticPage).toFixed(1), `${(median(warmPage) / median(staticPage)).toFixed(1)}x`],
+      ],
+    };
 
     // ---------------------------------------------------------------- thumbnail generation
     const picks = Array.from({ length: THUMBS }, (_, i) => names[Math.floor((i * names.length) / THUMBS) + 1]);
@@ -212,13 +212,16 @@ export async function run() {
         .jpeg({ quality: 72 })
         .toFile(join(direct, `${i}.jpg`)),
     );
-    console.log(`### Thumbnails (${THUMBS} distinct frames, 8 clients at once)\n`);
-    row(['what', 'thumbnails/s', 'ratio to generation over HTTP']);
-    row(['---', '---:', '---:']);
-    row(['made on first request (cold .thumbs), over HTTP', (THUMBS / coldS).toFixed(0), '1.00x']);
-    row([`sharp alone in one process, ${JOBS} at once, no HTTP`, (THUMBS / directS).toFixed(0), `${(coldS / directS).toFixed(2)}x`]);
-    row(['served once made (warm .thumbs), over HTTP', (THUMBS / warmS).toFixed(0), `${(coldS / warmS).toFixed(1)}x`]);
-    console.log('');
+    const thumbnails = {
+      caption: `Thumbnails (${THUMBS} distinct frames, 8 clients at once)`,
+      columns: ['what', 'thumbnails/s', 'ratio to generation over HTTP'],
+      align: ['l', 'r', 'r'],
+      rows: [
+        ['made on first request (cold .thumbs), over HTTP', (THUMBS / coldS).toFixed(0), '1.00x'],
+        [`sharp alone in one process, ${JOBS} at once, no HTTP`, (THUMBS / directS).toFixed(0), `${(coldS / directS).toFixed(2)}x`],
+        ['served once made (warm .thumbs), over HTTP', (THUMBS / warmS).toFixed(0), `${(coldS / warmS).toFixed(1)}x`],
+      ],
+    };
 
     // ---------------------------------------------------------------- first screen in Chromium
     const { chromium } = createRequire(join(root, 'package.json'))('playwright-core');
@@ -249,13 +252,37 @@ export async function run() {
     stops.push(pageServer.stop);
     const staticGrid = [];
     for (let i = 0; i < ROUNDS; i++) staticGrid.push((await firstScreen(browser, `http://127.0.0.1:${pageServer.port}/index.html`, 'img')).ms);
-    console.log(`### First screen of thumbnails in headless Chromium (1280x800, ${images} thumbnails on screen; median of ${ROUNDS})\n`);
-    row(['page', 'ms from navigation to all thumbnails shown', 'ratio to static page']);
-    row(['---', '---:', '---:']);
-    row(['static HTML page, same thumbnail files (baseline)', median(staticGrid).toFixed(0), '1.00x']);
-    row(['gallery, thumbnails on disk (warm)', median(warmGrid).toFixed(0), `${(median(warmGrid) / median(staticGrid)).toFixed(2)}x`]);
-    row(['gallery, no thumbnails yet (cold: made on request)', median(coldGrid).toFixed(0), `${(median(coldGrid) / median(staticGrid)).toFixed(2)}x`]);
-    console.log('\nThe day listing is kept by the server, so the gallery rows include its API requests but not the cold listing above.');
+    const warm = median(warmGrid) / median(staticGrid);
+    const coldRatio = median(coldGrid) / median(staticGrid);
+    return {
+      setup,
+      commands: ['surveillance-receiver serve --store DIR --listen 127.0.0.1:PORT', 'GET /api/day?camera=cam&day=DAY, GET /thumbs/..., Chromium (playwright-core) on the gallery page', 'baseline: the same bytes as static files served by `send`'],
+      tables: [
+        listing,
+        thumbnails,
+        {
+          caption: `First screen of thumbnails in headless Chromium (1280x800, ${images} thumbnails on screen; median of ${ROUNDS})`,
+          columns: ['page', 'ms from navigation to all thumbnails shown', 'ratio to static page'],
+          align: ['l', 'r', 'r'],
+          rows: [
+            ['static HTML page, same thumbnail files (baseline)', median(staticGrid).toFixed(0), '1.00x'],
+            ['gallery, thumbnails on disk (warm)', median(warmGrid).toFixed(0), `${warm.toFixed(2)}x`],
+            ['gallery, no thumbnails yet (cold: made on request)', median(coldGrid).toFixed(0), `${coldRatio.toFixed(2)}x`],
+          ],
+        },
+      ],
+      notes: [
+        `Server memory with the day listed: ${rss.toFixed(0)} MiB RSS.`,
+        'The day listing is kept by the server, so the first-screen rows include its API requests but not the cold listing above.',
+      ],
+      targets: [
+        { what: `gallery: first screen of ${images} thumbnails in Chromium (on disk), ratio to a static page of the same files`, result: `${warm.toFixed(2)}x (${median(warmGrid).toFixed(0)} ms; cold ${coldRatio.toFixed(2)}x)`, target: 'at most 1.5x', met: warm <= 1.5 },
+      ],
+      summary: [
+        { what: `gallery: day summary of ${FRAMES.toLocaleString('en')} frames, first request / warm, ratio to a static file of the same size`, result: `${(median(cold) / median(staticDay)).toFixed(1)}x / ${(median(warmDay) / median(staticDay)).toFixed(1)}x (${median(cold).toFixed(0)} ms / ${median(warmDay).toFixed(1)} ms)` },
+        { what: 'gallery: thumbnails made / served', result: `${(THUMBS / coldS).toFixed(0)}/s / ${(THUMBS / warmS).toFixed(0)}/s` },
+      ],
+    };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });

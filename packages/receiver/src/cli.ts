@@ -1,4 +1,4 @@
-import { runMain, SurveillanceError } from '@surveillance/shared';
+import { runMain, SurveillanceError, unknownCommand } from '@surveillance/shared';
 
 type Command = { run(argv: string[]): Promise<number | void> };
 
@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   prune: () => import('./review/prune.ts'),
   serve: () => import('./gallery/serve.ts'),
   camera: () => import('./keys/camera-command.ts'),
+  notify: () => import('./notify/notify-command.ts'),
 };
 
 const argv = process.argv.slice(2);
@@ -28,7 +29,7 @@ await runMain('surveillance-receiver', async () => {
     return 0;
   }
   const load = named ? COMMANDS[named] : COMMANDS.receive;
-  if (!load) throw new SurveillanceError('usage', `unknown command ${JSON.stringify(named)}; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  if (!load) throw new SurveillanceError('usage', unknownCommand(named!, Object.keys(COMMANDS)));
   const command = await load();
   return command.run(named ? argv.slice(1) : argv);
 });

@@ -1,4 +1,4 @@
-import { ignoreClosedStdout, runMain, SurveillanceError } from '@surveillance/shared';
+import { ignoreClosedStdout, runMain, SurveillanceError, unknownCommand } from '@surveillance/shared';
 
 type Command = { run(argv: string[]): Promise<number | void> };
 
@@ -41,7 +41,7 @@ await runMain('surveillance-sender', async () => {
     return 0;
   }
   const load = COMMANDS[named];
-  if (!load) throw new SurveillanceError('usage', `unknown command ${JSON.stringify(named)}; commands: ${Object.keys(COMMANDS).join(', ')}`);
+  if (!load) throw new SurveillanceError('usage', unknownCommand(named!, Object.keys(COMMANDS)));
   const command = await load();
   return command.run(argv.slice(1));
 });

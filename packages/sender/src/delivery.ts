@@ -144,7 +144,7 @@ export class Delivery {
     let ack;
     try {
       this.inFlight = true;
-      ack = await connection.send({ camera: frame.camera, id: frame.id, time: frame.time, jpeg });
+      ack = await connection.send({ camera: frame.camera, id: frame.id, time: frame.time, reason: frame.reason, score: frame.score, jpeg });
     } catch (e) {
       this.dropConnection();
       // A kept-open connection may have been closed by the receiver's idle timeout just as we

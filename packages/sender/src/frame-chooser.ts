@@ -57,12 +57,13 @@ export class FrameChooser {
     log.debug({ ...decision, heartbeat, captured: frame.time.toISOString() }, `decision: ${decision.reason}, score ${decision.changedShare.toFixed(4)}`);
     if (!decision.changed && !heartbeat) return undefined;
 
-    const spooled = spool.add(frame.jpeg, { camera, time: frame.time });
+    const reason = heartbeat ? 'heartbeat' : decision.reason === 'first' ? 'first' : 'motion';
+    const spooled = spool.add(frame.jpeg, { camera, time: frame.time, reason, score: decision.changedShare });
     spool.setReference(spooled);
     this.referenceTime = frame.time;
     if (decision.reason !== 'first') await detector.setReference(frame.jpeg, frame.info);
     log.info(
-      { id: spooled.id, reason: heartbeat ? 'heartbeat' : decision.reason, changedShare: decision.changedShare, bytes: spooled.bytes, backlog: spool.count },
+      { id: spooled.id, reason, changedShare: decision.changedShare, bytes: spooled.bytes, backlog: spool.count },
       'frame spooled',
     );
     return spooled;

@@ -1,4 +1,4 @@
-import { type Logger } from '@surveillance/shared';
+import { loadLineFormatter, type Logger } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { ChangeDetector, detectorOptions } from './change-detector.ts';
 import { Delivery } from './delivery.ts';
@@ -27,7 +27,7 @@ export async function openPipeline(values: SenderValues, env: NodeJS.ProcessEnv)
   const camera = resolveCamera(cameraOfKey(key, values.camera));
   const spoolDir = resolveSpool(values.spool, env);
   const detection = detectorOptions(values);
-  const log = createLogger('surveillance-sender', values['log-level'] as 'info', env);
+  const log = createLogger('surveillance-sender', values['log-level'] as 'info', env, await loadLineFormatter(values['log-format'], env));
   const spool = new Spool({ dir: spoolDir, maxBytes: values['spool-max-bytes'], maxFiles: values['spool-max-files'], log }).open();
   const detector = await ChangeDetector.create(detection);
   const chooser = await FrameChooser.create({ detector, spool, camera, heartbeatMs: values.heartbeat, log });

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { encodeHeader, formatHostPort, parseAck, PING_LINE, pskClientOptions, SurveillanceError, type Ack, type CameraKey, type HostPort, type Spec } from '@surveillance/shared';
+import { encodeHeader, formatHostPort, parseAck, PING_LINE, pskClientOptions, SurveillanceError, type Ack, type CameraKey, type FrameReason, type HostPort, type Spec } from '@surveillance/shared';
 
 /**
  * One TCP connection to the receiver in framed mode (docs/protocol.md): a header line and the
@@ -23,6 +23,8 @@ export interface OutgoingFrame {
   camera: string;
   id: string;
   time: Date;
+  reason?: FrameReason;
+  score?: number;
   jpeg: Uint8Array;
 }
 
@@ -99,7 +101,7 @@ export class ReceiverConnection {
 
   /** Sends one frame and resolves with the receiver's answer for it (OK, DUP or ERR). */
   send(frame: OutgoingFrame): Promise<Ack> {
-    const header = encodeHeader({ camera: frame.camera, id: frame.id, time: frame.time, length: frame.jpeg.length });
+    const header = encodeHeader({ camera: frame.camera, id: frame.id, time: frame.time, reason: frame.reason, score: frame.score, length: frame.jpeg.length });
     return this.request(frame.id, [header, frame.jpeg]);
   }
 

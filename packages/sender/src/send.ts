@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { describeBytes, EXIT, scanJpeg, SurveillanceError, type Ack, type CameraKey, type HostPort } from '@surveillance/shared';
+import { describeBytes, EXIT, isBug, scanJpeg, SurveillanceError, type Ack, type CameraKey, type HostPort } from '@surveillance/shared';
 import { ReceiverConnection, type OutgoingFrame } from './receiver-client.ts';
 import { cameraOfKey, loadCameraKey } from './camera-key.ts';
 import { resolveCamera } from './camera-name.ts';
@@ -29,6 +29,7 @@ function loadFrame(file: string, camera: string): OutgoingFrame {
   try {
     length = scanJpeg(bytes).bytes;
   } catch (e) {
+    if (isBug(e)) throw e;
     const head = bytes.subarray(0, 8);
     const what = head[0] === 0xff && head[1] === 0xd8 ? (e as Error).message : `not a JPEG: ${describeBytes(head)}`;
     throw new SurveillanceError('bad-jpeg', what);
@@ -37,8 +38,10 @@ function loadFrame(file: string, camera: string): OutgoingFrame {
   return { camera, id: createHash('sha256').update(jpeg).digest('hex').slice(0, 16), time, jpeg };
 }
 
+/** An error as this file's outcome line; a bug is no outcome: it ends the command (status 70). */
 function errAck(e: unknown): Ack {
-  const error = e instanceof SurveillanceError ? e : new SurveillanceError('unreachable', (e as Error).message);
+  if (isBug(e)) throw e;
+  const error = e as SurveillanceError;
   return { status: 'ERR', id: '-', code: error.code, reason: error.message };
 }
 

@@ -1,4 +1,4 @@
-import { envName, loadCommand as loadShared, LOG_LEVELS, usage, type Spec, type Values } from '@surveillance/shared';
+import { envName, loadCommand as loadShared, logSpec, usage, type Spec, type Values } from '@surveillance/shared';
 import { cameraSpec } from './camera-name.ts';
 import { detectorSpec } from './change-detector.ts';
 import { deliverySpec } from './delivery.ts';
@@ -23,7 +23,7 @@ export const spec = {
   ...deliverySpec,
   ...detectorSpec,
   json: { kind: 'boolean', description: 'status: print JSON', default: false },
-  'log-level': { kind: 'string', description: 'pino log level', default: 'info', choices: LOG_LEVELS },
+  ...logSpec,
   help: { kind: 'boolean', description: 'show this help', default: false, flagOnly: true },
 } as const satisfies Spec;
 

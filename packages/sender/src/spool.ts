@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   CAMERA_NAME_PATTERN,
   FRAME_ID_PATTERN,
+  formatScore,
   fsError,
   isDiskFull,
   isErrnoError,
@@ -11,6 +12,7 @@ import {
   tempName,
   tempOwner,
   writeFileDurably,
+  type FrameReason,
   type Logger,
   type Spec,
 } from '@surveillance/shared';
@@ -42,7 +44,9 @@ export function resolveSpool(spool: string | undefined, env: NodeJS.ProcessEnv):
  *   SPOOL/picture-missing                                         `once` runs: the missing picture was reported
  *
  * The name carries all the metadata, so a frame is one atomic rename: there is no sidecar that
- * could be missing or stale. The frame id is chosen once, here, and is sent again unchanged on
+ * could be missing or stale. Why the frame was chosen and its score follow the camera as
+ * `@<reason>=<score>` (`1795240380123_<id>_front@motion=0.0123.jpg`); '@' cannot occur in a camera
+ * name, and names without it (spooled by an older sender) still deliver, without a reason. The frame id is chosen once, here, and is sent again unchanged on
  * every retry; the receiver answers DUP for a frame it already has, which makes resending safe.
  */
 
@@ -64,7 +68,7 @@ const FULL_DISK_RETRIES = 8;
  */
 const ROOM_AGAIN_SHARE = 0.9;
 
-const NAME_RE = new RegExp(`^(\\d{13})_(${FRAME_ID_PATTERN})_(${CAMERA_NAME_PATTERN})\\.jpg$`);
+const NAME_RE = new RegExp(`^(\\d{13})_(${FRAME_ID_PATTERN})_(${CAMERA_NAME_PATTERN})(?:@(first|motion|heartbeat)(?:=(\\d{1,6}(?:\\.\\d{1,6})?))?)?\\.jpg$`);
 
 export interface SpooledFrame {
   /** File name inside queue/. */
@@ -73,6 +77,16 @@ export interface SpooledFrame {
   id: string;
   time: Date;
   bytes: number;
+  reason?: FrameReason;
+  score?: number;
+}
+
+/** What the spool is told about a frame it is to keep. */
+export interface FrameToSpool {
+  camera: string;
+  time: Date;
+  reason?: FrameReason;
+  score?: number;
 }
 
 export interface LastSent {
@@ -115,14 +129,18 @@ function newFrameId(time: Date): string {
   return `${time.getTime().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-function spoolName(frame: { time: Date; id: string; camera: string }): string {
-  return `${String(frame.time.getTime()).padStart(13, '0')}_${frame.id}_${frame.camera}.jpg`;
+function spoolName(frame: FrameToSpool & { id: string }): string {
+  const why = frame.reason ? `@${frame.reason}${frame.score !== undefined && Number.isFinite(frame.score) ? `=${formatScore(frame.score)}` : ''}` : '';
+  return `${String(frame.time.getTime()).padStart(13, '0')}_${frame.id}_${frame.camera}${why}.jpg`;
 }
 
 export function parseSpoolName(name: string): Omit<SpooledFrame, 'bytes'> | undefined {
   const m = NAME_RE.exec(name);
   if (!m) return undefined;
-  return { name, time: new Date(Number(m[1])), id: m[2]!, camera: m[3]! };
+  const frame: Omit<SpooledFrame, 'bytes'> = { name, time: new Date(Number(m[1])), id: m[2]!, camera: m[3]! };
+  if (m[4]) frame.reason = m[4] as FrameReason;
+  if (m[5]) frame.score = Number(m[5]);
+  return frame;
 }
 
 /** The spool is the sender's own store: a full disk is store-full, anything else store-failed. */
@@ -182,9 +200,10 @@ export class Spool {
    * the new one: the newest frame (the intruder, not the empty room before) matters most. A file
    * system that fills up before the bounds are reached is treated the same way.
    */
-  add(jpeg: Uint8Array, meta: { camera: string; time: Date }): SpooledFrame {
+  add(jpeg: Uint8Array, meta: FrameToSpool): SpooledFrame {
     const id = newFrameId(meta.time);
-    const frame: SpooledFrame = { name: spoolName({ ...meta, id }), camera: meta.camera, id, time: meta.time, bytes: jpeg.length };
+    const name = spoolName({ ...meta, id });
+    const frame: SpooledFrame = { ...parseSpoolName(name)!, bytes: jpeg.length };
     let dropped = false;
     for (let attempt = 0; ; attempt++) {
       try {

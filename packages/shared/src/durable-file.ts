@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, futimesSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -36,7 +35,10 @@ export function fsyncPath(path: string): void {
  * keeps a new file from meeting a leftover of a process that had the same pid before a reboot.
  */
 export function tempName(prefix = ''): string {
-  return `${prefix}${process.pid}-${randomBytes(6).toString('hex')}.part`;
+  // Math.random, not node:crypto: the name needs no secrecy (the file is created with O_EXCL),
+  // and the per-connection receiver should not load crypto for it.
+  const random = Math.floor(Math.random() * 2 ** 48).toString(16).padStart(12, '0');
+  return `${prefix}${process.pid}-${random}.part`;
 }
 
 /** The pid in a name made by tempName (without a prefix), or undefined. */

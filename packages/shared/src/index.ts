@@ -1,5 +1,6 @@
 export { SurveillanceError, isSurveillanceError, asSurveillanceError, isBug, usage, EXIT, type ErrorCode } from './errors.ts';
-export { JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
+export { DEFAULT_MAX_PIXELS, JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
+export { checkCaptureTime, DEFAULT_CAPTURE_WINDOW, type CaptureWindow } from './capture-time.ts';
 export {
   PING_LINE,
   CAMERA_NAME_PATTERN,
@@ -10,11 +11,13 @@ export {
   classify,
   describeBytes,
   encodeHeader,
+  formatScore,
   formatAck,
   parseAck,
   parseHeader,
   type Ack,
   type FrameHeader,
+  type FrameReason,
   type UnitKind,
 } from './protocol.ts';
 export {
@@ -31,7 +34,7 @@ export {
 // pino's createLogger is imported from '@surveillance/shared/log', and sharp's loader from
 // '@surveillance/shared/sharp', so that importing this index loads neither (the per-connection
 // receiver must not pay for them).
-export { createLineLogger, LOG_LEVELS, type Logger, type LogLevel } from './log-line.ts';
+export { createLineLogger, loadLineFormatter, logSpec, LOG_FORMATS, LOG_LEVELS, type LineFormatter, type LogFormat, type Logger, type LogLevel } from './log-line.ts';
 export { ignoreClosedStdout, runMain } from './main.ts';
 export {
   DurableFile,
@@ -48,6 +51,7 @@ export { fsError, fsErrorCode, isDiskFull, isErrnoError, type FileRole } from '.
 export { formatBytes, formatDuration, formatDurationOption, formatSizeOption } from './human-units.ts';
 export { stopSignal } from './signals.ts';
 export { resolveStateFolder } from './state-directory.ts';
+export { didYouMean, nearest, unknownCommand } from './suggest.ts';
 export {
   KEY_BYTES,
   KEY_LINE_MAGIC,

@@ -1,4 +1,6 @@
 import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
+import type { Spec } from './options.ts';
 
 /**
  * Logging for processes that live for one connection. pino is built for long-running,
@@ -27,6 +29,32 @@ export interface Logger {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The logging options of every command: one name, one meaning, everywhere. */
+export const logSpec = {
+  'log-level': { kind: 'string', description: `log level: ${LOG_LEVELS.join(', ')}`, default: 'info', choices: LOG_LEVELS },
+  'log-format': {
+    kind: 'string',
+    description: 'log lines as json (for the journal and pipes) or pretty (local time, level, message, key=value; colour unless NO_COLOR); auto: pretty when stderr is a terminal',
+    default: 'auto',
+    choices: LOG_FORMATS,
+  },
+} as const satisfies Spec;
+
+/** Turns a record into the line written; JSON when there is none. */
+export type LineFormatter = (record: Record<string, unknown>) => string;
+
+/** The formatter for `format`, or undefined for JSON. Pretty code is imported only when chosen. */
+export async function loadLineFormatter(format: LogFormat | string, env: NodeJS.ProcessEnv): Promise<LineFormatter | undefined> {
+  const terminal = isatty(2);
+  if (format === 'json' || (format === 'auto' && !terminal)) return undefined;
+  const { formatPretty, wantsColour } = await import('./log-pretty.ts');
+  const colour = wantsColour(env, terminal);
+  return (record) => formatPretty(record, colour);
+}
+
 const NUMBERS: Record<LogLevel, number> = { fatal: 60, error: 50, warn: 40, info: 30, debug: 20, trace: 10, silent: Infinity };
 
 /** pino's numeric levels as syslog priorities, for sd-daemon(3) "<N>" line prefixes. */
@@ -47,13 +75,14 @@ export function writeLogLine(line: string, level: number, env: NodeJS.ProcessEnv
   }
 }
 
-export function createLineLogger(name: string, level: LogLevel, env: NodeJS.ProcessEnv = process.env): Logger {
+export function createLineLogger(name: string, level: LogLevel, env: NodeJS.ProcessEnv = process.env, formatter?: LineFormatter): Logger {
   const threshold = NUMBERS[level];
   const method = (n: number): LogFn =>
     ((fields: object | string, msg?: string) => {
       if (n < threshold) return;
       const record = typeof fields === 'string' ? { msg: fields } : { ...fields, msg };
-      writeLogLine(`${JSON.stringify({ level: n, time: Date.now(), pid: process.pid, name, ...record })}\n`, n, env);
+      const full = { level: n, time: Date.now(), pid: process.pid, name, ...record };
+      writeLogLine(formatter ? formatter(full) : `${JSON.stringify(full)}\n`, n, env);
     }) as LogFn;
   return {
     fatal: method(60),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { usage } from './errors.ts';
 import { formatDurationOption, formatSizeOption } from './human-units.ts';
+import { didYouMean } from './suggest.ts';
 
 /**
  * The one funnel for options. Every option has one name, used as `--name` on the command line,
@@ -73,16 +74,19 @@ const DURATION_UNITS: Record<string, number> = {
   '': 1000, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000,
 };
 
+/** A number too large to hold exactly (or Infinity) is refused, not rounded into another value. */
+const exact = (n: number): number | undefined => (Number.isSafeInteger(n) ? n : undefined);
+
 export function parseSize(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m && Object.hasOwn(SIZE_UNITS, m[2]!.toLowerCase()) ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : undefined;
+  return m && unit !== undefined ? exact(Math.round(Number(m[1]) * unit)) : undefined;
 }
 
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m && Object.hasOwn(DURATION_UNITS, m[2]!.toLowerCase()) ? DURATION_UNITS[m[2]!.toLowerCase()] : undefined;
-  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : undefined;
+  return m && unit !== undefined ? exact(Math.round(Number(m[1]) * unit)) : undefined;
 }
 
 export function parseHostPort(text: string): HostPort | undefined {
@@ -170,7 +174,10 @@ export function loadOptions<S extends Spec>(spec: S, argv: readonly string[], en
   try {
     parsed = parseArgs({ args: [...argv], options: flags, allowPositionals: true, strict: true });
   } catch (e) {
-    throw usage(`${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')}; see --help`);
+    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    const unknown = (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'--?([^'=]+)/.exec(message)?.[1] : undefined;
+    const hint = unknown === undefined ? '' : didYouMean(unknown, Object.keys(flags), (n) => `--${n}`);
+    throw usage(`${message}${hint || '; see --help'}`);
   }
   const fromFlags = parsed.values as Record<string, unknown>;
   const configPath = (fromFlags.config as string | undefined) ?? env[envName('config')];
@@ -204,7 +211,10 @@ function readConfig(path: string, spec: Spec): Record<string, unknown> {
     throw usage(`config file ${path} must hold a JSON object of option names to values`);
   }
   for (const key of Object.keys(data)) {
-    if (!(key in spec) || spec[key]!.flagOnly) throw usage(`config file ${path}: unknown option ${JSON.stringify(key)}`);
+    if (!(key in spec) || spec[key]!.flagOnly) {
+      const known = Object.keys(spec).filter((name) => !spec[name]!.flagOnly);
+      throw usage(`config file ${path}: unknown option ${JSON.stringify(key)}${didYouMean(key, known, (n) => JSON.stringify(n))}`);
+    }
   }
   return data as Record<string, unknown>;
 }

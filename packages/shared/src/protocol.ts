@@ -28,6 +28,12 @@ const NAME_RE = new RegExp(`^${CAMERA_NAME_PATTERN}$`);
 const ID_RE = new RegExp(`^${FRAME_ID_PATTERN}$`);
 const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const KEY_RE = /^[a-z][a-z0-9-]{0,31}$/;
+const REASON_WORD_RE = /^[a-z]{1,16}$/;
+const SCORE_RE = /^\d{1,6}(\.\d{1,6})?$/;
+
+/** Why the sender sent a frame; a receiver treats a frame without one (a raw frame) as motion. */
+export type FrameReason = 'first' | 'motion' | 'heartbeat';
+const REASONS: ReadonlySet<string> = new Set<FrameReason>(['first', 'motion', 'heartbeat']);
 
 export interface FrameHeader {
   camera: string;
@@ -37,6 +43,10 @@ export interface FrameHeader {
   time: Date;
   /** Bytes of JPEG that follow the header line. */
   length: number;
+  /** Why it was sent (optional: older senders do not say). */
+  reason?: FrameReason;
+  /** The change detector's score, 0..1 (optional). */
+  score?: number;
 }
 
 /** A camera name is a directory name in the store: no separators, no dot-dot, no hidden files. */
@@ -51,8 +61,15 @@ export function checkFrameId(id: string): string | undefined {
   return ID_RE.test(id) ? undefined : `frame id ${JSON.stringify(id.slice(0, 80))} must be 1-64 letters, digits or '-'`;
 }
 
+/** The score as the header carries it: at most 6 decimals, no exponent (1e-7 is 0). */
+export function formatScore(score: number): string {
+  return String(Number(Math.min(Math.max(score, 0), 999999).toFixed(6)));
+}
+
 export function encodeHeader(h: FrameHeader): Buffer {
-  const line = `${HEADER_MAGIC}camera=${h.camera} id=${h.id} time=${h.time.toISOString()} length=${h.length}\n`;
+  const reason = h.reason ? ` reason=${h.reason}` : '';
+  const score = h.score !== undefined && Number.isFinite(h.score) ? ` score=${formatScore(h.score)}` : '';
+  const line = `${HEADER_MAGIC}camera=${h.camera} id=${h.id} time=${h.time.toISOString()} length=${h.length}${reason}${score}\n`;
   return Buffer.from(line, 'ascii');
 }
 
@@ -95,7 +112,19 @@ export function parseHeader(line: string): FrameHeader {
     throw badHeader(`time ${JSON.stringify(timeText.slice(0, 40))} is not an ISO 8601 UTC time like 2026-11-21T05:53:00.123Z`);
   }
   if (!/^[1-9]\d{0,15}$/.test(lengthText)) throw badHeader(`length ${JSON.stringify(lengthText.slice(0, 20))} is not a positive integer`);
-  return { camera, id, time, length: Number(lengthText) };
+  const header: FrameHeader = { camera, id, time, length: Number(lengthText) };
+  const reason = fields.get('reason');
+  if (reason !== undefined) {
+    if (!REASON_WORD_RE.test(reason)) throw badHeader(`reason ${JSON.stringify(reason.slice(0, 20))} is not a word of 1-16 letters a-z`);
+    // A reason a later sender may add (person, say) is not an error: the frame counts as motion.
+    if (REASONS.has(reason)) header.reason = reason as FrameReason;
+  }
+  const score = fields.get('score');
+  if (score !== undefined) {
+    if (!SCORE_RE.test(score)) throw badHeader(`score ${JSON.stringify(score.slice(0, 20))} is not a decimal number like 0.0123`);
+    header.score = Number(score);
+  }
+  return header;
 }
 
 /**

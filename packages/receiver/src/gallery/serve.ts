@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadOptions, stopSignal, SurveillanceError, writeFileDurably, type Spec } from '@surveillance/shared';
+import { loadLineFormatter, loadOptions, stopSignal, SurveillanceError, writeFileDurably, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
@@ -132,7 +132,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
   }
 
-  const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
+  const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env, await loadLineFormatter(values['log-format'], env));
   let gallery: GalleryServer;
   try {
     gallery = new GalleryServer({ store, access: { passwordHash, token, sessionMs: values.session }, tls, thumbJobs: values['thumb-jobs'], log, env });

@@ -1,8 +1,8 @@
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createLineLogger, EXIT, formatHelp, loadOptions, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
 import { resolve } from 'node:path';
+import { createLineLogger, EXIT, formatHelp, loadLineFormatter, loadOptions, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
 import { CameraKeys } from '../keys/camera-keys.ts';
 import { acceptCameraLink, FailureGate } from '../keys/camera-link.ts';
 import { CameraSeen } from '../keys/camera-seen.ts';
@@ -61,12 +61,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
   const level = values['log-level'] as LogLevel;
+  const formatter = await loadLineFormatter(values['log-format'], env);
   const store = await openStore(values, env, 'write');
   const connection = (log: Logger, peer: string): ConnectionOptions => ({
     store,
     log,
     peer,
     maxFrameBytes: values['max-frame-bytes'],
+    maxPixels: values['max-pixels'],
+    captureWindow: { maxAheadMs: values['max-clock-skew'], maxAgeMs: values['max-frame-age'] },
     idleTimeoutMs: values['idle-timeout'],
     frameTimeoutMs: values['frame-timeout'],
   });
@@ -95,11 +98,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       secure: keysDir === undefined ? undefined : (socket, log, peer) => secure(gates(log))!(socket, log, peer),
       keyed: keysDir !== undefined,
       level,
+      formatter,
       env,
       connection,
       target: values.listen ?? { fd: fd! },
       exitIdleMs: fd !== undefined ? values['exit-idle'] : 0,
       maxConnections: values['max-connections'],
+      maxConnectionsPerSource: values['max-connections-per-source'],
+      stopTimeoutMs: values['frame-timeout'],
     });
   }
   if (!stdinIsSocket()) {
@@ -110,7 +116,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   // inetd style: fd 0 is the connection, and stdout is the same socket. Wrap it once.
   const socket = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
-  const log = createLineLogger('surveillance-receiver', level, env);
+  const log = createLineLogger('surveillance-receiver', level, env, formatter);
   const peer = env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown';
   let stream: Duplex = socket;
   let camera: string | undefined;

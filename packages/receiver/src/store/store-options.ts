@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { LOG_LEVELS, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
+import { logSpec, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
 import { FileStore } from './file-store.ts';
 import { DEFAULT_NAME_PATTERN, loadNamePattern } from './frame-name.ts';
 import type { Store } from './store.ts';
@@ -18,7 +18,7 @@ export const storeSpec = {
     description: 'date-fns pattern (in UTC) for frame names below CAMERA/; the frame id is appended',
     default: DEFAULT_NAME_PATTERN,
   },
-  'log-level': { kind: 'string', description: `log level: ${LOG_LEVELS.join(', ')}`, default: 'info', choices: LOG_LEVELS },
+  ...logSpec,
   help: { kind: 'boolean', description: 'show this help', default: false, flagOnly: true },
 } as const satisfies Spec;
 
