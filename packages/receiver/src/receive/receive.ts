@@ -19,6 +19,11 @@ It takes its connection from wherever it is started:
   under systemd, Accept=no    the listening socket as fd 3 (LISTEN_FDS); exits when idle
   --listen HOST:PORT          a plain server, for machines without systemd and development
 
+With a key folder (--keys DIR, or under systemd the credential camera-keys), it takes frames
+only over TLS-PSK from the cameras paired in it (surveillance-receiver camera add), each under
+its own name; anything else is refused with auth. Without one it is open, in plaintext, as in
+the tutorial.
+
 Review what was stored with the other commands: surveillance-receiver help`;
 
 /** The socket systemd passed with Accept=no, if it was passed to us (sd_listen_fds(3)). */
