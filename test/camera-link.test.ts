@@ -11,7 +11,7 @@ import { CameraKeys } from '../packages/receiver/src/keys/camera-keys.ts';
 import { exchange } from './helpers/client.ts';
 import { cleanEnv, FIXTURES, RECEIVER_BIN, SENDER_BIN, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { ensureBuilt } from './helpers/review-cli.ts';
-import { makeFrames, parseLog, startSender, storedFrames, waitFor, writeAtomically } from './helpers/sender.ts';
+import { makeFrames, parseLog, spooled, startSender, storedFrames, waitFor, writeAtomically } from './helpers/sender.ts';
 import { needTools } from './helpers/tools.ts';
 
 const run = promisify(execFile);
@@ -268,5 +268,43 @@ describe.skipIf(!needTools('ffmpeg'))('key rotation while the sender is spooling
     const list = await run('node', [RECEIVER_BIN, 'camera', 'list', '--keys', paired.keys, '--store', store], { env: cleanEnv() });
     expect(list.stdout.trim().split('\n')).toHaveLength(2);
     expect(readdirSync(paired.keys)).toHaveLength(1);
+  });
+});
+
+describe.skipIf(!needTools('ffmpeg'))('a sender whose key the receiver refuses', () => {
+  const dir = tempDir();
+  let receiver: RunningReceiver;
+  afterAll(async () => {
+    await receiver?.stop();
+    dir.remove();
+  });
+
+  it('keeps every frame spooled and says auth once for the outage, however often it retries', async () => {
+    const paired = pair(dir.path, ['yard']);
+    const store = join(dir.path, 'store');
+    receiver = await startReceiver('standalone', store, ['--keys', paired.keys, '--min-free', '0']);
+    const wrong = join(dir.path, 'wrong.key');
+    writeFileSync(wrong, formatKeyLine({ ...paired.key.yard!, key: randomBytes(32) }), { mode: 0o600 });
+    const file = join(dir.path, 'cam/monitor.jpg');
+    mkdirSync(join(dir.path, 'cam'));
+    const spool = join(dir.path, 'spool');
+    const sender = startSender(['watch', '--file', file, '--to', `127.0.0.1:${receiver.port}`, '--spool', spool, '--key', wrong,
+      '--interval', '50ms', '--min-gap', '0', '--retry-min', '20ms', '--retry-max', '50ms', '--timeout', '2s']);
+    try {
+      const frames = makeFrames(join(dir.path, 'frames'), 3);
+      for (const [i, frame] of frames.entries()) {
+        writeAtomically(file, frame);
+        await waitFor(() => spooled(spool).filter((n) => n.endsWith('.jpg')).length >= i + 1 || spooled(spool).length >= i + 1, `frame ${i} spooled`);
+      }
+      // Many attempts fail meanwhile (retries every 20-50 ms).
+      await waitFor(() => parseLog(receiver.stderr()).filter((l) => l.code === 'auth').length >= 5, 'five refused handshakes');
+      const warnings = sender.log().filter((l) => l.code === 'auth' && /cannot deliver/.test(l.msg));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.msg).toMatch(/TLS handshake failed/);
+      expect(storedFrames(store)).toEqual([]);
+    } finally {
+      await sender.stop();
+    }
+    expect(spooled(spool).length).toBeGreaterThanOrEqual(3);
   });
 });
