@@ -36,6 +36,12 @@ export interface ConnectionOptions {
   log: Logger;
   /** The peer's address, used for logs and as the camera name of raw frames. */
   peer: string;
+  /**
+   * The camera this connection proved to be in the TLS handshake, on a receiver with keys: the
+   * only name it may store under (a header naming another is refused with `auth`), and the
+   * name of its raw frames.
+   */
+  camera?: string;
   maxFrameBytes: number;
   /** Frames whose SOF claims more pixels are refused (too-large) before they are stored. */
   maxPixels: number;
@@ -255,6 +261,10 @@ export class Connection {
       this.send({ status: 'OK', id: '-', name: 'pong' });
     } else if (header) {
       this.id = header.id;
+      const proved = this.options.camera;
+      if (proved !== undefined && header.camera !== proved) {
+        throw new SurveillanceError('auth', `this connection is camera ${proved}'s (its key says so): it may not store frames as camera ${header.camera}`);
+      }
       const max = this.options.maxFrameBytes;
       if (header.length > max) throw new SurveillanceError('too-large', `frame of ${header.length} bytes is larger than the limit of ${max} bytes`);
       const implausible = checkCaptureTime(header.time, this.now(), this.options.captureWindow);
@@ -269,7 +279,7 @@ export class Connection {
     const used = state.scanner.push(chunk);
     this.lastFrameAt = Date.now();
     state.writer.write(chunk.subarray(0, used));
-    if (state.scanner.done) this.commit(state.writer, { camera: cameraFromPeer(this.options.peer), time: state.time, id: state.id });
+    if (state.scanner.done) this.commit(state.writer, { camera: this.options.camera ?? cameraFromPeer(this.options.peer), time: state.time, id: state.id });
     return chunk.subarray(used);
   }
 

@@ -1,4 +1,18 @@
-import { createReadStream, mkdirSync, readdirSync, readFileSync, rmdirSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DurableFile, formatBytes, formatSizeOption, fsError, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
@@ -172,7 +186,10 @@ export class FileStore implements Store {
     const path = framePath(this.root, { name });
     let stats;
     try {
-      stats = statSync(path);
+      // Only a regular file inside the store is a frame: a symlink named like one (to
+      // /etc/shadow, or pictures elsewhere) is not followed, nor a linked folder on the way.
+      stats = lstatSync(path);
+      if (stats.isFile() && realpathSync(path) !== join(realpathSync(this.root), name)) return undefined;
     } catch (e) {
       if (isGone(e)) return undefined;
       throw storeError(`cannot read ${name}`, e);
@@ -181,12 +198,17 @@ export class FileStore implements Store {
     return {
       size: stats.size,
       time: stats.mtime,
-      stream: () => createReadStream(path),
+      // O_NOFOLLOW: a frame swapped for a symlink after the check is refused, not followed.
+      stream: () => createReadStream(path, { fd: openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW) }),
       bytes: async () => {
+        let fd: number | undefined;
         try {
-          return readFileSync(path);
+          fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+          return readFileSync(fd);
         } catch (e) {
           throw storeError(`cannot read ${name}`, e);
+        } finally {
+          if (fd !== undefined) closeSync(fd);
         }
       },
     };
