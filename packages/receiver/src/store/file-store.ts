@@ -18,8 +18,12 @@ import { dirname, join } from 'node:path';
 import { fsErrorCode, fsyncPath, isErrnoError, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
+import { appendIndex, forgetIndexDays, IndexTail } from './event-index.ts';
+import { eventsOf } from './event-query.ts';
+import type { EventFrame, FrameEvent } from './events.ts';
 import { DEFAULT_NAME_PATTERN, frameName, readFrameName } from './frame-name.ts';
 import type {
+  EventQuery,
   FrameData,
   FrameEntry,
   FrameMeta,
@@ -75,6 +79,8 @@ export class FileStore implements Store {
   private readonly incoming: string;
   /** Folders known to exist, so that mkdir and its fsyncs run once per folder. */
   private readonly folders = new Set<string>();
+  /** The event index as read so far (marks), made when first asked. */
+  private tail: IndexTail | undefined;
 
   constructor(options: FileStoreOptions) {
     this.root = options.root;
@@ -245,7 +251,19 @@ export class FileStore implements Store {
     // The gallery's thumbnails go with their frames (only those in the store: a reviewer's own
     // cache folder is theirs to clear).
     forgetThumbnails(join(this.root, THUMBS_DIR), gone);
+    // And the event index's day files of days left with no frame.
+    await forgetIndexDays(this.root, frames, (q) => this.frames(q));
     return outcome;
+  }
+
+  async marks(frames: readonly FrameEntry[]): Promise<EventFrame[]> {
+    this.tail ??= new IndexTail(this.root);
+    const tail = this.tail;
+    return frames.map((f) => tail.mark(f));
+  }
+
+  async events(query: EventQuery): Promise<FrameEvent[]> {
+    return eventsOf(this, query);
   }
 
   cacheDir(env: NodeJS.ProcessEnv): string {
@@ -258,6 +276,21 @@ export class FileStore implements Store {
     const watcher = new StoreWatch(this.root, this.namePattern);
     await watcher.start();
     return watcher;
+  }
+
+  /**
+   * @internal The frame's event index line, just before the frame is linked under its name:
+   * whoever sees the frame (the notifier) finds its line. A failure (a full disk) costs the
+   * frame its reason and score, never the frame: it is stored all the same and counts as motion.
+   */
+  indexFrame(meta: FrameMeta): string | undefined {
+    try {
+      appendIndex(this.root, meta);
+      return undefined;
+    } catch (e) {
+      if (!isErrnoError(e)) throw e;
+      return `event index not written (the frame counts as motion): ${e.code} ${e.message}`;
+    }
   }
 
   /** @internal Links a finished temporary file to its final name. */
@@ -344,7 +377,9 @@ class FileFrameWriter implements FrameWriter {
       this.abort();
       throw storeError('cannot flush the frame to disk', e);
     }
-    return this.store.place(this.path, meta);
+    const warning = this.store.indexFrame(meta);
+    const stored = this.store.place(this.path, meta);
+    return warning ? { ...stored, warning } : stored;
   }
 
   /** Drops the frame: nothing of it stays on disk. Safe to call more than once. */
