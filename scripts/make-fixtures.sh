@@ -52,4 +52,17 @@ writeFileSync('jpeg/fill-bytes.jpg', Buffer.concat(out));
 JS
 
 ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=64x48:rate=1 -frames:v 1 bad/image.png
+
+# A decompression bomb: a real 8x8 progressive JPEG (about 550 bytes) whose SOF claims
+# 16383x16383. Every decoder believes the SOF and allocates for 268 MP.
+ffmpeg -loglevel error -f lavfi -i testsrc2=size=8x8:rate=1 -frames:v 1 -pix_fmt rgb24 "$tmp/bomb.ppm"
+cjpeg -quality 30 -progressive -optimize -outfile "$tmp/bomb.jpg" "$tmp/bomb.ppm"
+node --input-type=module - "$tmp/bomb.jpg" <<'JS'
+import { readFileSync, writeFileSync } from 'node:fs';
+const b = readFileSync(process.argv[2]);
+const sof = b.indexOf(Buffer.from([0xff, 0xc2]));
+b.writeUInt16BE(16383, sof + 5); // height
+b.writeUInt16BE(16383, sof + 7); // width
+writeFileSync('bad/bomb-16383x16383.jpg', b);
+JS
 ls -l jpeg bad

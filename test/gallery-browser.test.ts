@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader } from '@surveillance/shared';
 import { exchange } from './helpers/client.ts';
 import { GALLERY_SERIES, SERVER_TZ, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
-import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { FIXTURES, realClockEnv, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 import { needTools } from './helpers/tools.ts';
 
@@ -65,7 +65,9 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
     frames = writeStore(dir.path, GALLERY_SERIES);
     gallery = await startGallery(dir.path);
     receiver = await startReceiver('inetd', dir.path, ['--min-free', '0']);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    // On the real clock even when scripts/test-at-hours.sh moves the others': Chromium under
+    // libfaketime starts too slowly to test, and the page reads no clock (times come from the server).
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, env: realClockEnv() });
     // The browser is in another zone than the server on purpose: the page must show the
     // server's local times, which are the days it lists.
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'America/New_York', locale: 'en-US' });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JpegScanner, SurveillanceError, scanJpeg } from '@surveillance/shared';
+import { DEFAULT_MAX_PIXELS, JpegScanner, SurveillanceError, scanJpeg } from '@surveillance/shared';
 import { FIXTURES } from './helpers/receiver.ts';
 
 const JPEG_DIR = join(FIXTURES, 'jpeg');
@@ -118,5 +118,117 @@ describe('JpegScanner on bad input', () => {
     }
     expect(skipped).toBe(1000 * 0xfffd);
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 << 20);
+  });
+});
+
+describe('JpegScanner: segments must hold the fields it reads, frames must stay below the pixel limit', () => {
+  const sofAt = baseline.indexOf(Buffer.from([0xff, 0xc0]));
+  const sosAt = baseline.indexOf(Buffer.from([0xff, 0xda]));
+  const patched = (at: number, bytes: number[]) => {
+    const copy = Buffer.from(baseline);
+    Buffer.from(bytes).copy(copy, at);
+    return copy;
+  };
+  const withSize = (width: number, height: number) => {
+    const copy = Buffer.from(baseline);
+    copy.writeUInt16BE(height, sofAt + 5);
+    copy.writeUInt16BE(width, sofAt + 7);
+    return copy;
+  };
+  const hexBytes = (s: string) => Buffer.from(s.replace(/ /g, ''), 'hex');
+  // SOF0 8-bit 16x16, three components; SOS for three components.
+  const sof3 = 'ffc0 0011 08 0010 0010 03 012200 021101 031101';
+  const bomb = readFileSync(join(FIXTURES, 'bad/bomb-16383x16383.jpg'));
+
+  const cases: Array<[string, Buffer, number | undefined, string, string]> = [
+    [
+      'the 17-byte non-image: an SOF of length 6, the low byte of its width missing',
+      hexBytes('ffd8 ffc0 0006 08 0001 01 ffda 0002 00 ffd9'),
+      undefined,
+      'bad-jpeg',
+      'not a valid JPEG at byte 9: SOF segment of length 6 is shorter than the 8 bytes of its fixed fields',
+    ],
+    [
+      'an SOF without components',
+      hexBytes('ffd8 ffc0 0008 08 0010 0010 00 ffda 0008 01 0100 00 3f 00 00 ffd9'),
+      undefined,
+      'bad-jpeg',
+      'not a valid JPEG at byte 11: SOF with no components',
+    ],
+    [
+      'a real SOF whose component count says 2 where its length holds 3',
+      patched(sofAt + 9, [2]),
+      undefined,
+      'bad-jpeg',
+      `not a valid JPEG at byte ${sofAt + 18}: SOF segment of length 17 does not fit its 2 components (8 + 3 per component = 14)`,
+    ],
+    [
+      'an SOS of length 2',
+      hexBytes(`ffd8 ${sof3} ffda 0002 00 ffd9`),
+      undefined,
+      'bad-jpeg',
+      'not a valid JPEG at byte 24: SOS segment of length 2 is too short to hold its component count',
+    ],
+    [
+      'an SOS with 5 components',
+      hexBytes(`ffd8 ${sof3} ffda 0010 05 0100 0211 0311 0411 0511 00 3f 00 00 ffd9`),
+      undefined,
+      'bad-jpeg',
+      'not a valid JPEG at byte 38: SOS with 5 components (1-4 allowed)',
+    ],
+    [
+      'a real SOS whose component count says 2 where its length holds 3',
+      patched(sosAt + 4, [2]),
+      undefined,
+      'bad-jpeg',
+      `not a valid JPEG at byte ${sosAt + 13}: SOS segment of length 12 does not fit its 2 components (6 + 2 per component = 10)`,
+    ],
+    [
+      'the 556-byte progressive JPEG from cjpeg whose SOF claims 16383x16383',
+      bomb,
+      DEFAULT_MAX_PIXELS,
+      'too-large',
+      'frame of 16383x16383 = 268402689 pixels is larger than the limit of 50000000 pixels',
+    ],
+    [
+      'one pixel over a limit',
+      baseline,
+      320 * 240 - 1,
+      'too-large',
+      'frame of 320x240 = 76800 pixels is larger than the limit of 76799 pixels',
+    ],
+  ];
+
+  it.each(cases)('%s', (_name, bytes, maxPixels, code, message) => {
+    for (const size of [1, 3, 64, bytes.length]) {
+      const error = errorOf(() => {
+        const scanner = new JpegScanner(undefined, maxPixels);
+        for (let i = 0; i < bytes.length && !scanner.done; i += size) scanner.push(bytes.subarray(i, i + size));
+        scanner.end();
+      });
+      expect({ code: error.code, message: error.message }).toEqual({ code, message });
+    }
+  });
+
+  it('lets every real camera through the default limit: 12 MP stills, 8K video, a 48 MP sensor', () => {
+    for (const [w, h] of [[4000, 3000], [7680, 4320], [8000, 6000]] as const) {
+      expect(scanJpeg(withSize(w, h), undefined, DEFAULT_MAX_PIXELS)).toMatchObject({ width: w, height: h });
+    }
+    expect(scanJpeg(baseline, undefined, 320 * 240)).toMatchObject({ width: 320, height: 240 });
+  });
+
+  it('reports the components of the frame', () => {
+    expect(scanJpeg(read('cjpeg-grayscale.jpg')).components).toBe(1);
+    expect(scanJpeg(baseline).components).toBe(3);
+    expect(scanJpeg(bomb)).toEqual({ bytes: bomb.length, width: 16383, height: 16383, components: 3, progressive: true });
+  });
+
+  it('decides a frame over the byte limit the same way in one chunk as byte by byte', () => {
+    // Bad bytes past the limit must not decide the outcome when they happen to share a chunk.
+    const broken = patched(393, [0x00]);
+    for (const size of [1, 64, broken.length]) {
+      const error = errorOf(() => feed(broken, size, 300));
+      expect({ code: error.code, message: error.message }).toEqual({ code: 'too-large', message: 'frame is larger than the limit of 300 bytes' });
+    }
   });
 });

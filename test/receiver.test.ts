@@ -191,7 +191,7 @@ describe.skipIf(!needTools('systemd-socket-activate'))('receiver store failures'
     try {
       const { lines } = await exchange(receiver.port, [baseline]);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^ERR - store-full store .* has \d+ MiB free, below the reserve of 1048576000 MiB; frames are refused until space is freed \(surveillance-receiver prune\)$/);
+      expect(lines[0]).toMatch(/^ERR - store-full store .* has \d+(\.\d)? [KMGT]?i?B free, below the reserve of 1000TiB; frames are refused until space is freed \(surveillance-receiver prune\)$/);
       expect(storedFrames(dir.path)).toEqual([]);
     } finally {
       await receiver.stop();
@@ -207,7 +207,7 @@ describe.skipIf(!needTools('systemd-socket-activate'))('receiver store failures'
     try {
       const { lines } = await exchange(receiver.port, [baseline]);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^ERR - store-failed cannot store 127\.0\.0\.1\/.*\.jpg: ENOTDIR /);
+      expect(lines[0]).toMatch(/^ERR - store-failed cannot store 127\.0\.0\.1\/.*\.jpg: ENOTDIR: not a directory$/);
       await waitFor(() => exitCodes(receiver).length === 1, 'the connection to exit');
       expect(exitCodes(receiver)).toEqual([1]);
       expect(incoming(dir.path)).toEqual([]);
@@ -242,7 +242,7 @@ describe.skipIf(!needTools('systemd-socket-activate'))('receiver store failures'
     try {
       const { lines } = await exchange(receiver.port, [baseline]);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^ERR - store-failed receiver cannot start: cannot create the store at .*\/file\/store: ENOTDIR /);
+      expect(lines[0]).toMatch(/^ERR - store-failed receiver cannot start: cannot create the store at .*\/file\/store: ENOTDIR: not a directory$/);
       await waitFor(() => /store-failed: cannot create the store/.test(receiver.stderr()), 'the error message');
       expect(receiver.stderr()).toMatch(/surveillance-receiver: store-failed: cannot create the store at .*\/file\/store: ENOTDIR/);
     } finally {

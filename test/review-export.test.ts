@@ -25,7 +25,7 @@ beforeAll(() => {
 afterAll(() => dir.remove());
 
 const onDay = (camera: string, from: string, to: string) => frames.filter((f) => f.camera === camera && f.time >= new Date(from) && f.time < new Date(to));
-/** Nothing but finished outputs in the folder: no temporary `.NAME.PID.part` left behind. */
+/** Nothing but finished outputs in the folder: no temporary `.NAME.PID-RANDOM.part` left behind. */
 const leftovers = (folder: string) => readdirSync(folder).filter((n) => n.startsWith('.'));
 
 describe('contact sheet', () => {
@@ -117,6 +117,24 @@ describe('damaged frames and failures', () => {
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/^skipped 1 unreadable frame\(s\), first porch\/2026-05-01\/20260501T100130\.000Z_broken\.jpg: .+\n$/);
     expect((await sharp(out, { animated: true }).metadata()).pages).toBe(4);
+  });
+
+  it('skips a frame whose header claims more pixels than the limit, without decoding it', async () => {
+    // A real frame whose SOF claims 12000x9000 (108 MP, above the shared 50 MP limit): a few
+    // hundred bytes that would otherwise ask libvips for gigabytes.
+    const bomb = join(dir.path, 'bomb');
+    const garage = writeStore(bomb, [{ camera: 'garage', from: new Date('2026-05-01T10:00:00Z'), to: new Date('2026-05-01T10:04:00Z'), everyMs: 60_000 }], { litter: false });
+    const jpeg = Buffer.from(readFileSync(join(bomb, garage[0]!.name)));
+    const sof = jpeg.findIndex((b, i) => b === 0xff && (jpeg[i + 1] === 0xc0 || jpeg[i + 1] === 0xc2));
+    expect(sof).toBeGreaterThan(0);
+    jpeg.writeUInt16BE(9000, sof + 5);
+    jpeg.writeUInt16BE(12000, sof + 7);
+    writeFileSync(join(bomb, frameName('garage', new Date('2026-05-01T10:01:30Z'), 'bomb')), jpeg);
+    const out = join(outDir, 'garage.webp');
+    const r = cli(['export', '--store', bomb, '--camera', 'garage', '--width', '160', '--out', out]);
+    expect(r.stderr).toMatch(/^skipped 1 unreadable frame\(s\), first garage\/2026-05-01\/20260501T100130\.000Z_bomb\.jpg: Input image exceeds pixel limit\n$/);
+    expect(r.status).toBe(0);
+    expect((await sharp(out, { animated: true }).metadata()).pages).toBe(garage.length);
   });
 
   it.each([

@@ -44,7 +44,7 @@ describe('in the commands', () => {
   it.each([
     [RECEIVER_BIN, ['lsit'], `${R} unknown command "lsit"; did you mean list? Commands: receive, list, stats, show, open, export, prune, serve`],
     [RECEIVER_BIN, ['serv'], `${R} unknown command "serv"; did you mean serve? Commands: receive, list, stats, show, open, export, prune, serve`],
-    [RECEIVER_BIN, ['frobnicate'], `${R} unknown command "frobnicate"; commands: receive, list, stats, show, open, export, prune, serve`],
+    [RECEIVER_BIN, ['frobnicate'], `${R} unknown command "frobnicate"; commands: receive, list, stats, show, open, export, prune, serve, camera, notify`],
     [RECEIVER_BIN, ['list', '--stor', 'x'], `${R} Unknown option '--stor'; did you mean --store?`],
     [RECEIVER_BIN, ['--lisen', '127.0.0.1:1'], `${R} Unknown option '--lisen'; did you mean --listen?`],
     [RECEIVER_BIN, ['list', '--frobnicate'], `${R} Unknown option '--frobnicate'; see --help`],

@@ -55,7 +55,7 @@ function makeStore(store) {
 
 /** The store index as the gallery uses it, bundled from the TypeScript sources. */
 async function loadStoreIndex(dir) {
-  const outfile = join(dir, 'store-index.mjs');
+  const outfile = join(dir, 'file-index.mjs');
   await build({
     entryPoints: [join(root, 'packages/receiver/src/store/file-index.ts')],
     outfile,

@@ -28,9 +28,21 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** An environment without the shell's extras (NODE_EXTRA_CA_CERTS, NODE_OPTIONS...). */
+/** libfaketime's variables, set by scripts/test-at-hours.sh to move the clock of every process. */
+const FAKE_CLOCK = /^(LD_PRELOAD|FAKETIME.*|DONT_FAKE_MONOTONIC|NO_FAKE_STAT)$/;
+
+/**
+ * An environment without the shell's extras (NODE_EXTRA_CA_CERTS, NODE_OPTIONS...), but with a
+ * moved clock passed on: a child on the real clock would not test the hour the run claims.
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...extra };
+  const clock = Object.fromEntries(Object.entries(process.env).filter(([k]) => FAKE_CLOCK.test(k)));
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...clock, ...extra };
+}
+
+/** This process's environment on the real clock: for a program that reads none of its own. */
+export function realClockEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !FAKE_CLOCK.test(k)));
 }
 
 export interface RunningReceiver {

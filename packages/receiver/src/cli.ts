@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   export: () => import('./review/export.ts'),
   prune: () => import('./review/prune.ts'),
   serve: () => import('./gallery/serve.ts'),
+  camera: () => import('./keys/camera-command.ts'),
   notify: () => import('./notify/notify-command.ts'),
 };
 

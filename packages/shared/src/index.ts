@@ -1,5 +1,6 @@
 export { SurveillanceError, isSurveillanceError, asSurveillanceError, isBug, usage, EXIT, type ErrorCode } from './errors.ts';
-export { JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
+export { DEFAULT_MAX_PIXELS, JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
+export { checkCaptureTime, DEFAULT_CAPTURE_WINDOW, type CaptureWindow } from './capture-time.ts';
 export {
   PING_LINE,
   CAMERA_NAME_PATTERN,
@@ -51,3 +52,17 @@ export { formatBytes, formatDuration, formatDurationOption, formatSizeOption } f
 export { stopSignal } from './signals.ts';
 export { resolveStateFolder } from './state-directory.ts';
 export { didYouMean, nearest, unknownCommand } from './suggest.ts';
+export {
+  KEY_BYTES,
+  KEY_LINE_MAGIC,
+  PSK_CIPHER,
+  PSK_HINT,
+  checkKeyId,
+  formatKeyLine,
+  parseKeyLine,
+  parsePskIdentity,
+  pskClientOptions,
+  pskIdentity,
+  pskServerOptions,
+  type CameraKey,
+} from './tls-psk.ts';

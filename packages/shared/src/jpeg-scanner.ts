@@ -8,7 +8,20 @@ import { SurveillanceError } from './errors.ts';
  * other segments, which the scanner skips by their length. Inside entropy-coded data, FF 00
  * (stuffing), FF D0-D7 (restart markers) and FF FF (fill) are data; any other marker ends the
  * scan and is handled as a marker, which covers progressive and arithmetic-coded images.
+ *
+ * The only segments whose content it reads, SOF and SOS, must be exactly as long as their own
+ * fields say (T.81 B.2.2, B.2.3): a short SOF once made a 17-byte non-image pass as a frame.
+ * The SOF's dimensions are checked against a pixel limit the moment they are known, so that a
+ * few hundred bytes claiming 16383x16383 (a decompression bomb for every later decoder) are
+ * refused before anything is stored.
  */
+
+/**
+ * Pixels a frame may have unless the caller says otherwise: well above any camera's still
+ * (12 MP phones, 20-48 MP system cameras, 8K video at 33 MP) and far below the 268 MP a
+ * 16383x16383 bomb claims.
+ */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
 
 const enum State {
   Soi0,
@@ -46,6 +59,8 @@ export interface JpegInfo {
   bytes: number;
   width: number;
   height: number;
+  /** Colour components of the frame (SOF Nf): 1 for greyscale, 3 for YCbCr, 4 for CMYK. */
+  components: number;
   progressive: boolean;
 }
 
@@ -56,14 +71,22 @@ export class JpegScanner {
   private remaining = 0;
   /** Offset inside the current segment's payload, to pick width and height out of SOF. */
   private segmentOffset = 0;
+  /** Payload bytes of the current segment (its length field minus 2). */
+  private segmentLength = 0;
   private sofSeen = false;
   private sosSeen = false;
   private total = 0;
   private width = 0;
   private height = 0;
+  private components = 0;
+  /** Ns of the current SOS, read from its first payload byte. */
+  private scanComponents = 0;
   private progressive = false;
 
-  constructor(private readonly maxBytes = Number.POSITIVE_INFINITY) {}
+  constructor(
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+    private readonly maxPixels = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** True once the EOI of the frame has been consumed. */
   get done(): boolean {
@@ -76,7 +99,7 @@ export class JpegScanner {
   }
 
   get info(): JpegInfo {
-    return { bytes: this.total, width: this.width, height: this.height, progressive: this.progressive };
+    return { bytes: this.total, width: this.width, height: this.height, components: this.components, progressive: this.progressive };
   }
 
   /**
@@ -86,7 +109,9 @@ export class JpegScanner {
    */
   push(chunk: Uint8Array): number {
     if (this.state === State.Done) return 0;
-    const n = chunk.length;
+    // Never look past the byte that breaks the size limit: what lies beyond it must not decide
+    // the outcome, or the error would depend on how the input happened to be chunked.
+    const n = Math.min(chunk.length, this.maxBytes - this.total + 1);
     let i = 0;
     while (i < n) {
       const b = chunk[i]!;
@@ -115,6 +140,7 @@ export class JpegScanner {
           const length = this.remaining | b;
           if (length < 2) throw this.fail(i, `segment ${hex(this.marker)} has length ${length}, below the minimum of 2`);
           this.remaining = length - 2;
+          this.segmentLength = length - 2;
           this.segmentOffset = 0;
           if (this.remaining === 0) this.endSegment(i);
           else this.state = State.Segment;
@@ -123,6 +149,7 @@ export class JpegScanner {
         case State.Segment: {
           const take = Math.min(this.remaining, n - i);
           if (isSof(this.marker)) this.readSof(chunk, i, take);
+          else if (this.marker === SOS && this.segmentOffset === 0) this.scanComponents = b;
           this.remaining -= take;
           this.segmentOffset += take;
           i += take;
@@ -196,26 +223,45 @@ export class JpegScanner {
 
   private endSegment(at: number): void {
     if (this.marker === SOS) {
+      // Ls = 6 + 2 x Ns, Ns 1-4 (T.81 B.2.3).
+      const length = this.segmentLength + 2;
+      const ns = this.scanComponents;
+      if (length < 3) throw this.fail(at, `SOS segment of length ${length} is too short to hold its component count`);
+      if (ns < 1 || ns > 4) throw this.fail(at, `SOS with ${ns} components (1-4 allowed)`);
+      if (length !== 6 + 2 * ns) throw this.fail(at, `SOS segment of length ${length} does not fit its ${ns} components (6 + 2 per component = ${6 + 2 * ns})`);
       this.sosSeen = true;
       this.state = State.Entropy;
     } else {
-      if (isSof(this.marker) && (this.width === 0 || this.height === 0)) {
-        throw this.fail(at, 'SOF segment too short or with a zero dimension');
-      }
+      if (isSof(this.marker)) this.checkSof(at);
       this.state = State.MarkerFF;
     }
   }
 
-  /** SOF payload: precision (1), height (2), width (2), ... */
+  /** Lf = 8 + 3 x Nf (T.81 B.2.2); a zero height (to come in a DNL) is not accepted either. */
+  private checkSof(at: number): void {
+    const length = this.segmentLength + 2;
+    const nf = this.components;
+    if (length < 8) throw this.fail(at, `SOF segment of length ${length} is shorter than the 8 bytes of its fixed fields`);
+    if (nf === 0) throw this.fail(at, 'SOF with no components');
+    if (length !== 8 + 3 * nf) throw this.fail(at, `SOF segment of length ${length} does not fit its ${nf} components (8 + 3 per component = ${8 + 3 * nf})`);
+    if (this.width === 0 || this.height === 0) throw this.fail(at, `SOF with a zero dimension (${this.width}x${this.height})`);
+    const pixels = this.width * this.height;
+    if (pixels > this.maxPixels) {
+      throw new SurveillanceError('too-large', `frame of ${this.width}x${this.height} = ${pixels} pixels is larger than the limit of ${this.maxPixels} pixels`);
+    }
+  }
+
+  /** SOF payload: precision (1), height (2), width (2), components (1), 3 bytes per component. */
   private readSof(chunk: Uint8Array, start: number, take: number): void {
     for (let k = 0; k < take; k++) {
       const offset = this.segmentOffset + k;
-      if (offset > 4) return;
+      if (offset > 5) return;
       const b = chunk[start + k]!;
       if (offset === 1) this.height = b << 8;
       else if (offset === 2) this.height |= b;
       else if (offset === 3) this.width = b << 8;
       else if (offset === 4) this.width |= b;
+      else if (offset === 5) this.components = b;
     }
   }
 
@@ -225,8 +271,8 @@ export class JpegScanner {
 }
 
 /** Scans a whole buffer; returns the frame's info and where it ended, or throws. */
-export function scanJpeg(bytes: Uint8Array, maxBytes?: number): JpegInfo {
-  const scanner = new JpegScanner(maxBytes);
+export function scanJpeg(bytes: Uint8Array, maxBytes?: number, maxPixels?: number): JpegInfo {
+  const scanner = new JpegScanner(maxBytes, maxPixels);
   scanner.push(bytes);
   return scanner.end();
 }

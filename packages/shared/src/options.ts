@@ -74,16 +74,19 @@ const DURATION_UNITS: Record<string, number> = {
   '': 1000, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000,
 };
 
+/** A number too large to hold exactly (or Infinity) is refused, not rounded into another value. */
+const exact = (n: number): number | undefined => (Number.isSafeInteger(n) ? n : undefined);
+
 export function parseSize(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m && Object.hasOwn(SIZE_UNITS, m[2]!.toLowerCase()) ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : undefined;
+  return m && unit !== undefined ? exact(Math.round(Number(m[1]) * unit)) : undefined;
 }
 
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m && Object.hasOwn(DURATION_UNITS, m[2]!.toLowerCase()) ? DURATION_UNITS[m[2]!.toLowerCase()] : undefined;
-  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : undefined;
+  return m && unit !== undefined ? exact(Math.round(Number(m[1]) * unit)) : undefined;
 }
 
 export function parseHostPort(text: string): HostPort | undefined {

@@ -1,4 +1,5 @@
 import type { Sharp, SharpOptions } from 'sharp';
+import { DEFAULT_MAX_PIXELS } from './jpeg-scanner.ts';
 
 /**
  * The one way to load sharp (import '@surveillance/shared/sharp', never the package index, so
@@ -17,8 +18,11 @@ export type SharpInput = Buffer | Uint8Array | string;
 /** sharp's constructor, with the caller's limits applied to every image. */
 export type SharpFactory = (input?: SharpInput | SharpOptions, options?: SharpOptions) => Sharp;
 
-/** 40 megapixels: above every camera sensor in use here (8K is 33 MP), far below a decompression bomb. */
-export const DEFAULT_PIXEL_LIMIT = 40_000_000;
+/**
+ * The scanner's frame limit (jpeg-scanner.ts), so that every frame a receiver accepted by
+ * default can also be decoded: one number for "as large as a camera makes".
+ */
+export const DEFAULT_PIXEL_LIMIT = DEFAULT_MAX_PIXELS;
 
 export interface SharpLimits {
   /** Largest input in pixels (width x height); larger inputs fail before they are decoded. */

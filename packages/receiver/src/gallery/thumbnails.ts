@@ -1,7 +1,7 @@
-import { mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Logger } from '@surveillance/shared';
-import type { SharpConstructor } from 'sharp';
+import { makeFolder, writeFileDurably, type Logger } from '@surveillance/shared';
+import { loadSharp, type SharpFactory } from '@surveillance/shared/sharp';
 import { forgetThumbnails, THUMB_HEIGHT, THUMB_WIDTH, thumbnailFile, thumbnailFolder } from '../store/file-layout.ts';
 import type { FrameIndex } from '../store/store.ts';
 
@@ -11,8 +11,6 @@ interface Job {
   waiters: number;
   promise: Promise<string | undefined>;
 }
-
-let tempCounter = 0;
 
 /**
  * Thumbnails on disk under the store's cache folder (FrameIndex.cacheDir: STORE/.thumbs, or
@@ -26,7 +24,7 @@ export class ThumbnailCache {
   readonly dir: string;
   /** The folder that holds thumbnails under their frames' names, for serving them as files. */
   readonly folder: string;
-  private sharp: Promise<SharpConstructor> | undefined;
+  private sharp: Promise<SharpFactory> | undefined;
   private readonly inFlight = new Map<string, Job>();
   private readonly queue: (() => void)[] = [];
   private running = 0;
@@ -102,33 +100,25 @@ export class ThumbnailCache {
   }
 
   private async make(name: string, path: string): Promise<void> {
-    this.sharp ??= import('sharp').then((m) => {
-      const sharp = m.default as unknown as SharpConstructor;
-      // Each frame is read once: libvips' operation cache would only hold memory.
-      sharp.cache(false);
-      return sharp;
-    });
+    // The cache off and the pixel limit come with the shared loader; a damaged frame still
+    // gets a thumbnail of what decodes (failOn none).
+    this.sharp ??= loadSharp({ failOn: 'none' });
     const sharp = await this.sharp;
     const frame = await this.store.open(name);
     if (!frame) throw new Error(`frame ${name} is gone`);
     const jpeg = await frame.bytes();
-    mkdirSync(dirname(path), { recursive: true });
-    // Written aside and renamed, so a thumbnail on disk is always whole.
-    const temp = `${path}.${process.pid}-${++tempCounter}.part`;
     try {
-      await sharp(jpeg, { failOn: 'none' })
+      const thumbnail = await sharp(jpeg)
         .rotate()
         .resize({ width: THUMB_WIDTH, height: THUMB_HEIGHT, fit: 'inside', withoutEnlargement: true })
         .jpeg({ quality: 72 })
-        .toFile(temp);
-      renameSync(temp, path);
+        .toBuffer();
+      // Written aside, synced and renamed: a thumbnail on disk is always whole, even after a
+      // crash (an unsynced rename can leave an empty file, which would be served for ever).
+      makeFolder(dirname(path));
+      writeFileDurably(path, thumbnail);
       this.made++;
     } catch (e) {
-      try {
-        unlinkSync(temp);
-      } catch {
-        // never written
-      }
       this.log.warn({ frame: name, err: (e as Error).message }, 'thumbnail failed');
       throw e;
     }

@@ -1,11 +1,13 @@
 import type { Duplex } from 'node:stream';
 import {
+  checkCaptureTime,
   HeaderReader,
   JpegScanner,
   SurveillanceError,
   classify,
   formatAck,
   type Ack,
+  type CaptureWindow,
   type FrameHeader,
   type Logger,
 } from '@surveillance/shared';
@@ -34,7 +36,17 @@ export interface ConnectionOptions {
   log: Logger;
   /** The peer's address, used for logs and as the camera name of raw frames. */
   peer: string;
+  /**
+   * The camera this connection proved to be in the TLS handshake, on a receiver with keys: the
+   * only name it may store under (a header naming another is refused with `auth`), and the
+   * name of its raw frames.
+   */
+  camera?: string;
   maxFrameBytes: number;
+  /** Frames whose SOF claims more pixels are refused (too-large) before they are stored. */
+  maxPixels: number;
+  /** Capture times believed, around `now` (docs/protocol.md, "Capture times"). */
+  captureWindow: CaptureWindow;
   /** How long the peer may send nothing before the connection is closed. */
   idleTimeoutMs: number;
   /**
@@ -110,6 +122,10 @@ export class Connection {
   /** Reasons to stop reading: a commit under way, answers the peer has not taken yet. */
   private readonly holds = new Set<'commit' | 'drain'>();
   private finished = false;
+  /** A stop was asked for: the frame in hand is finished, no new unit is begun. */
+  private stopRequested = false;
+  /** When the last frame byte came (or the connection opened): pings alone do not keep it. */
+  private lastFrameAt = Date.now();
 
   private readonly onData = (chunk: Buffer) => this.data(chunk);
   private readonly onEnd = () => this.end();
@@ -129,6 +145,12 @@ export class Connection {
       (socket as Duplex & { setTimeout(ms: number): void }).setTimeout(options.idleTimeoutMs);
       socket.on('timeout', this.onTimeout);
     }
+  }
+
+  /** Stop request (a listener stopping): finish the frame in hand, begin no new unit, close. */
+  stop(): void {
+    this.stopRequested = true;
+    if (this.state.name === 'awaiting-unit' || this.state.name === 'reading-header') this.close();
   }
 
   // Socket events.
@@ -221,7 +243,7 @@ export class Connection {
     this.deadline = setTimeout(() => this.frameTimedOut(serial), this.options.frameTimeoutMs);
     if (classify(chunk) === 'raw') {
       const writer = this.options.store.begin();
-      this.state = { name: 'reading-raw', scanner: new JpegScanner(this.options.maxFrameBytes), writer, id: rawFrameId(), time: this.now() };
+      this.state = { name: 'reading-raw', scanner: new JpegScanner(this.options.maxFrameBytes, this.options.maxPixels), writer, id: rawFrameId(), time: this.now() };
     } else {
       this.state = { name: 'reading-header', reader: new HeaderReader() };
     }
@@ -231,22 +253,33 @@ export class Connection {
     const used = state.reader.push(chunk);
     const header = state.reader.header;
     if (header === 'ping') {
+      // Pings answer a question; they do not make a connection useful. A peer that sends only
+      // pings would otherwise hold a connection slot for ever.
+      const idle = this.options.idleTimeoutMs;
+      if (Date.now() - this.lastFrameAt > idle) throw new SurveillanceError('timeout', `no frame for ${idle / 1000}s, only pings (--idle-timeout)`);
       this.state = { name: 'awaiting-unit' };
       this.send({ status: 'OK', id: '-', name: 'pong' });
     } else if (header) {
       this.id = header.id;
+      const proved = this.options.camera;
+      if (proved !== undefined && header.camera !== proved) {
+        throw new SurveillanceError('auth', `this connection is camera ${proved}'s (its key says so): it may not store frames as camera ${header.camera}`);
+      }
       const max = this.options.maxFrameBytes;
       if (header.length > max) throw new SurveillanceError('too-large', `frame of ${header.length} bytes is larger than the limit of ${max} bytes`);
+      const implausible = checkCaptureTime(header.time, this.now(), this.options.captureWindow);
+      if (implausible) throw new SurveillanceError('bad-header', `bad frame header: ${implausible}`);
       const writer = this.options.store.begin(header.length);
-      this.state = { name: 'reading-framed', header, scanner: new JpegScanner(max), writer, remaining: header.length };
+      this.state = { name: 'reading-framed', header, scanner: new JpegScanner(max, this.options.maxPixels), writer, remaining: header.length };
     }
     return chunk.subarray(used);
   }
 
   private readRaw(state: Extract<State, { name: 'reading-raw' }>, chunk: Buffer): Buffer {
     const used = state.scanner.push(chunk);
+    this.lastFrameAt = Date.now();
     state.writer.write(chunk.subarray(0, used));
-    if (state.scanner.done) this.commit(state.writer, { camera: cameraFromPeer(this.options.peer), time: state.time, id: state.id });
+    if (state.scanner.done) this.commit(state.writer, { camera: this.options.camera ?? cameraFromPeer(this.options.peer), time: state.time, id: state.id });
     return chunk.subarray(used);
   }
 
@@ -257,6 +290,7 @@ export class Connection {
     if (state.scanner.push(part) < take) {
       throw new SurveillanceError('bad-jpeg', `frame ${header.id}: JPEG ends (EOI) before the ${header.length} bytes its header announced`);
     }
+    this.lastFrameAt = Date.now();
     state.writer.write(part);
     state.remaining -= take;
     if (state.remaining === 0) {
@@ -293,6 +327,7 @@ export class Connection {
   }
 
   private afterCommit(): void {
+    if (this.stopRequested) return this.close();
     const held = this.held;
     this.held = undefined;
     if (held) this.data(held);
@@ -308,7 +343,9 @@ export class Connection {
   private send(ack: Ack): void {
     // A peer that sends without reading our answers must not make us queue them without
     // bound (a flood of pings would): stop reading until it has taken what we wrote.
-    if (this.socket.writable && !this.socket.write(formatAck(ack))) {
+    // One drain listener however many writes fail before it comes: one per write would pile up
+    // under a ping flood (MaxListenersExceededWarning) and hold memory per answer.
+    if (this.socket.writable && !this.socket.write(formatAck(ack)) && !this.holds.has('drain')) {
       this.hold('drain');
       this.socket.once('drain', () => this.release('drain'));
     }

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { isCompleteJpeg, SurveillanceError, type Spec, type Values, formatBytes } from '@surveillance/shared';
-import type { Sharp, SharpOptions } from 'sharp';
+import { loadSharp, type SharpFactory } from '@surveillance/shared/sharp';
+import type { SharpOptions } from 'sharp';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
 import type { FrameEntry, FrameIndex } from '../store/store.ts';
@@ -62,11 +63,14 @@ export const exportSpec = {
   quality: { kind: 'int', description: 'JPEG/WebP quality', default: 80, min: 1, max: 100, flagOnly: true },
 } as const satisfies Spec;
 
-type SharpModule = (input?: Buffer | string | SharpOptions, options?: SharpOptions) => Sharp;
-
-/** sharp costs about 100 ms to load and is native: only export pays for it, only when run. */
-async function loadSharp(): Promise<SharpModule> {
-  return ((await import('sharp')) as unknown as { default: SharpModule }).default;
+/**
+ * sharp (loaded only when an export runs) for the frames, with the shared pixel limit, and for
+ * the images export composes itself (the sheet's canvas, the animation's strip), whose size the
+ * checks in contactSheet and timeLapse bound: their limit is that bound, not a camera's.
+ */
+async function loadSharps(): Promise<{ frames: SharpFactory; composed: SharpFactory }> {
+  const [frames, composed] = await Promise.all([loadSharp(), loadSharp({ limitInputPixels: Math.max(MAX_SHEET_PIXELS, MAX_ANIMATION_BYTES / 3) })]);
+  return { frames, composed };
 }
 
 /** A frame's bytes; a frame pruned since it was listed is an error for that frame only. */
@@ -235,7 +239,7 @@ function label(width: number, text: string): { svg: Buffer; height: number } {
 }
 
 /** Frame geometry: the given width, the first readable frame's aspect ratio. */
-async function geometry(sharp: SharpModule, job: Job): Promise<{ width: number; height: number }> {
+async function geometry(sharp: SharpFactory, job: Job): Promise<{ width: number; height: number }> {
   for (const f of job.frames) {
     try {
       const m = await sharp(await frameBytes(job.store, f)).metadata();
@@ -249,7 +253,7 @@ async function geometry(sharp: SharpModule, job: Job): Promise<{ width: number; 
 
 /** Renders every picked frame at `width`x`height` with its local time, as raw RGB; returns the unreadable ones. */
 async function renderFrames(
-  sharp: SharpModule,
+  sharp: SharpFactory,
   job: Job,
   width: number,
   height: number,
@@ -281,8 +285,8 @@ async function renderFrames(
 }
 
 async function contactSheet(job: Job): Promise<Made> {
-  const sharp = await loadSharp();
-  const { width, height } = await geometry(sharp, job);
+  const sharp = await loadSharps();
+  const { width, height } = await geometry(sharp.frames, job);
   const columns = Math.min(job.columns ?? 8, job.frames.length);
   const gap = 4;
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -295,7 +299,7 @@ async function contactSheet(job: Job): Promise<Made> {
     throw new SurveillanceError('usage', `a contact sheet of ${job.frames.length} frames would be ${sheetWidth}x${sheetHeight} pixels, too large: lower --max-frames or --width, or change --columns`);
   }
   const rendered: (Buffer | undefined)[] = [];
-  const skipped = await renderFrames(sharp, job, width, height, (i, pixels) => (rendered[i] = pixels));
+  const skipped = await renderFrames(sharp.frames, job, width, height, (i, pixels) => (rendered[i] = pixels));
   // Tiles in time order; unreadable frames leave no hole.
   const tiles = rendered
     .filter((p): p is Buffer => p !== undefined)
@@ -305,7 +309,7 @@ async function contactSheet(job: Job): Promise<Made> {
       left: gap + (k % columns) * (width + gap),
       top: header.height + gap + Math.floor(k / columns) * (height + gap),
     }));
-  const canvas = sharp({ create: { width: sheetWidth, height: sheetHeight, channels: 3, background: '#202020' } }).composite([
+  const canvas = sharp.composed({ create: { width: sheetWidth, height: sheetHeight, channels: 3, background: '#202020' } }).composite([
     { input: header.svg, left: 0, top: 0 },
     ...tiles,
   ]);
@@ -314,8 +318,8 @@ async function contactSheet(job: Job): Promise<Made> {
 }
 
 async function timeLapse(job: Job): Promise<Made> {
-  const sharp = await loadSharp();
-  const { width, height } = await geometry(sharp, job);
+  const sharp = await loadSharps();
+  const { width, height } = await geometry(sharp.frames, job);
   const frameBytes = width * height * 3;
   if (frameBytes * job.frames.length > MAX_ANIMATION_BYTES) {
     throw new SurveillanceError(
@@ -325,7 +329,7 @@ async function timeLapse(job: Job): Promise<Made> {
   }
   const pixels = Buffer.alloc(frameBytes * job.frames.length);
   const readable: boolean[] = [];
-  const skipped = await renderFrames(sharp, job, width, height, (i, frame) => {
+  const skipped = await renderFrames(sharp.frames, job, width, height, (i, frame) => {
     frame.copy(pixels, i * frameBytes);
     readable[i] = true;
   });
@@ -336,7 +340,7 @@ async function timeLapse(job: Job): Promise<Made> {
     if (i !== count) pixels.copy(pixels, count * frameBytes, i * frameBytes, (i + 1) * frameBytes);
     count++;
   }
-  const strip = sharp(pixels.subarray(0, count * frameBytes), { raw: { width, height: height * count, channels: 3, pageHeight: height } } as SharpOptions);
+  const strip = sharp.composed(pixels.subarray(0, count * frameBytes), { raw: { width, height: height * count, channels: 3, pageHeight: height } } as SharpOptions);
   // One delay per frame: a single number sets only the first frame's delay.
   const animation = { delay: new Array<number>(count).fill(job.delayMs), loop: 0 };
   const encoded = await (job.format === 'gif' ? strip.gif(animation) : strip.webp({ ...animation, quality: job.quality })).toBuffer();

@@ -1,18 +1,17 @@
-import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { SurveillanceError } from '@surveillance/shared';
+import { statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { DurableFile, fsError, SurveillanceError } from '@surveillance/shared';
 
 /**
- * A file written whole or not at all: bytes go to a hidden temporary file beside the target,
- * which is renamed over the target only once complete. An error, Ctrl-C or SIGTERM removes
- * the temporary file, so a user never finds a half-written export that looks finished.
- * The temporary file is created at once, so an unwritable target fails before any work.
+ * A file the user named (an export's --out), written whole or not at all: a DurableFile
+ * (shared/durable-file.ts) hidden beside the target, renamed over it only once complete. An
+ * error, Ctrl-C or SIGTERM removes the temporary file, so a user never finds a half-written
+ * export that looks finished. The temporary file is created at once, so an unwritable target
+ * fails before any work. Errors are `cannot-write`: the user picks another place.
  */
 export class OutputFile {
   readonly path: string;
-  readonly tempPath: string;
-  bytes = 0;
-  private fd: number | undefined;
+  private readonly file: DurableFile;
   private readonly onSignal = (signal: NodeJS.Signals) => {
     this.abort();
     process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -21,58 +20,44 @@ export class OutputFile {
   constructor(target: string) {
     this.path = resolve(target);
     const folder = dirname(this.path);
-    this.tempPath = join(folder, `.${basename(this.path)}.${process.pid}.part`);
     if (isDirectory(this.path)) throw new SurveillanceError('cannot-write', `--out ${target} is a folder; name a file`);
     if (!isDirectory(folder)) throw new SurveillanceError('cannot-write', `cannot write ${target}: folder ${folder} does not exist`);
     try {
-      this.fd = openSync(this.tempPath, 'wx', 0o644);
+      this.file = DurableFile.create(folder, { prefix: `.${basename(this.path)}.`, mode: 0o644 });
     } catch (e) {
-      throw writeError(target, e);
+      throw fsError(`cannot write ${target}`, e, 'output');
     }
     process.once('SIGINT', this.onSignal);
     process.once('SIGTERM', this.onSignal);
   }
 
+  get bytes(): number {
+    return this.file.bytes;
+  }
+
   write(data: Uint8Array): void {
     try {
-      let off = 0;
-      while (off < data.length) off += writeSync(this.fd!, data, off, data.length - off);
-      this.bytes += data.length;
+      this.file.write(data); // drops the file on an error
     } catch (e) {
-      this.abort();
-      throw writeError(this.path, e);
+      this.release();
+      throw fsError(`cannot write ${this.path}`, e, 'output');
     }
   }
 
-  /** Makes the file durable, then gives it its name. */
+  /** Makes the file durable, then gives it its name (and syncs the folder that holds it). */
   commit(): void {
     try {
-      fsyncSync(this.fd!);
-      closeSync(this.fd!);
-      this.fd = undefined;
-      renameSync(this.tempPath, this.path);
+      this.file.commit(this.path, { how: 'rename' });
     } catch (e) {
-      this.abort();
-      throw writeError(this.path, e);
+      throw fsError(`cannot write ${this.path}`, e, 'output');
+    } finally {
+      this.release();
     }
-    this.release();
   }
 
   /** Drops everything written; safe to call more than once. */
   abort(): void {
-    if (this.fd !== undefined) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed
-      }
-      this.fd = undefined;
-    }
-    try {
-      unlinkSync(this.tempPath);
-    } catch {
-      // already gone
-    }
+    this.file.abort();
     this.release();
   }
 
@@ -88,10 +73,4 @@ function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-function writeError(target: string, e: unknown): SurveillanceError {
-  const err = e as NodeJS.ErrnoException;
-  // Node's message names the temporary file ("EACCES: permission denied, open '/x/.y.part'"): keep the reason only.
-  return new SurveillanceError('cannot-write', `cannot write ${target}: ${err.message.replace(/, \w+ '.*$/s, '')}`, { cause: e });
 }

@@ -26,9 +26,20 @@ function usage(message: string): SurveillanceError {
   return new SurveillanceError('usage', message);
 }
 
+/**
+ * A local time from its fields. Not `new Date(y, ...)`, which takes years 0-99 for 1900-1999:
+ * `--from 0050-01-01` would quietly mean 1950.
+ */
+function localTime(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): Date {
+  const time = new Date(2000, 0, 1);
+  time.setFullYear(y, mo, d);
+  time.setHours(h, mi, s, ms);
+  return time;
+}
+
 /** Local midnight starting the local date `days` after the one of `time`. */
 function localMidnight(time: Date, days = 0): Date {
-  return new Date(time.getFullYear(), time.getMonth(), time.getDate() + days);
+  return localTime(time.getFullYear(), time.getMonth(), time.getDate() + days);
 }
 
 /**
@@ -47,10 +58,10 @@ export function parseLocalTime(text: string, option: string, now = new Date()): 
   const [y, mo, d, h = 0, mi = 0, s = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v)));
   const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
   // Date rolls 2026-02-30 over to March 2nd: a typo must not silently become another day.
-  const noon = new Date(y!, mo! - 1, d!, 12);
+  const noon = localTime(y!, mo! - 1, d!, 12);
   if (noon.getMonth() !== mo! - 1 || noon.getDate() !== d) throw bad('no such date');
   if (h > 23 || mi > 59 || s > 59) throw bad('no such time');
-  return new Date(y!, mo! - 1, d!, h, mi, s, ms);
+  return localTime(y!, mo! - 1, d!, h, mi, s, ms);
 }
 
 /** The whole local day named by `text` (yyyy-MM-dd, today, yesterday). */

@@ -1,6 +1,6 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
-import { checkCameraName } from '@surveillance/shared';
+import { checkCameraName, FRAME_ID_PATTERN } from '@surveillance/shared';
 import { DEFAULT_NAME_PATTERN, frameName, parseFrameName } from './frame-name.ts';
 import { localDate } from './local-date.ts';
 import type { FrameEntry, FrameQuery as StoreQuery } from './store.ts';
@@ -35,7 +35,7 @@ const DAY_MS = 86_400_000;
  * fixed-width, so these names sort in time order as plain strings: ranges, the latest frame and
  * local days are decided by comparing strings, and only frames that are returned get parsed.
  */
-const DEFAULT_FILE_RE = /^\d{8}T\d{6}\.\d{3}Z_[A-Za-z0-9-]{1,64}\.jpg$/;
+const DEFAULT_FILE_RE = new RegExp(`^\\d{8}T\\d{6}\\.\\d{3}Z_${FRAME_ID_PATTERN}\\.jpg$`);
 
 /** The bare stamp a frame taken at `t` has in a default-pattern day folder. */
 function stampAt(t: number): string {

@@ -1,21 +1,20 @@
 import {
   closeSync,
+  constants,
   createReadStream,
-  fsyncSync,
-  futimesSync,
-  linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmdirSync,
   statfsSync,
   statSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fsErrorCode, fsyncPath, isErrnoError, SurveillanceError } from '@surveillance/shared';
+import { DurableFile, formatBytes, formatSizeOption, fsError, isErrnoError, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
 import { appendIndex, forgetIndexDays, IndexTail } from './event-index.ts';
@@ -37,10 +36,10 @@ import type {
 
 /**
  * The store as files on one machine. A frame is written to `.incoming/` under a temporary
- * name, fsynced, then hard-linked to its final name and the folder fsynced: readers never see
- * a partial file, a crash leaves at most a hidden temporary file, and `link` (unlike `rename`)
- * refuses to replace an existing name, which is what makes a resent frame a duplicate rather
- * than a second copy. Names are `CAMERA/<pattern in UTC>_<ID>.jpg` (frame-name.ts); the index
+ * name, fsynced, then hard-linked to its final name and the folder fsynced (DurableFile,
+ * shared/durable-file.ts): readers never see a partial file, a crash leaves at most a hidden
+ * temporary file, and `link` (unlike `rename`) refuses to replace an existing name, which is
+ * what makes a resent frame a duplicate rather than a second copy. Names are `CAMERA/<pattern in UTC>_<ID>.jpg` (frame-name.ts); the index
  * side reads them back from folder listings alone (file-index.ts).
  *
  * Synchronous I/O on purpose: one process per connection gains nothing from async fs, and on
@@ -59,12 +58,7 @@ export interface FileStoreOptions {
 }
 
 /** A file-system error as `store-full` or `store-failed`; anything else is a bug and stays one. */
-function storeError(what: string, e: unknown): Error {
-  if (!isErrnoError(e)) return e instanceof Error ? e : new Error(String(e));
-  return new SurveillanceError(fsErrorCode(e, 'store'), `${what}: ${e.code} ${e.message}`, { cause: e });
-}
-
-let tempCounter = 0;
+const storeError = (what: string, e: unknown) => fsError(what, e, 'store');
 
 /** Bytes free for an unprivileged writer on the file system that holds `path`. */
 function freeBytes(path: string): number {
@@ -77,8 +71,6 @@ export class FileStore implements Store {
   readonly namePattern: string;
   readonly minFreeBytes: number;
   private readonly incoming: string;
-  /** Folders known to exist, so that mkdir and its fsyncs run once per folder. */
-  private readonly folders = new Set<string>();
   /** The event index as read so far (marks), made when first asked. */
   private tail: IndexTail | undefined;
 
@@ -113,9 +105,8 @@ export class FileStore implements Store {
     return this;
   }
 
-  /** Removes temporary files left by receivers that died, and forgets folders made before. */
+  /** Removes temporary files left by receivers that died. */
   tidy(): void {
-    this.folders.clear();
     let names: string[];
     try {
       names = readdirSync(this.incoming);
@@ -153,13 +144,13 @@ export class FileStore implements Store {
       if (free - expectedBytes < this.minFreeBytes) {
         throw new SurveillanceError(
           'store-full',
-          `store ${this.root} has ${mib(free)} free, ${free < this.minFreeBytes ? 'below' : `and a frame of ${mib(expectedBytes)} would go below`} the reserve of ${mib(this.minFreeBytes)}; frames are refused until space is freed (surveillance-receiver prune)`,
+          // The reserve as the user types it (--min-free), the rest rounded for reading.
+          `store ${this.root} has ${formatBytes(free)} free, ${free < this.minFreeBytes ? 'below' : `and a frame of ${formatBytes(expectedBytes)} would go below`} the reserve of ${formatSizeOption(this.minFreeBytes)}; frames are refused until space is freed (surveillance-receiver prune)`,
         );
       }
     }
-    const path = join(this.incoming, `${process.pid}-${++tempCounter}-${Math.random().toString(36).slice(2, 8)}.part`);
     try {
-      return new FileFrameWriter(this, path, openSync(path, 'wx', 0o640));
+      return new FileFrameWriter(this, DurableFile.create(this.incoming, { mode: 0o640 }));
     } catch (e) {
       throw storeError(`cannot create a file in ${this.incoming}`, e);
     }
@@ -201,7 +192,10 @@ export class FileStore implements Store {
     const path = framePath(this.root, { name });
     let stats;
     try {
-      stats = statSync(path);
+      // Only a regular file inside the store is a frame: a symlink named like one (to
+      // /etc/shadow, or pictures elsewhere) is not followed, nor a linked folder on the way.
+      stats = lstatSync(path);
+      if (stats.isFile() && realpathSync(path) !== join(realpathSync(this.root), name)) return undefined;
     } catch (e) {
       if (isGone(e)) return undefined;
       throw storeError(`cannot read ${name}`, e);
@@ -210,12 +204,17 @@ export class FileStore implements Store {
     return {
       size: stats.size,
       time: stats.mtime,
-      stream: () => createReadStream(path),
+      // O_NOFOLLOW: a frame swapped for a symlink after the check is refused, not followed.
+      stream: () => createReadStream(path, { fd: openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW) }),
       bytes: async () => {
+        let fd: number | undefined;
         try {
-          return readFileSync(path);
+          fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+          return readFileSync(fd);
         } catch (e) {
           throw storeError(`cannot read ${name}`, e);
+        } finally {
+          if (fd !== undefined) closeSync(fd);
         }
       },
     };
@@ -293,115 +292,54 @@ export class FileStore implements Store {
     }
   }
 
-  /** @internal Links a finished temporary file to its final name. */
-  place(tempPath: string, meta: FrameMeta): StoredFrame {
+  /** @internal The final path of a frame, store-relative and absolute. */
+  nameOf(meta: FrameMeta): { name: string; path: string } {
     const name = frameName(meta.camera, meta.time, meta.id, this.namePattern);
-    const path = join(this.root, name);
-    const folder = dirname(path);
-    try {
-      const duplicate = !this.link(tempPath, path, folder);
-      // Synced for a DUP too: the receiver that linked the first copy may not have synced the
-      // folder yet, and a DUP lets the sender delete its copy as much as an OK does.
-      fsyncPath(folder);
-      return { name, duplicate };
-    } catch (e) {
-      throw storeError(`cannot store ${name}`, e);
-    } finally {
-      try {
-        unlinkSync(tempPath);
-      } catch {
-        // Already gone: the frame is (or is not) at its name, which is what counts.
-      }
-    }
-  }
-
-  /** Links `temp` to `path`; false when the name exists (a duplicate). */
-  private link(temp: string, path: string, folder: string): boolean {
-    this.ensureFolder(folder);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        linkSync(temp, path);
-        return true;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') return false;
-        if (code !== 'ENOENT' || attempt > 0) throw e;
-        // `prune` removed the folder after we made it (a long-running receiver remembers
-        // folders): make it again, once.
-        this.folders.delete(folder);
-        this.ensureFolder(folder);
-      }
-    }
-  }
-
-  private ensureFolder(folder: string): void {
-    if (this.folders.has(folder)) return;
-    const created = mkdirSync(folder, { recursive: true });
-    if (created !== undefined) {
-      // Make every new folder's entry durable, from the deepest up to the one that existed.
-      for (let dir = folder; dir.length >= created.length; dir = dirname(dir)) fsyncPath(dirname(dir));
-    }
-    this.folders.add(folder);
+    return { name, path: join(this.root, name) };
   }
 }
 
 class FileFrameWriter implements FrameWriter {
-  private closed = false;
-  bytes = 0;
-
   constructor(
     private readonly store: FileStore,
-    private readonly path: string,
-    private fd: number,
+    private readonly file: DurableFile,
   ) {}
+
+  get bytes(): number {
+    return this.file.bytes;
+  }
 
   write(chunk: Uint8Array): void {
     try {
-      let off = 0;
-      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
-      this.bytes += chunk.length;
+      this.file.write(chunk); // drops the file on an error
     } catch (e) {
-      this.abort();
       throw storeError('cannot write the frame', e);
     }
   }
 
-  /** Makes the frame durable under its final name; the frame's mtime is its capture time. */
+  /**
+   * Makes the frame durable under its final name, with its capture time as mtime. link, not
+   * rename: an existing name means the frame was stored before, answered DUP. The folder is
+   * synced for a DUP too (see DurableFile.commit), and a folder `prune` removed is made again.
+   */
   async commit(meta: FrameMeta): Promise<StoredFrame> {
-    try {
-      futimesSync(this.fd, meta.time, meta.time);
-      fsyncSync(this.fd);
-      closeSync(this.fd);
-      this.closed = true;
-    } catch (e) {
-      this.abort();
-      throw storeError('cannot flush the frame to disk', e);
-    }
+    const { name, path } = this.store.nameOf(meta);
+    // The index line first: a frame seen under its name has its line (a line whose frame never
+    // appears, after a failed commit, names nothing and is ignored).
     const warning = this.store.indexFrame(meta);
-    const stored = this.store.place(this.path, meta);
-    return warning ? { ...stored, warning } : stored;
+    let duplicate: boolean;
+    try {
+      duplicate = !this.file.commit(path, { how: 'link', mtime: meta.time });
+    } catch (e) {
+      throw storeError(`cannot store ${name}`, e);
+    }
+    return warning ? { name, duplicate, warning } : { name, duplicate };
   }
 
   /** Drops the frame: nothing of it stays on disk. Safe to call more than once. */
   abort(): void {
-    if (!this.closed) {
-      this.closed = true;
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed
-      }
-    }
-    try {
-      unlinkSync(this.path);
-    } catch {
-      // already gone
-    }
+    this.file.abort();
   }
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 }
 
 function isGone(e: unknown): boolean {

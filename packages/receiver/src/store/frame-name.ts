@@ -43,8 +43,13 @@ function parseDefault(stamp: string): Date | undefined {
   if (stamp.length !== 31 || stamp[4] !== '-' || stamp[7] !== '-' || stamp[10] !== '/' || stamp[19] !== 'T' || stamp[26] !== '.' || stamp[30] !== 'Z') return undefined;
   // The folder's date must be the name's own date.
   if (stamp.slice(0, 4) !== stamp.slice(11, 15) || stamp.slice(5, 7) !== stamp.slice(15, 17) || stamp.slice(8, 10) !== stamp.slice(17, 19)) return undefined;
-  const t = Date.UTC(digits(stamp, 11, 4), digits(stamp, 15, 2) - 1, digits(stamp, 17, 2), digits(stamp, 20, 2), digits(stamp, 22, 2), digits(stamp, 24, 2), digits(stamp, 27, 3));
-  return Number.isNaN(t) ? undefined : new Date(t);
+  // setUTCFullYear, not Date.UTC(y, ...), which takes years 0-99 for 1900-1999.
+  const time = new Date(Date.UTC(2000, 0, 1, digits(stamp, 20, 2), digits(stamp, 22, 2), digits(stamp, 24, 2), digits(stamp, 27, 3)));
+  time.setUTCFullYear(digits(stamp, 11, 4), digits(stamp, 15, 2) - 1, digits(stamp, 17, 2));
+  if (Number.isNaN(time.getTime())) return undefined;
+  // Only a name this pattern would make is read: month 13 or 24:00 would roll over into the
+  // next year or day; formatting back refuses them.
+  return formatDefault(time) === stamp ? time : undefined;
 }
 
 const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);

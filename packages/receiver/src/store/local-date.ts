@@ -4,5 +4,5 @@ const p2 = (n: number) => String(n).padStart(2, '0');
 
 /** A local calendar date, yyyy-MM-dd. */
 export function localDate(time: Date): string {
-  return `${time.getFullYear()}-${p2(time.getMonth() + 1)}-${p2(time.getDate())}`;
+  return `${String(time.getFullYear()).padStart(4, '0')}-${p2(time.getMonth() + 1)}-${p2(time.getDate())}`;
 }

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { logSpec, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
+import { logSpec, resolveStateFolder, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
 import { FileStore } from './file-store.ts';
 import { DEFAULT_NAME_PATTERN, loadNamePattern } from './frame-name.ts';
 import type { Store } from './store.ts';
@@ -27,13 +27,6 @@ export const writeSpec = {
   'min-free': { kind: 'size', description: 'refuse frames when the store has less free space than this', default: 512 * MiB },
 } as const satisfies Spec;
 
-/** The store folder: --store, else the first folder of systemd's StateDirectory=. */
-export function resolveStore(values: Values<typeof storeSpec>, env: NodeJS.ProcessEnv): string {
-  const store = values.store ?? env.STATE_DIRECTORY?.split(':')[0];
-  if (!store) throw new SurveillanceError('usage', 'no store folder: pass --store DIR or set SURVEILLANCE_STORE');
-  return store;
-}
-
 /**
  * The one place that decides which store a command gets (a later `nats://` store is chosen
  * here too). `minFree` given: opened for writing (folders made, leftovers of dead receivers
@@ -44,8 +37,9 @@ export async function openStore(
   env: NodeJS.ProcessEnv,
   mode: 'read' | 'write',
 ): Promise<Store> {
-  // Absolute, so that printed paths can be pasted anywhere.
-  const root = resolve(resolveStore(values, env));
+  // --store, else the first folder of systemd's StateDirectory=; absolute, so that printed
+  // paths can be pasted anywhere.
+  const root = resolve(resolveStateFolder(values.store, 'store', env));
   await loadNamePattern(values['name-pattern']);
   const store = new FileStore({ root, namePattern: values['name-pattern'], minFreeBytes: values['min-free'] });
   if (mode === 'write') return store.prepare();

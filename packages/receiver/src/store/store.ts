@@ -70,7 +70,7 @@ export interface FrameSink {
    * Throws `store-full` before anything is written when the frame would not fit.
    */
   begin(expectedBytes?: number): FrameWriter;
-  /** Housekeeping for long-running modes (stale temporary files, folders removed by hand). */
+  /** Housekeeping for long-running modes (temporary files of receivers that died). */
   tidy?(): void;
   close(): Promise<void>;
 }

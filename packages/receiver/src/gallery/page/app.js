@@ -1,8 +1,33 @@
+// @ts-check
 // The gallery page: a plain ES module, no build step. It talks to the JSON API of
 // gallery-server.ts and shows times in the server's time zone (the days it lists are local
 // dates there), with the zone named on the page: a browser elsewhere must not shift them.
+// Type-checked as JavaScript with JSDoc types (tsconfig.json here, run by `pnpm typecheck`).
 
-const $ = (id) => document.getElementById(id);
+/**
+ * What the API answers (gallery-server.ts); times are ISO 8601 UTC.
+ * @typedef {{ name: string, time: string, id: string }} Frame  a frame of /api/frames
+ * @typedef {Frame & { camera: string, day: string }} NewFrame  a frame of the `frames` event
+ * @typedef {{ camera: string, day: string, from: string, to: string, total: number, bucketMs: number, buckets: number[] }} DaySummary  /api/day
+ * @typedef {{ camera: string, day: string, total: number, offset: number, frames: Frame[] }} FramePage  /api/frames
+ */
+
+/**
+ * Elements of index.html that are not plain HTMLElements, by id.
+ * @typedef {{ follow: HTMLInputElement, fps: HTMLSelectElement, bars: HTMLCanvasElement, full: HTMLImageElement, vname: HTMLAnchorElement }} Typed
+ */
+
+/**
+ * The element of index.html with that id.
+ * @template {string} K
+ * @param {K} id
+ * @returns {K extends keyof Typed ? Typed[K] : HTMLElement}
+ */
+const $ = (id) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page has no element #${id}`);
+  return /** @type {any} */ (el);
+};
 /** Frames fetched per request; a day of 20,000 frames is 40 small requests, made as needed. */
 const PAGE = 500;
 /** Grid cell, thumbnail (224x126 box, 16:9) plus caption; fixed so rows need no measuring. */
@@ -11,6 +36,14 @@ const CELL_H = 156;
 /** The grid's left and right padding together (style.css). */
 const GRID_PADDING = 32;
 
+/**
+ * @type {{
+ *   timeZone: string, cameras: string[], days: string[], camera: string | null, day: string | null,
+ *   summary: DaySummary | null, pages: Map<number, Frame[] | Promise<Frame[]>>, generation: number,
+ *   selected: number, viewer: boolean, playing: boolean, range: { start: number | null, end: number | null },
+ *   fresh: Set<string>, cols: number, cellW: number,
+ * }}
+ */
 const state = {
   timeZone: 'UTC',
   cameras: [],
@@ -36,13 +69,19 @@ const state = {
 
 // ---------------------------------------------------------------- times
 
+/** @type {Intl.DateTimeFormat} */
 let fmtFull;
+/** @type {Intl.DateTimeFormat} */
 let fmtClock;
+/** @type {Intl.DateTimeFormat} */
 let fmtHour;
+/** @type {Intl.DateTimeFormat} */
 let fmtDay;
 
+/** @param {string} timeZone */
 function setZone(timeZone) {
   state.timeZone = timeZone;
+  /** @type {Intl.DateTimeFormatOptions} */
   const base = { timeZone, hourCycle: 'h23' };
   fmtFull = new Intl.DateTimeFormat(undefined, {
     ...base, weekday: 'short', year: 'numeric', month: 'short', day: 'numeric',
@@ -55,10 +94,16 @@ function setZone(timeZone) {
   $('zone').textContent = `Times in ${timeZone} (the server's time zone)`;
 }
 
+/** @param {string} day yyyy-MM-dd */
 const dayLabel = (day) => fmtDay.format(new Date(`${day}T12:00:00Z`));
 
 // ---------------------------------------------------------------- API
 
+/**
+ * The JSON answer, as the server sends it: each caller says what it expects.
+ * @param {string} path
+ * @returns {Promise<any>}
+ */
 async function api(path) {
   const res = await fetch(path, { headers: { accept: 'application/json' } });
   const body = await res.json().catch(() => ({}));
@@ -66,8 +111,13 @@ async function api(path) {
   return body;
 }
 
-const q = (params) => new URLSearchParams(params).toString();
+/** @param {Record<string, string | number | null>} params */
+const q = (params) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
 
+/**
+ * @param {string} text
+ * @param {'' | 'good' | 'bad'} kind
+ */
 function say(text, kind = '') {
   const el = $('status');
   el.textContent = text;
@@ -108,6 +158,10 @@ function renderDays() {
   );
 }
 
+/**
+ * @param {string} camera
+ * @param {string | null} [wantedDay] a day to open instead of the newest (from the address)
+ */
 async function selectCamera(camera, wantedDay) {
   state.camera = camera;
   // The old camera's days must not stay clickable while this one's are on their way.
@@ -116,16 +170,18 @@ async function selectCamera(camera, wantedDay) {
   renderDays();
   // A day named in the address is fetched alongside the list of days, not after it.
   const early = wantedDay ? selectDay(wantedDay).catch(() => {}) : undefined;
+  /** @type {{ days: string[] }} */
   const { days } = await api(`/api/days?${q({ camera })}`);
   if (state.camera !== camera) return;
   state.days = days;
   renderDays();
-  if (early && days.includes(wantedDay)) return early;
+  if (early && wantedDay && days.includes(wantedDay)) return early;
   const day = days.at(-1);
   if (day) await selectDay(day);
   else showDay(null);
 }
 
+/** @param {string} day */
 async function selectDay(day) {
   state.day = day;
   renderDays();
@@ -134,11 +190,13 @@ async function selectDay(day) {
   state.pages.clear();
   // Most days open at their first frames: ask for them alongside the day's summary.
   if (!$('follow').checked) loadPage(0);
+  /** @type {DaySummary} */
   const summary = await api(`/api/day?${q({ camera: state.camera, day })}`);
   if (generation !== state.generation) return;
   showDay(summary);
 }
 
+/** @param {DaySummary | null} summary */
 function showDay(summary) {
   stopPlay();
   state.summary = summary;
@@ -162,12 +220,16 @@ function updateCount() {
 
 // ---------------------------------------------------------------- frames, by page
 
+/**
+ * @param {number} p
+ * @returns {Promise<Frame[]>}
+ */
 function loadPage(p) {
   const have = state.pages.get(p);
   if (have) return Promise.resolve(have);
   const generation = state.generation;
   const promise = api(`/api/frames?${q({ camera: state.camera, day: state.day, offset: p * PAGE, limit: PAGE })}`).then(
-    (res) => {
+    (/** @type {FramePage} */ res) => {
       if (generation !== state.generation) return [];
       state.pages.set(p, res.frames);
       scheduleRender();
@@ -183,7 +245,11 @@ function loadPage(p) {
   return promise;
 }
 
-/** The frame at index i if its page is here; otherwise asks for the page and says undefined. */
+/**
+ * The frame at index i if its page is here; otherwise asks for the page and says undefined.
+ * @param {number} i
+ * @returns {Frame | undefined}
+ */
 function frameNow(i) {
   if (!(i >= 0 && i < (state.summary?.total ?? 0))) return undefined;
   const page = state.pages.get(Math.floor(i / PAGE));
@@ -192,6 +258,10 @@ function frameNow(i) {
   return undefined;
 }
 
+/**
+ * @param {number} i
+ * @returns {Promise<Frame | undefined>}
+ */
 async function frameAt(i) {
   const page = await loadPage(Math.floor(i / PAGE));
   return page[i % PAGE];
@@ -201,7 +271,10 @@ async function frameAt(i) {
 
 const grid = $('grid');
 const spacer = $('spacer');
-/** index -> cell element; only the rows on screen (and one either side) exist. */
+/**
+ * index -> cell element; only the rows on screen (and one either side) exist.
+ * @type {Map<number, HTMLDivElement>}
+ */
 const cells = new Map();
 let renderQueued = false;
 
@@ -230,6 +303,7 @@ function layout() {
   scheduleRender();
 }
 
+/** @param {number} i */
 function makeCell(i) {
   // Not a button: keyboard focus stays on the grid, which handles the keys for all cells.
   const el = document.createElement('div');
@@ -250,6 +324,14 @@ function makeCell(i) {
   return el;
 }
 
+/** The thumbnail and caption of a cell (makeCell). @param {HTMLDivElement} el */
+const thumbOf = (el) => /** @type {HTMLImageElement} */ (el.firstChild);
+
+/**
+ * @param {HTMLDivElement} el
+ * @param {number} i
+ * @param {Frame | undefined} frame
+ */
 function fillCell(el, i, frame) {
   el.classList.toggle('selected', i === state.selected);
   const { start, end } = state.range;
@@ -258,8 +340,8 @@ function fillCell(el, i, frame) {
   el.dataset.name = frame.name;
   el.dataset.index = String(i);
   el.classList.toggle('fresh', state.fresh.has(frame.name));
-  el.firstChild.src = `/thumbs/${frame.name}`;
-  el.lastChild.textContent = fmtClock.format(new Date(frame.time));
+  thumbOf(el).src = `/thumbs/${frame.name}`;
+  /** @type {HTMLSpanElement} */ (el.lastChild).textContent = fmtClock.format(new Date(frame.time));
   el.title = fmtFull.format(new Date(frame.time));
 }
 
@@ -273,7 +355,7 @@ function render() {
   for (const [i, el] of cells) {
     if (i < first || i >= last) {
       // Dropping src lets the browser cancel a thumbnail no longer on screen.
-      el.firstChild.removeAttribute('src');
+      thumbOf(el).removeAttribute('src');
       el.remove();
       cells.delete(i);
     }
@@ -311,13 +393,13 @@ function drawTimeline() {
   const h = canvas.clientHeight;
   canvas.width = Math.round(w * dpr);
   canvas.height = Math.round(h * dpr);
-  const ctx = canvas.getContext('2d');
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
   ctx.scale(dpr, dpr);
   ctx.clearRect(0, 0, w, h);
   if (!s) return;
   const from = Date.parse(s.from);
   const span = Date.parse(s.to) - from;
-  const x = (t) => ((t - from) / span) * w;
+  const x = (/** @type {number} */ t) => ((t - from) / span) * w;
   const barsH = h - 16;
   // Visible part of the grid, as a band.
   const total = s.total;
@@ -345,6 +427,10 @@ function drawTimeline() {
     ctx.fillRect(x(t), barsH, 1, 4);
     if (n % every === 0) ctx.fillText(fmtHour.format(new Date(t)), x(t) + 2, h - 2);
   }
+  /**
+   * @param {number | null} i
+   * @param {string} color
+   */
   const mark = (i, color) => {
     const f = i === null ? undefined : frameNow(i);
     if (!f) return;
@@ -362,6 +448,7 @@ canvas.addEventListener('click', async (e) => {
   const rect = canvas.getBoundingClientRect();
   const from = Date.parse(s.from);
   const at = new Date(from + ((e.clientX - rect.left) / rect.width) * (Date.parse(s.to) - from));
+  /** @type {FramePage} */
   const res = await api(`/api/frames?${q({ camera: state.camera, day: state.day, at: at.toISOString(), limit: 1 })}`);
   go(Math.min(res.offset, s.total - 1));
 });
@@ -372,6 +459,7 @@ const viewer = $('viewer');
 const full = $('full');
 let shown = 0;
 
+/** @param {number} i */
 async function go(i) {
   const total = state.summary?.total ?? 0;
   if (total === 0) return;
@@ -381,6 +469,7 @@ async function go(i) {
   if (state.viewer) await showFrame(state.selected);
 }
 
+/** @param {number} i */
 async function showFrame(i) {
   const ticket = ++shown;
   const frame = await frameAt(i);
@@ -390,7 +479,7 @@ async function showFrame(i) {
   viewer.dataset.index = String(i);
   viewer.dataset.time = frame.time;
   $('vtime').textContent = fmtFull.format(new Date(frame.time));
-  $('vpos').textContent = `${(i + 1).toLocaleString()} / ${state.summary.total.toLocaleString()}`;
+  $('vpos').textContent = `${(i + 1).toLocaleString()} / ${/** @type {DaySummary} */ (state.summary).total.toLocaleString()}`;
   const vname = $('vname');
   vname.textContent = frame.name.slice(frame.name.lastIndexOf('/') + 1);
   vname.href = full.src;
@@ -419,7 +508,11 @@ function closeViewer() {
 
 function updateRange() {
   const { start, end } = state.range;
-  const label = (i) => (i === null ? '…' : frameNow(i) ? fmtClock.format(new Date(frameNow(i).time)) : `#${i + 1}`);
+  const label = (/** @type {number | null} */ i) => {
+    if (i === null) return '…';
+    const frame = frameNow(i);
+    return frame ? fmtClock.format(new Date(frame.time)) : `#${i + 1}`;
+  };
   $('vrange').textContent = start === null && end === null ? '' : `play range ${label(start)} – ${label(end)}`;
   for (const [i, el] of cells) fillCell(el, i, frameNow(i));
   drawTimeline();
@@ -427,7 +520,7 @@ function updateRange() {
 
 // ---------------------------------------------------------------- play
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 function stopPlay() {
   state.playing = false;
@@ -460,7 +553,7 @@ $('prev').onclick = () => go(state.selected - 1);
 $('next').onclick = () => go(state.selected + 1);
 $('close').onclick = closeViewer;
 // Clicking a control must not take the keyboard away from the frames (Space would press it).
-document.addEventListener('mousedown', (e) => e.target.closest?.('button') && e.preventDefault());
+document.addEventListener('mousedown', (e) => e.target instanceof Element && e.target.closest('button') && e.preventDefault());
 $('fps').onchange = () => $('fps').blur();
 
 // ---------------------------------------------------------------- keys
@@ -499,6 +592,7 @@ document.addEventListener('keydown', (e) => {
 
 // ---------------------------------------------------------------- live updates
 
+/** @param {NewFrame[]} frames */
 async function onFrames(frames) {
   let camerasChanged = false;
   for (const f of frames) {
@@ -518,6 +612,7 @@ async function onFrames(frames) {
   const mine = frames.filter((f) => f.camera === state.camera && f.day === state.day);
   if (mine.length === 0 || !state.summary) return;
   const generation = state.generation;
+  /** @type {DaySummary} */
   const summary = await api(`/api/day?${q({ camera: state.camera, day: state.day })}`);
   if (generation !== state.generation) return;
   const oldTotal = state.summary.total;
@@ -544,17 +639,22 @@ async function onFrames(frames) {
   else if (wasAtEnd && !state.viewer) grid.scrollTop = grid.scrollHeight;
 }
 
-/** Frames were pruned: the days list and, if it lost frames, the open day; the view stays put. */
+/**
+ * Frames were pruned: the days list and, if it lost frames, the open day; the view stays put.
+ * @param {{ days: { camera: string, day: string }[] }} removed
+ */
 async function onRemoved({ days }) {
   const mine = days.filter((d) => d.camera === state.camera);
   if (mine.length === 0) return;
   const camera = state.camera;
+  /** @type {{ days: string[] }} */
   const { days: list } = await api(`/api/days?${q({ camera })}`);
   if (state.camera !== camera) return;
   state.days = list;
   renderDays();
   if (!state.summary || !mine.some((d) => d.day === state.day)) return;
   const generation = state.generation;
+  /** @type {DaySummary} */
   const summary = await api(`/api/day?${q({ camera, day: state.day })}`);
   if (generation !== state.generation) return;
   state.summary = summary;
@@ -570,20 +670,22 @@ function connect() {
   const events = new EventSource('/api/events');
   events.onopen = () => say('● live', 'good');
   events.onerror = () => say('reconnecting…', 'bad');
-  events.addEventListener('frames', (e) => onFrames(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
-  events.addEventListener('removed', (e) => onRemoved(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
+  events.addEventListener('frames', (/** @type {MessageEvent<string>} */ e) => onFrames(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
+  events.addEventListener('removed', (/** @type {MessageEvent<string>} */ e) => onRemoved(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
 }
 
 // ---------------------------------------------------------------- start
 
 async function start() {
+  /** @type {{ timeZone: string, cameras: string[] }} */
   const { timeZone, cameras } = await api('/api/cameras');
   setZone(timeZone);
   state.cameras = cameras;
   renderCameras();
   connect();
   const wanted = new URLSearchParams(location.hash.slice(1));
-  const camera = cameras.includes(wanted.get('camera')) ? wanted.get('camera') : cameras[0];
+  const asked = wanted.get('camera');
+  const camera = asked !== null && cameras.includes(asked) ? asked : cameras[0];
   if (camera) await selectCamera(camera, wanted.get('day'));
   else showDay(null);
 }
