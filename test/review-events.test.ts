@@ -113,6 +113,8 @@ describe('events written by real receivers', () => {
   const tmp = tempDir('events-receiver-');
   afterAll(() => tmp.remove());
   let seq = 0;
+  // Frames of 2025 are history whenever this runs: the receiver must take them.
+  const HISTORY = ['--max-frame-age', '36500d'];
   const framed = (s: number, reason?: FrameReason, score?: number) => {
     const jpeg = JPEGS[seq % JPEGS.length]!;
     return Buffer.concat([encodeHeader({ camera: 'yard', id: `f${seq++}`, time: at(s), length: jpeg.length, reason, score }), jpeg]);
@@ -123,11 +125,11 @@ describe('events written by real receivers', () => {
   };
 
   it('a receiver killed (SIGKILL) between frames of an event, then more frames: one event', async () => {
-    const first = await startReceiver('standalone', tmp.path);
+    const first = await startReceiver('standalone', tmp.path, HISTORY);
     await send(first.port, [framed(0, 'first', 1), framed(5, 'motion', 0.4), framed(10, 'heartbeat')]);
     first.process.kill('SIGKILL');
     await new Promise((r) => first.process.once('exit', r));
-    const second = await startReceiver('standalone', tmp.path);
+    const second = await startReceiver('standalone', tmp.path, HISTORY);
     await send(second.port, [framed(15, 'motion', 0.9), framed(20, 'motion', 0.2)]);
     await second.stop();
     const all = events(tmp.path);
@@ -138,7 +140,7 @@ describe('events written by real receivers', () => {
   });
 
   it('with the index deleted, events still come out (heartbeats then count as motion), and new frames index again', async () => {
-    const receiver = await startReceiver('standalone', tmp.path);
+    const receiver = await startReceiver('standalone', tmp.path, HISTORY);
     // Heartbeats every 20 s from 40 s to 100 s, then motion at 110 s: a second event.
     await send(receiver.port, [40, 60, 80, 100].map((s) => framed(s, 'heartbeat')));
     await send(receiver.port, [framed(110, 'motion', 0.5)]);
