@@ -13,7 +13,7 @@ import { needTools } from './helpers/tools.ts';
  * surveillance-notify.service under a real systemd manager (helpers/nspawn.ts), installed by
  * `install-receiver-units.sh --notify` as an admin would, its MQTT password handed over as a
  * credential (LoadCredential= from /etc/surveillance/notify.d/), talking to a real mosquitto
- * on the host's loopback (the container shares the host's network). Frames come in through
+ * on the host's loopback (the container shares the host's network). Frames come in (plaintext: --open) through
  * the container's surveillance.socket, as from a camera box.
  */
 
@@ -33,7 +33,7 @@ describe.skipIf(!needTools('mosquitto') || !needContainers())('notify unit under
     box = await Container.boot({
       ownDirs: ['/usr/local'],
       prepare: (root) => {
-        const r = spawnSync('bash', [INSTALL, '--root', root, '--port', String(port), '--address', '127.0.0.1', '--notify'], { env: cleanEnv(), encoding: 'utf8' });
+        const r = spawnSync('bash', [INSTALL, '--open', '--root', root, '--port', String(port), '--address', '127.0.0.1', '--notify'], { env: cleanEnv(), encoding: 'utf8' });
         if (r.status !== 0) throw new Error(`install-receiver-units.sh failed (${r.status}):\n${r.stderr}`);
         // What the admin does next (README "Get notified"): the broker in notify.env, the
         // password in notify.d/ (root's alone).
