@@ -259,6 +259,12 @@ done
 if [ "$SCOPE" = system ]; then
   put "$ROOT/etc/sysusers.d/surveillance.conf" 0644 <"$UNITS/surveillance.sysusers"
   run systemd-sysusers ${ROOT:+"--root=$ROOT"} "$ROOT/etc/sysusers.d/surveillance.conf"
+  # The store exists before the first frame, as StateDirectory= would make it: the notifier
+  # (which has no StateDirectory=, it only reads) can then start and watch an empty store.
+  if [ ! -d "$ROOT$STORE" ]; then
+    ids=$(awk -F: '$1 == "surveillance" { print $3 ":" $4 }' "$ROOT/etc/passwd" 2>/dev/null || true)
+    run install -d -m 0750 ${ids:+-o "${ids%:*}" -g "${ids#*:}"} "$ROOT$STORE"
+  fi
 else
   # ReadWritePaths= needs the folder to exist before the first start.
   run mkdir -p -m 0750 "$ROOT$STORE"

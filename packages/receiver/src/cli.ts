@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   stats: () => import('./review/stats.ts'),
   show: () => import('./review/show.ts'),
   open: () => import('./review/open.ts'),
+  events: () => import('./review/events.ts'),
   export: () => import('./review/export.ts'),
   prune: () => import('./review/prune.ts'),
   serve: () => import('./gallery/serve.ts'),

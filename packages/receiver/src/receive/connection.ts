@@ -295,7 +295,7 @@ export class Connection {
     state.remaining -= take;
     if (state.remaining === 0) {
       if (!state.scanner.done) throw new SurveillanceError('bad-jpeg', `frame ${header.id}: ${header.length} bytes announced, but the JPEG has no EOI by then`);
-      this.commit(state.writer, { camera: header.camera, time: header.time, id: header.id });
+      this.commit(state.writer, { camera: header.camera, time: header.time, id: header.id, reason: header.reason, score: header.score });
     }
     return chunk.subarray(take);
   }
@@ -317,6 +317,7 @@ export class Connection {
           { peer: this.options.peer, camera: meta.camera, id: meta.id, bytes: writer.bytes, file: saved.name, ms: Date.now() - started },
           saved.duplicate ? 'duplicate' : 'stored',
         );
+        if (saved.warning) this.options.log.warn({ camera: meta.camera, id: meta.id, file: saved.name }, saved.warning);
         this.afterCommit();
       },
       (e: unknown) => {
