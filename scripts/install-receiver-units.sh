@@ -14,6 +14,10 @@ Usage: scripts/install-receiver-units.sh [options]
   --port PORT            TCP port to listen on (default 4444)
   --address ADDR         listen on this address only, e.g. the laptop's LAN address
                          (default: all addresses)
+  --open                 no pairing: the receiver takes frames from anyone who can connect,
+                         in plaintext (the tutorial); by default it makes a key folder and
+                         takes frames only over TLS from cameras paired with
+                         surveillance-receiver camera add
   --user                 per-user units (~/.config/systemd/user), store in
                          ~/.local/state/surveillance, command in ~/.local/bin
   --root DIR             install into DIR as if it were / (an image, or a test); nothing is
@@ -34,12 +38,13 @@ fail() {
   exit 64
 }
 
-SCOPE=system MODE=inetd PORT=4444 ADDRESS='' DRY=0 ROOT='' NODE='' START=1 NOTIFY=0
+SCOPE=system MODE=inetd PORT=4444 ADDRESS='' DRY=0 ROOT='' NODE='' START=1 NOTIFY=0 OPEN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --user) SCOPE=user ;;
     --dry-run) DRY=1 ;;
     --no-start) START=0 ;;
+    --open) OPEN=1 ;;
     --notify) NOTIFY=1 ;;
     --mode | --port | --address | --root | --node)
       [ $# -ge 2 ] && [ -n "$2" ] || fail "option $1 needs a value"
@@ -112,6 +117,8 @@ else
   SYSTEMCTL=(systemctl --user)
 fi
 LIB_DIR=$PREFIX/lib/surveillance-receiver
+KEYS=$CONF_DIR/camera-keys
+if [ "$SCOPE" = system ]; then SUDO_HINT='sudo '; else SUDO_HINT=''; fi
 COMMAND=$PREFIX/bin/surveillance-receiver
 
 # run and put (scripts/lib/install-common.sh)
@@ -178,6 +185,12 @@ unit_text() {
   local sedscript=(-e "s|^ExecStart=/usr/local/bin/surveillance-receiver|ExecStart=$COMMAND|")
   sedscript+=(-e "s|^ListenStream=4444\$|ListenStream=$LISTEN|")
   [ -z "$ADDRESS" ] || sedscript+=(-e "/^ListenStream=/a FreeBind=yes")
+  if [ "$OPEN" = 1 ]; then
+    sedscript+=(-e '/^# Paired cameras only/,/^LoadCredential=camera-keys:/d')
+  elif [ "$SCOPE" = user ]; then
+    # A user's own folder needs no credential: the user manager runs the receiver as its owner.
+    sedscript+=(-e "s|^LoadCredential=camera-keys:.*|Environment=SURVEILLANCE_KEYS=$KEYS|")
+  fi
   if [ "$SCOPE" = user ]; then
     sedscript+=(
       -e '/^\(User\|Group\|StateDirectoryMode\|IPAddressAllow\|IPAddressDeny\|ProtectKernelLogs\)=/d'
@@ -246,10 +259,19 @@ done
 if [ "$SCOPE" = system ]; then
   put "$ROOT/etc/sysusers.d/surveillance.conf" 0644 <"$UNITS/surveillance.sysusers"
   run systemd-sysusers ${ROOT:+"--root=$ROOT"} "$ROOT/etc/sysusers.d/surveillance.conf"
+  # The store exists before the first frame, as StateDirectory= would make it: the notifier
+  # (which has no StateDirectory=, it only reads) can then start and watch an empty store.
+  if [ ! -d "$ROOT$STORE" ]; then
+    ids=$(awk -F: '$1 == "surveillance" { print $3 ":" $4 }' "$ROOT/etc/passwd" 2>/dev/null || true)
+    run install -d -m 0750 ${ids:+-o "${ids%:*}" -g "${ids#*:}"} "$ROOT$STORE"
+  fi
 else
   # ReadWritePaths= needs the folder to exist before the first start.
   run mkdir -p -m 0750 "$ROOT$STORE"
 fi
+# The key folder: private to its owner (root, or the user), read by the receiver as a credential.
+# install -d makes it or, when it exists (keys kept across installs), only sets its mode.
+[ "$OPEN" = 1 ] || run install -d -m 0700 "$ROOT$KEYS"
 # The notifier's credentials folder (LoadCredential=notify:...): only root reads it; systemd
 # hands each file to the service. It must exist, or the unit does not start.
 run mkdir -p -m 0700 "$ROOT$CONF_DIR/notify.d"
@@ -257,6 +279,11 @@ enable_socket
 enable_unit surveillance-prune.timer timers.target.wants
 [ "$NOTIFY" = 0 ] || enable_unit surveillance-notify.service default.target.wants
 
+if [ "$OPEN" = 1 ]; then
+  echo "Open (--open): anyone who can connect may store frames, in plaintext; no key folder."
+else
+  echo "Paired cameras only, over TLS. Pair one:  ${SUDO_HINT}surveillance-receiver camera add NAME > NAME.key   (keys in $KEYS)"
+fi
 if [ "$SCOPE" = system ]; then
   cat <<EOF
 Done: $SOCKET listens on $LISTEN; frames go to $STORE (user and group surveillance).

@@ -13,6 +13,10 @@ Usage: scripts/install-sender-units.sh [options]
   --camera NAME      the camera name frames are stored under (idem)
   --vendor ID        the camera's USB vendor id for the udev rule (lsusb), e.g. 046d
   --product ID       the camera's USB product id, e.g. 0825
+  --key FILE         the camera's key line (surveillance-receiver camera add NAME on the
+                     receiver), installed as the sender's systemd credential camera-key:
+                     frames then go over TLS to a paired receiver only. Without it the
+                     sender talks plaintext, to an open receiver (--open there)
   --timer            deliver with surveillance-sender-once.timer instead of the daemon
   --bin COMMAND      the sender command for ExecStart= (default: a command installed as
                      /usr/local/bin/surveillance-sender, ~/.local/bin/ with --user, that
@@ -32,13 +36,13 @@ fail() {
   exit 64
 }
 
-MODE=system DRY=0 ROOT='' BIN='' TO='' CAMERA='' VENDOR='' PRODUCT='' VARIANT=watch
+MODE=system DRY=0 ROOT='' BIN='' TO='' CAMERA='' VENDOR='' PRODUCT='' VARIANT=watch KEY=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --user) MODE=user ;;
     --dry-run) DRY=1 ;;
     --timer) VARIANT=timer ;;
-    --root | --bin | --to | --camera | --vendor | --product)
+    --root | --bin | --to | --camera | --vendor | --product | --key)
       [ $# -ge 2 ] && [ -n "$2" ] || fail "option $1 needs a value"
       case "$1" in
         --root) ROOT=$(realpath -m -- "$2") ;;
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
         --camera) CAMERA=$2 ;;
         --vendor) VENDOR=$2 ;;
         --product) PRODUCT=$2 ;;
+        --key) KEY=$2 ;;
       esac
       shift
       ;;
@@ -61,6 +66,16 @@ for id in "$VENDOR" "$PRODUCT"; do
 done
 [ -z "$TO" ] || [[ "$TO" =~ ^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$ ]] || fail "--to must be HOST:PORT; got '$TO'"
 [ -z "$CAMERA" ] || [[ "$CAMERA" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || fail "--camera must be 1-64 letters, digits, '.', '_' or '-'; got '$CAMERA'"
+if [ -n "$KEY" ]; then
+  [ -r "$KEY" ] || fail "--key $KEY cannot be read"
+  # One line, as camera add prints it; never echoed (the message names the file only).
+  KEY_LINE=$(cat -- "$KEY")
+  [[ "$KEY_LINE" =~ ^svk1\ ([A-Za-z0-9][A-Za-z0-9._-]{0,63})\ [0-9a-z]{1,16}\ [A-Za-z0-9_-]{43}$ ]] ||
+    fail "--key $KEY is not a key line (one line 'svk1 CAMERA KEYID KEY' from surveillance-receiver camera add)"
+  KEY_CAMERA=${BASH_REMATCH[1]}
+  [ -z "$CAMERA" ] || [ "$CAMERA" = "$KEY_CAMERA" ] || fail "--camera $CAMERA, but --key $KEY is camera $KEY_CAMERA's: a camera stores under the name of its key"
+  CAMERA=$KEY_CAMERA
+fi
 [ "$MODE" = user ] || [ -n "$ROOT" ] || [ "$DRY" = 1 ] || [ "$(id -u)" = 0 ] || fail "system units need root; use --user, --root DIR or --dry-run"
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -130,6 +145,16 @@ command_text() {
 # user's is default.target.
 unit_text() {
   local sedscript=("-e" "s|/usr/local/bin/surveillance-sender|$BIN|")
+  if [ -z "$KEY" ]; then
+    sedscript+=(-e '/^# The camera.s key line from/,/^LoadCredential=camera-key:/d')
+  else
+    if [ "$MODE" = user ]; then
+      # The user's own file: the user manager runs the sender as its owner, no credential needed.
+      sedscript+=(-e "s|^LoadCredential=camera-key:.*|Environment=SURVEILLANCE_KEY=${CONF_DIR#"$ROOT"}/camera.key|")
+    else
+      sedscript+=(-e "s|^LoadCredential=camera-key:.*|LoadCredential=camera-key:${CONF_DIR#"$ROOT"}/camera.key|")
+    fi
+  fi
   if [ "$MODE" = user ]; then
     sedscript+=(
       -e '/^\(User\|Group\|SupplementaryGroups\|StateDirectoryMode\|IPAddressAllow\|IPAddressDeny\|ProtectKernelLogs\)=/d'
@@ -151,6 +176,17 @@ rule_text() {
 }
 
 [ -z "$COMMAND" ] || command_text | put "$ROOT$COMMAND" 0755
+# The key: the installing user's (root's) alone; systemd hands the service a copy.
+# Written under umask 077 (never readable by others, not even for a moment), never shown.
+if [ -n "$KEY" ]; then
+  if [ "$DRY" = 1 ]; then
+    printf '+ write %s (mode 0600, the key line of camera %s; not shown)\n' "$CONF_DIR/camera.key" "$KEY_CAMERA"
+  else
+    mkdir -p "$CONF_DIR"
+    (umask 077 && cat -- "$KEY" >"$CONF_DIR/.camera.key.tmp" && mv -f "$CONF_DIR/.camera.key.tmp" "$CONF_DIR/camera.key")
+    echo "installed $CONF_DIR/camera.key (camera $KEY_CAMERA)"
+  fi
+fi
 
 UNIT_FILES=(surveillance-camera.target surveillance-camera-arm.timer surveillance-capture.service
   surveillance-sender.service surveillance-sender-once.service surveillance-sender-once.timer)

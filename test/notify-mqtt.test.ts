@@ -1,46 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, tempDir } from './helpers/receiver.ts';
-import { ROOT } from './helpers/receiver.ts';
-import { JPEGS, startMosquitto, startNotifier, storeFrame, type Mosquitto, type RunningNotifier } from './helpers/notify.ts';
-
-// The receiver's own dependency (the test is a client, as Home Assistant would be).
-type Mqtt = typeof import('../packages/receiver/node_modules/mqtt/build/index.js');
-type MqttClient = import('../packages/receiver/node_modules/mqtt/build/index.js').MqttClient;
-const { connectAsync } = createRequire(join(ROOT, 'packages/receiver/package.json'))('mqtt') as Mqtt;
-
-interface Message {
-  topic: string;
-  payload: Buffer;
-  retain: boolean;
-}
-
-/** A subscriber that keeps every message, and waits for one matching a test. */
-async function subscriber(port: number, topics: string[]) {
-  const client: MqttClient = await connectAsync(`mqtt://127.0.0.1:${port}`, { username: 'watcher', password: 'watcher-pw', reconnectPeriod: 0 });
-  const messages: Message[] = [];
-  const waiters: (() => void)[] = [];
-  client.on('message', (topic: string, payload: Buffer, packet: { retain: boolean }) => {
-    messages.push({ topic, payload, retain: packet.retain });
-    for (const w of waiters.splice(0)) w();
-  });
-  await client.subscribeAsync(topics, { qos: 1 });
-  const waitFor = (test: (m: Message) => boolean, what: string, timeoutMs = 30_000): Promise<Message> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no MQTT message: ${what}; got ${messages.map((m) => `${m.topic}=${m.payload.length}B`).join(', ')}`)), timeoutMs);
-      const check = () => {
-        const m = messages.find(test);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m);
-        } else waiters.push(check);
-      };
-      check();
-    });
-  return { client, messages, waitFor };
-}
+import { JPEGS, startMosquitto, startNotifier, storeFrame, subscriber, type Mosquitto, type RunningNotifier } from './helpers/notify.ts';
 
 describe('notify over MQTT, with a real mosquitto', () => {
   let tmp: ReturnType<typeof tempDir>;

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, ensureBuilt } from './helpers/review-cli.ts';
+import { cli, ensureBuilt, receiverCommands } from './helpers/review-cli.ts';
 import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 
 // list, stats, show and open on a generated store of about 6,700 frames: two cameras, the
@@ -228,7 +228,7 @@ describe('bad input', () => {
     [['stats', '--gap', '0'], 64, `${P}: usage: option gap (from --gap): "0" is not valid: must be at least 1s`],
     [['show', '--camera', '.incoming'], 66, `${P}: not-found: no camera ".incoming" in store STORE; cameras: back-yard, front`],
     [['show', '--path', '--json'], 64, `${P}: usage: options --path and --json cannot be combined`],
-    [['frobnicate'], 64, `${P}: usage: unknown command "frobnicate"; commands: receive, list, stats, show, open, export, prune, serve, notify`],
+    [['frobnicate'], 64, `${P}: usage: unknown command "frobnicate"; commands: ${receiverCommands()}`],
   ])('%j exits %i', (args, status, message) => {
     const r = cli([...args, ...(args[0] === 'frobnicate' ? [] : ['--store', store])]);
     expect(r).toEqual({ status, stdout: '', stderr: `${message.replace('STORE', store)}\n` });

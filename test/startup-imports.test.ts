@@ -6,8 +6,8 @@ import { ROOT } from './helpers/receiver.ts';
 
 /**
  * The per-connection receiver (dist/entry.cjs, started once per connection under Accept=yes)
- * must stay lean: it may hold only the connection path (src/receive/), the store (src/store/)
- * and packages/shared, and load nothing heavy. Read from the build's own metafile, so that a
+ * must stay lean: it may hold only the connection path (src/receive/), the store (src/store/),
+ * the camera keys it checks handshakes against (src/keys/, but not their CLI) and packages/shared, and load nothing heavy. Read from the build's own metafile, so that a
  * stray import anywhere on that path fails here, not in a benchmark weeks later.
  */
 
@@ -26,11 +26,12 @@ describe('the per-connection bundle', () => {
     meta = JSON.parse(readFileSync(join(RECEIVER, 'dist/entry.meta.json'), 'utf8')) as Metafile;
   }, 120_000);
 
-  it('bundles only src/receive/, src/store/ and packages/shared (and the entry itself)', () => {
+  it('bundles only src/receive/, src/store/, src/keys/ (not the camera command) and packages/shared (and the entry itself)', () => {
     const inputs = Object.keys(meta.inputs);
     expect(inputs).toContain('src/entry.ts');
     expect(inputs.some((p) => p.startsWith('src/receive/'))).toBe(true);
-    const outside = inputs.filter((p) => p !== 'src/entry.ts' && !/^(src\/receive\/|src\/store\/|\.\.\/shared\/)/.test(p));
+    const outside = inputs.filter((p) => p !== 'src/entry.ts' && !/^(src\/receive\/|src\/store\/|src\/keys\/|\.\.\/shared\/)/.test(p));
+    expect(inputs).not.toContain('src/keys/camera-command.ts');
     expect(outside).toEqual([]);
   });
 
@@ -40,8 +41,9 @@ describe('the per-connection bundle', () => {
     expect(atStart.filter((p) => !p.startsWith('node:'))).toEqual([]);
     const onDemand = [...new Set(imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path))].sort();
     // The full CLI and the listener (other modes), the store watcher (the gallery's), and
-    // date-fns only for a custom --name-pattern: none of them runs for a default connection.
-    expect(onDemand).toEqual(['./cli.js', './file-watch.js', './listener.js', '@date-fns/utc', 'date-fns/format', 'date-fns/parse']);
+    // date-fns only for a custom --name-pattern, node:tls only with camera keys: none of them
+    // runs for a default connection.
+    expect(onDemand).toEqual(['./cli.js', './file-watch.js', './listener.js', '@date-fns/utc', 'date-fns/format', 'date-fns/parse', 'node:tls']);
     expect(atStart.filter((p) => HEAVY.test(p))).toEqual([]);
     expect(Object.keys(meta.inputs).filter((p) => p.includes('node_modules'))).toEqual([]);
   });

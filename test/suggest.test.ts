@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nearest } from '../packages/shared/src/suggest.ts';
 import { cleanEnv, RECEIVER_BIN, SENDER_BIN, tempDir } from './helpers/receiver.ts';
-import { ensureBuilt } from './helpers/review-cli.ts';
+import { ensureBuilt, receiverCommands } from './helpers/review-cli.ts';
 
 // A mistyped option, config key or command is answered with the one it most likely meant.
 
@@ -39,12 +39,13 @@ describe('in the commands', () => {
   });
   afterAll(() => dir.remove());
   const R = 'surveillance-receiver: usage:';
+  const COMMANDS = receiverCommands();
   const S = 'surveillance-sender: usage:';
 
   it.each([
-    [RECEIVER_BIN, ['lsit'], `${R} unknown command "lsit"; did you mean list? Commands: receive, list, stats, show, open, export, prune, serve`],
-    [RECEIVER_BIN, ['serv'], `${R} unknown command "serv"; did you mean serve? Commands: receive, list, stats, show, open, export, prune, serve`],
-    [RECEIVER_BIN, ['frobnicate'], `${R} unknown command "frobnicate"; commands: receive, list, stats, show, open, export, prune, serve, notify`],
+    [RECEIVER_BIN, ['lsit'], `${R} unknown command "lsit"; did you mean list? Commands: ${COMMANDS}`],
+    [RECEIVER_BIN, ['serv'], `${R} unknown command "serv"; did you mean serve? Commands: ${COMMANDS}`],
+    [RECEIVER_BIN, ['frobnicate'], `${R} unknown command "frobnicate"; commands: ${COMMANDS}`],
     [RECEIVER_BIN, ['list', '--stor', 'x'], `${R} Unknown option '--stor'; did you mean --store?`],
     [RECEIVER_BIN, ['--lisen', '127.0.0.1:1'], `${R} Unknown option '--lisen'; did you mean --listen?`],
     [RECEIVER_BIN, ['list', '--frobnicate'], `${R} Unknown option '--frobnicate'; see --help`],

@@ -64,6 +64,8 @@ async function state(box: Container, unit: string): Promise<string> {
 
 const receiverLines = (entries: JournalEntry[]) => entries.filter((e) => e.identifier === 'surveillance-receiver');
 
+// These install the open receiver (--open), the tutorial's: raw frames from socat. The paired
+// default is tested in camera-link-systemd.test.ts.
 describe.skipIf(!needTools('socat') || !needContainers())('receiver units under systemd', () => {
   let box: Container;
   let port: number;
@@ -73,7 +75,7 @@ describe.skipIf(!needTools('socat') || !needContainers())('receiver units under 
     box = await Container.boot({
       // The install script writes the receiver to /usr/local; the container's /usr is the host's.
       ownDirs: ['/usr/local'],
-      prepare: (root) => install(['--root', root, '--port', String(port), '--address', '127.0.0.1']),
+      prepare: (root) => install(['--open', '--root', root, '--port', String(port), '--address', '127.0.0.1']),
     });
   }, 120_000);
   afterAll(async () => {
@@ -187,7 +189,7 @@ describe.skipIf(!needTools('socat') || !needContainers())('receiver units under 
 
     beforeAll(async () => {
       listenerPort = await freePort();
-      install(['--root', box.root, '--mode', 'listener', '--port', String(listenerPort), '--address', '127.0.0.1']);
+      install(['--open', '--root', box.root, '--mode', 'listener', '--port', String(listenerPort), '--address', '127.0.0.1']);
       writeFileSync(box.path('etc/surveillance/receiver.env'), 'SURVEILLANCE_EXIT_IDLE=2s\n');
       await box.systemctl('daemon-reload');
       await box.systemctl('start', 'surveillance-listener.socket');
@@ -234,7 +236,7 @@ describe.skipIf(!needTools('socat') || !needContainers())('receiver units under 
       appendFileSync(box.path('etc/group'), `tester:x:${uid}:\n`);
       home = box.path('home/tester');
       mkdirSync(home, { recursive: true });
-      install(['--user', '--root', box.root, '--port', String(userPort), '--address', '127.0.0.1'], { HOME: '/home/tester' });
+      install(['--open', '--user', '--root', box.root, '--port', String(userPort), '--address', '127.0.0.1'], { HOME: '/home/tester' });
       spawnSync('chown', ['-R', `${uid}:${uid}`, home]);
       // loginctl enable-linger tester, without logind (helpers/nspawn.ts says why).
       await box.startUserManager('tester');

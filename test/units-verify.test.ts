@@ -54,6 +54,8 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       `+ write ${root}/etc/surveillance/notify.env (mode 0640)`,
       `+ write ${root}/etc/sysusers.d/surveillance.conf (mode 0644)`,
       `+ systemd-sysusers --root=${root} ${root}/etc/sysusers.d/surveillance.conf`,
+      `+ install -d -m 0750 ${root}/var/lib/surveillance`,
+      `+ install -d -m 0700 ${root}/etc/surveillance/camera-keys`,
       `+ mkdir -p -m 0700 ${root}/etc/surveillance/notify.d`,
       `+ systemctl --root=${root} disable surveillance-listener.socket`,
       `+ systemctl --root=${root} enable surveillance.socket`,

@@ -1,10 +1,12 @@
 // Receiver costs. Per connection (Accept=yes, one process each): the built receiver storing one
-// 300 KB frame, against a bare `node -e 0` start and the tutorial's Python receiver under the
+// 300 KB frame, in plaintext and with camera keys over TLS-PSK (the camera link of a paired
+// receiver), against a bare `node -e 0` start and the tutorial's Python receiver under the
 // same launcher (systemd-socket-activate --inetd), interleaved so that machine noise hits all
 // alike. Then listener-mode throughput for 300 KB frames on one connection.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +64,36 @@ function once(port, bytes) {
   });
 }
 
+/** The same over TLS-PSK, as a paired camera: handshake, the frame, the answer, the close. */
+function onceTls(port, bytes, key) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const s = connectTls({
+      port,
+      host: '127.0.0.1',
+      ciphers: 'ECDHE-PSK-CHACHA20-POLY1305',
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.2',
+      ca: [],
+      checkServerIdentity: () => undefined,
+      pskCallback: () => ({ psk: key.key, identity: `${key.camera}.${key.keyId}` }),
+    });
+    let answer = '';
+    s.on('secureConnect', () => s.end(bytes));
+    s.on('data', (d) => (answer += d));
+    s.on('end', () => s.end());
+    s.on('error', (e) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? undefined : reject(e)));
+    s.on('close', () => (answer.startsWith('OK ') ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`TLS receiver answered ${JSON.stringify(answer)}`))));
+  });
+}
+
+/** A key folder with one camera, made by the receiver's own command; the key line parsed. */
+function pairBench(dir) {
+  const line = execFileSync('node', [bin, 'camera', 'add', 'bench', '--keys', join(dir, 'keys'), '--store', join(dir, 'tls')], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const [, camera, keyId, key] = line.trim().split(' ');
+  return { keys: join(dir, 'keys'), key: { camera, keyId, key: Buffer.from(key, 'base64url') } };
+}
+
 /** utime+stime of a process's reaped children, in ms (fields 16 and 17 of /proc/PID/stat). */
 function childCpuMs(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -75,6 +107,7 @@ export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-receiver-'));
   try {
     const jpeg = frame300k(dir);
+    const paired = pairBench(dir);
     const py = join(dir, 'surveillancething.py');
     // The tutorial's receiver, with its store path filled in and a counter so names do not collide.
     writeFileSync(py, `import sys, os\nfrom time import strftime\nfn = strftime("%Y_%m_%d_%H_%M_%S") + "_" + str(os.getpid()) + ".jpg"\noutput_file = open("${dir}/py/" + fn, "wb")\noutput_file.write(sys.stdin.buffer.read())\n`);
@@ -90,15 +123,17 @@ s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); s.end('OK\\n'); });
     const contenders = [
       ['bare `node -e 0` (baseline)', ['node', '-e', '0']],
       ['minimal Node socket receiver, no checks or logs', ['node', minimal]],
-      ['surveillance-receiver (inetd)', ['node', bin, '--store', join(dir, 'store'), '--min-free', '0']],
+      ['surveillance-receiver (inetd), plaintext', ['node', bin, '--store', join(dir, 'store'), '--min-free', '0']],
+      ['surveillance-receiver (inetd), camera keys, TLS-PSK', ['node', bin, '--store', join(dir, 'tls'), '--min-free', '0', '--keys', paired.keys], paired.key],
       ["tutorial's Python receiver", ['/usr/bin/python3', py]],
       ["`sh -c 'cat > file'`", ['sh', '-c', `cat > ${dir}/sh/$$.jpg`]],
     ];
     const launched = [];
-    for (const [name, args] of contenders) launched.push({ name, ...(await launch(args)), times: [] });
-    for (const l of launched) await once(l.port, jpeg); // warm the page cache
+    for (const [name, args, key] of contenders) launched.push({ name, key, ...(await launch(args)), times: [] });
+    const one = (l) => (l.key ? onceTls(l.port, jpeg, l.key) : once(l.port, jpeg));
+    for (const l of launched) await one(l); // warm the page cache
     for (const l of launched) l.cpu0 = childCpuMs(l.child.pid);
-    for (let i = 0; i < ROUNDS; i++) for (const l of launched) l.times.push(await once(l.port, jpeg));
+    for (let i = 0; i < ROUNDS; i++) for (const l of launched) l.times.push(await one(l));
     // The launcher reaps every per-connection process, so its children's CPU time is theirs.
     await new Promise((r) => setTimeout(r, 300));
     for (const l of launched) l.cpu = (childCpuMs(l.child.pid) - l.cpu0) / ROUNDS;
@@ -106,7 +141,9 @@ s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); s.end('OK\\n'); });
 
     const base = median(launched[0].times);
     const baseCpu = launched[0].cpu;
-    const [, minimalRun, ours, python] = launched;
+    const [, minimalRun, ours, tlsOurs, python] = launched;
+    const tlsWall = median(tlsOurs.times) / base;
+    const tlsCpu = tlsOurs.cpu / baseCpu;
     const wall = median(ours.times) / base;
     const cpu = ours.cpu / baseCpu;
     const perConnection = {
@@ -123,6 +160,11 @@ s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); s.end('OK\\n'); });
         result: `${wall.toFixed(2)}x / ${cpu.toFixed(2)}x (${median(ours.times).toFixed(1)} ms; \`node -e 0\` ${base.toFixed(1)} ms)`,
         target: 'at most 1.25x',
         met: wall <= 1.25,
+      }, {
+        what: 'the same with camera keys (TLS-PSK handshake included): wall / CPU, ratio to a bare `node -e 0`',
+        result: `${tlsWall.toFixed(2)}x / ${tlsCpu.toFixed(2)}x (${median(tlsOurs.times).toFixed(1)} ms)`,
+        target: 'at most 1.5x',
+        met: tlsWall <= 1.5,
       }],
       summary: [
         { what: 'the floor: a minimal Node receiver on its socket (no checks, no logs), ratio to `node -e 0`', result: `${(median(minimalRun.times) / base).toFixed(2)}x / ${(minimalRun.cpu / baseCpu).toFixed(2)}x` },

@@ -41,9 +41,9 @@ function makeFrames(dir, count, size) {
 }
 
 /** The receiver, with a hook that sees each "stored" log line the moment it arrives. */
-async function startReceiver(store) {
+async function startReceiver(store, extra = []) {
   const port = await freePort();
-  const child = spawn('systemd-socket-activate', ['--inetd', '-a', '-l', `127.0.0.1:${port}`, 'node', receiverBin, '--store', store], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('systemd-socket-activate', ['--inetd', '-a', '-l', `127.0.0.1:${port}`, 'node', receiverBin, '--store', store, ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   const waiters = [];
   let stored = 0;
@@ -98,11 +98,11 @@ const writers = {
 };
 
 /** One sender series: each frame written, then timed until the receiver stored it. */
-async function senderSeries(dir, frames, receiver, { write, linger }) {
-  const cam = join(dir, `cam-${write}-${linger}`);
+async function senderSeries(dir, frames, receiver, { write, linger, key }) {
+  const cam = join(dir, `cam-${write}-${linger}${key ? '-tls' : ''}`);
   mkdirSync(cam, { recursive: true });
   const file = join(cam, 'monitor.jpg');
-  const sender = spawn('node', [senderBin, 'watch', '--file', file, '--to', `127.0.0.1:${receiver.port}`, '--spool', join(cam, 'spool'), '--camera', 'bench', '--interval', '1s', '--min-gap', '0', '--heartbeat', '0', '--linger', linger], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const sender = spawn('node', [senderBin, 'watch', '--file', file, '--to', `127.0.0.1:${receiver.port}`, '--spool', join(cam, 'spool'), '--camera', 'bench', '--interval', '1s', '--min-gap', '0', '--heartbeat', '0', '--linger', linger, ...(key ? ['--key', key] : [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   sender.stderr.setEncoding('utf8').on('data', (d) => (err += d));
   while (!err.includes('"msg":"watching"')) {
@@ -149,6 +149,11 @@ async function socatSeries(dir, frames, receiver) {
 export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-delivery-'));
   const receiver = await startReceiver(join(dir, 'store'));
+  // A paired receiver and camera: the same path over TLS-PSK.
+  const keyLine = execFileSync('node', [receiverBin, 'camera', 'add', 'bench', '--keys', join(dir, 'keys'), '--store', join(dir, 'tls')], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const key = join(dir, 'bench.key');
+  writeFileSync(key, keyLine, { mode: 0o600 });
+  const tlsReceiver = await startReceiver(join(dir, 'tls'), ['--keys', join(dir, 'keys')]);
   try {
     const frames = makeFrames(join(dir, 'frames'), FRAMES, '640x480');
     const kib = Math.round(frames.reduce((s, f) => s + f.length, 0) / frames.length / 1024);
@@ -157,11 +162,14 @@ export async function run() {
       ['renamed over, connection kept (--linger 5s)', await senderSeries(dir, frames, receiver, { write: 'rename', linger: '5s' })],
       ['written in place, connection kept', await senderSeries(dir, frames, receiver, { write: 'inPlace', linger: '5s' })],
       ['renamed over, new connection per frame (--linger 0)', await senderSeries(dir, frames, receiver, { write: 'rename', linger: '0' })],
+      ['TLS-PSK (--key), renamed over, connection kept', await senderSeries(dir, frames, tlsReceiver, { write: 'rename', linger: '5s', key })],
+      ['TLS-PSK (--key), new connection per frame (--linger 0)', await senderSeries(dir, frames, tlsReceiver, { write: 'rename', linger: '0', key })],
     ];
     const base50 = pct(baseline, 0.5);
     const [, kept] = series[0];
     const p95 = pct(kept.steady, 0.95);
     const rssMiB = kept.mem.rss / 1024;
+    const tlsP95 = pct(series[3][1].steady, 0.95);
     return {
       setup: `${FRAMES} distinct 640x480 frames (~${kib} KiB), each written after the previous one was stored; first 5 frames of each series are warm-up. Receiver under \`systemd-socket-activate --inetd\`.`,
       commands: ['surveillance-sender watch --file monitor.jpg --to 127.0.0.1:PORT --spool DIR --camera bench --interval 1s --min-gap 0 --heartbeat 0 --linger 5s|0', 'socat -u OPEN:FRAME.jpg TCP:127.0.0.1:PORT   (baseline)'],
@@ -180,11 +188,14 @@ export async function run() {
       targets: [
         { what: '`monitor.jpg` written to frame stored, loopback, connection kept: p95', result: `${ms(p95)} ms (p50 ${ms(pct(kept.steady, 0.5))} ms; the tutorial's \`socat\` push p50 ${ms(base50)} ms)`, target: 'at most 100 ms', met: p95 <= 100 },
         { what: `sender memory (RSS) after ${FRAMES} frames`, result: `${rssMiB.toFixed(0)} MiB`, target: 'at most 100 MiB', met: rssMiB <= 100 },
+        { what: '`monitor.jpg` written to frame stored over TLS-PSK (--key), connection kept: p95', result: `${ms(tlsP95)} ms (p50 ${ms(pct(series[3][1].steady, 0.5))} ms)`, target: 'at most 20 ms', met: tlsP95 <= 20 },
       ],
     };
   } finally {
-    receiver.child.kill('SIGTERM');
-    await new Promise((r) => receiver.child.once('exit', r));
+    for (const r of [receiver, tlsReceiver]) {
+      r.child.kill('SIGTERM');
+      await new Promise((done) => r.child.once('exit', done));
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

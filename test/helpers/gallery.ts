@@ -55,7 +55,7 @@ export async function startGallery(
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const url = await new Promise<string>((resolve, reject) => {
     const check = () => {
-      const m = / at (http:\/\/\S+)\n/.exec(stdout);
+      const m = / at (https?:\/\/\S+)\n/.exec(stdout);
       if (m) resolve(m[1]!);
       else if (child.exitCode !== null) reject(new Error(`gallery did not start (exit ${child.exitCode}): ${stderr}`));
       else setTimeout(check, 20);

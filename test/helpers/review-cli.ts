@@ -45,3 +45,9 @@ export function ensureBuilt(): void {
   const sources = Math.max(newestMtime(join(ROOT, 'packages/receiver/src')), newestMtime(join(ROOT, 'packages/shared/src')));
   if (built < sources) execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), 'receiver'], { stdio: 'inherit' });
 }
+
+/** The receiver's command table as its own help lists it (features add commands). */
+export function receiverCommands(): string {
+  ensureBuilt();
+  return /^Commands: (.*)$/m.exec(cli(['help']).stdout)![1]!;
+}

@@ -13,9 +13,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   stats: () => import('./review/stats.ts'),
   show: () => import('./review/show.ts'),
   open: () => import('./review/open.ts'),
+  events: () => import('./review/events.ts'),
   export: () => import('./review/export.ts'),
   prune: () => import('./review/prune.ts'),
   serve: () => import('./gallery/serve.ts'),
+  camera: () => import('./keys/camera-command.ts'),
   notify: () => import('./notify/notify-command.ts'),
 };
 

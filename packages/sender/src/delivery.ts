@@ -1,4 +1,4 @@
-import { formatHostPort, isBug, SurveillanceError, type ErrorCode, type HostPort, type Logger, type Spec } from '@surveillance/shared';
+import { formatHostPort, isBug, SurveillanceError, type CameraKey, type ErrorCode, type HostPort, type Logger, type Spec } from '@surveillance/shared';
 import { Backoff } from './backoff.ts';
 import { ReceiverConnection } from './receiver-client.ts';
 import type { Spool, SpooledFrame } from './spool.ts';
@@ -24,6 +24,8 @@ export interface DeliveryOptions {
   to: HostPort;
   log: Logger;
   timeoutMs: number;
+  /** The camera's key: TLS-PSK to a paired receiver. */
+  key?: CameraKey;
   /** How long an idle connection stays open for the next frame. */
   lingerMs: number;
   retryMinMs: number;
@@ -188,7 +190,7 @@ export class Delivery {
   private async connect(): Promise<ReceiverConnection> {
     if (this.connection?.usable) return this.connection;
     this.dropConnection();
-    this.connection = await ReceiverConnection.open(this.options.to, this.options.timeoutMs);
+    this.connection = await ReceiverConnection.open(this.options.to, this.options.timeoutMs, this.options.key);
     return this.connection;
   }
 

@@ -3,6 +3,7 @@ import { createLogger } from '@surveillance/shared/log';
 import { ChangeDetector, detectorOptions } from './change-detector.ts';
 import { Delivery } from './delivery.ts';
 import { FrameChooser } from './frame-chooser.ts';
+import { cameraOfKey, loadCameraKey } from './camera-key.ts';
 import { resolveCamera } from './camera-name.ts';
 import { required, type SenderValues } from './sender-command.ts';
 import { resolveSpool, Spool } from './spool.ts';
@@ -22,7 +23,8 @@ export interface Pipeline {
 export async function openPipeline(values: SenderValues, env: NodeJS.ProcessEnv): Promise<Pipeline> {
   const file = required(values.file, 'file', "the camera's picture to watch");
   const to = required(values.to, 'to', 'the receiver to deliver frames to');
-  const camera = resolveCamera(values.camera);
+  const key = loadCameraKey(values.key, env);
+  const camera = resolveCamera(cameraOfKey(key, values.camera));
   const spoolDir = resolveSpool(values.spool, env);
   const detection = detectorOptions(values);
   const log = createLogger('surveillance-sender', values['log-level'] as 'info', env, await loadLineFormatter(values['log-format'], env));
@@ -34,6 +36,7 @@ export async function openPipeline(values: SenderValues, env: NodeJS.ProcessEnv)
     to,
     log,
     timeoutMs: values.timeout,
+    key,
     lingerMs: values.linger,
     retryMinMs: values['retry-min'],
     retryMaxMs: Math.max(values['retry-max'], values['retry-min']),

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { encodeHeader, formatHostPort, parseAck, PING_LINE, SurveillanceError, type Ack, type FrameReason, type HostPort, type Spec } from '@surveillance/shared';
+import { encodeHeader, formatHostPort, parseAck, PING_LINE, pskClientOptions, SurveillanceError, type Ack, type CameraKey, type FrameReason, type HostPort, type Spec } from '@surveillance/shared';
 
 /**
  * One TCP connection to the receiver in framed mode (docs/protocol.md): a header line and the
@@ -12,6 +12,11 @@ import { encodeHeader, formatHostPort, parseAck, PING_LINE, SurveillanceError, t
 export const clientSpec = {
   to: { kind: 'hostport', description: 'the receiver, HOST:PORT' },
   timeout: { kind: 'duration', description: 'give up on a connection attempt or an answer after this long', default: 10_000, min: 50 },
+  key: {
+    kind: 'path',
+    description: "the camera's key line (surveillance-receiver camera add): TLS to a paired receiver, which must prove the same key",
+    defaultText: '$CREDENTIALS_DIRECTORY/camera-key under systemd; none: plaintext',
+  },
 } as const satisfies Spec;
 
 export interface OutgoingFrame {
@@ -53,18 +58,35 @@ export class ReceiverConnection {
     socket.on('close', () => this.fail(unreachable(to, 'connection closed')));
   }
 
-  static open(to: HostPort, timeoutMs: number): Promise<ReceiverConnection> {
+  /**
+   * With a camera key, the connection is TLS-PSK (docs/protocol.md, "TLS"): the handshake
+   * proves the receiver holds the same key, so a fake receiver cannot take (and drop) frames,
+   * and a failed handshake is an `auth` error, not an unreachable receiver.
+   */
+  static async open(to: HostPort, timeoutMs: number, key?: CameraKey): Promise<ReceiverConnection> {
+    const tls = key ? await import('node:tls') : undefined;
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: to.host, port: to.port, noDelay: true });
+      const tcp = connect({ host: to.host, port: to.port, noDelay: true });
+      const socket: Socket = tls && key ? tls.connect({ socket: tcp, ...pskClientOptions(key) }) : tcp;
+      let tcpUp = false;
+      tcp.once('connect', () => (tcpUp = true));
       const timer = setTimeout(() => {
         socket.destroy();
         reject(unreachable(to, `no connection within ${timeoutMs / 1000}s`));
       }, timeoutMs);
       socket.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
+        // Connected, then the handshake failed: a wrong or retired key, a camera the receiver
+        // does not know, or a receiver without keys (it answers our hello in plaintext).
+        if (tls && tcpUp) {
+          const plain = e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(e.message);
+          const why = plain ? 'the receiver does not speak TLS (it has no keys: an open receiver, or not ours)' : `the TLS handshake failed (${e.code ?? e.message}): the receiver does not accept this camera's key (wrong, retired or removed; pair again with surveillance-receiver camera add/rotate)`;
+          reject(new SurveillanceError('auth', `receiver ${formatHostPort(to)}: ${why}`, { cause: e }));
+          return;
+        }
         reject(unreachable(to, e.code === 'ECONNREFUSED' ? 'connection refused (is the receiver or its socket unit running?)' : `cannot connect: ${e.code ?? e.message}`, e));
       });
-      socket.once('connect', () => {
+      socket.once(tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve(new ReceiverConnection(socket, to, timeoutMs));

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { describeBytes, EXIT, isBug, scanJpeg, SurveillanceError, type Ack, type HostPort } from '@surveillance/shared';
+import { describeBytes, EXIT, isBug, scanJpeg, SurveillanceError, type Ack, type CameraKey, type HostPort } from '@surveillance/shared';
 import { ReceiverConnection, type OutgoingFrame } from './receiver-client.ts';
+import { cameraOfKey, loadCameraKey } from './camera-key.ts';
 import { resolveCamera } from './camera-name.ts';
 import { loadCommand, required } from './sender-command.ts';
 
@@ -56,6 +57,7 @@ class Sender {
   constructor(
     private readonly to: HostPort,
     private readonly timeoutMs: number,
+    private readonly key?: CameraKey,
   ) {}
 
   async send(frame: OutgoingFrame): Promise<Ack> {
@@ -63,7 +65,7 @@ class Sender {
     try {
       if (!this.connection?.usable) {
         this.connection = undefined;
-        this.connection = await ReceiverConnection.open(this.to, this.timeoutMs).catch((e: SurveillanceError) => {
+        this.connection = await ReceiverConnection.open(this.to, this.timeoutMs, this.key).catch((e: SurveillanceError) => {
           this.down = e;
           throw e;
         });
@@ -92,10 +94,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (!loaded) return 0;
   const { values, files } = loaded;
   const to = required(values.to, 'to', 'the receiver to deliver the files to');
-  const camera = resolveCamera(values.camera);
+  const key = loadCameraKey(values.key, env);
+  const camera = resolveCamera(cameraOfKey(key, values.camera));
   if (files.length === 0) throw new SurveillanceError('usage', 'no FILE given: send --to HOST:PORT FILE...');
 
-  const sender = new Sender(to, values.timeout);
+  const sender = new Sender(to, values.timeout, key);
   const refused: string[] = [];
   let badInput = 0;
   const print = (file: string, ack: Ack) =>

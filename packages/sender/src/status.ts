@@ -1,4 +1,5 @@
-import { EXIT, formatBytes, formatDuration, formatHostPort, isBug, SurveillanceError, type HostPort } from '@surveillance/shared';
+import { EXIT, formatBytes, formatDuration, formatHostPort, isBug, SurveillanceError, type CameraKey, type HostPort } from '@surveillance/shared';
+import { loadCameraKey } from './camera-key.ts';
 import { ReceiverConnection } from './receiver-client.ts';
 import { loadCommand } from './sender-command.ts';
 import { resolveSpool, spoolStats } from './spool.ts';
@@ -17,12 +18,12 @@ interface ReceiverState {
   error?: string;
 }
 
-async function pingReceiver(to: HostPort, timeoutMs: number): Promise<ReceiverState> {
+async function pingReceiver(to: HostPort, timeoutMs: number, key?: CameraKey): Promise<ReceiverState> {
   const address = formatHostPort(to);
   const started = performance.now();
   let connection: ReceiverConnection | undefined;
   try {
-    connection = await ReceiverConnection.open(to, timeoutMs);
+    connection = await ReceiverConnection.open(to, timeoutMs, key);
     await connection.ping();
     return { address, answers: true, ms: Math.round(performance.now() - started) };
   } catch (e) {
@@ -43,7 +44,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const { values } = loaded;
   const dir = resolveSpool(values.spool, env);
   const stats = spoolStats(dir);
-  const receiver = values.to ? await pingReceiver(values.to, values.timeout) : undefined;
+  const receiver = values.to ? await pingReceiver(values.to, values.timeout, loadCameraKey(values.key, env)) : undefined;
   const limits = { files: values['spool-max-files'], bytes: values['spool-max-bytes'] };
 
   if (values.json) {

@@ -52,3 +52,17 @@ export { formatBytes, formatDuration, formatDurationOption, formatSizeOption } f
 export { stopSignal } from './signals.ts';
 export { resolveStateFolder } from './state-directory.ts';
 export { didYouMean, nearest, unknownCommand } from './suggest.ts';
+export {
+  KEY_BYTES,
+  KEY_LINE_MAGIC,
+  PSK_CIPHER,
+  PSK_HINT,
+  checkKeyId,
+  formatKeyLine,
+  parseKeyLine,
+  parsePskIdentity,
+  pskClientOptions,
+  pskIdentity,
+  pskServerOptions,
+  type CameraKey,
+} from './tls-psk.ts';

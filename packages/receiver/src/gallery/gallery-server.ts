@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { checkCameraName, isSurveillanceError, SurveillanceError, type ErrorCode, type Logger } from '@surveillance/shared';
 import send from 'send';
 import type { FrameData, FrameEntry, FrameIndex, StoreChanges } from '../store/store.ts';
-import { Access, tokenForm, type Verdict } from './access.ts';
+import { Access, LOGIN_PAGE_CSP, loginPage, type AccessOptions, type Verdict } from './access.ts';
 import { BUCKET_MS, bucketsOf, DayIndex, indexAt, type DayListing } from './day-index.ts';
 import { EventFeed } from './event-feed.ts';
 import { PAGE_FILES, pageFolder } from './page-assets.ts';
@@ -11,8 +12,10 @@ import { ThumbnailCache } from './thumbnails.ts';
 
 export interface GalleryOptions {
   store: FrameIndex;
-  /** Required by the caller when listening beyond loopback. */
-  token?: string;
+  /** A login (password hash) and/or a token for scripts; required by the caller beyond loopback. */
+  access: Omit<AccessOptions, 'secure'>;
+  /** HTTPS with this certificate and key (PEM); plain HTTP without. */
+  tls?: { cert: Buffer; key: Buffer };
   thumbJobs: number;
   log: Logger;
   env?: NodeJS.ProcessEnv;
@@ -77,6 +80,34 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+function redirect(res: ServerResponse, location: string): void {
+  res.writeHead(303, { location, 'cache-control': 'no-store' });
+  res.end();
+}
+
+/** An application/x-www-form-urlencoded body of at most `limit` bytes. */
+function readForm(req: IncomingMessage, limit: number): Promise<URLSearchParams> {
+  return new Promise((resolve, reject) => {
+    const type = req.headers['content-type'] ?? '';
+    if (!type.startsWith('application/x-www-form-urlencoded')) {
+      reject(new HttpError(415, 'usage', 'expected a form (application/x-www-form-urlencoded)'));
+      req.resume();
+      return;
+    }
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new HttpError(413, 'too-large', `form larger than ${limit} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
+    req.on('error', reject);
+  });
+}
+
 function frameJson(f: FrameEntry): { name: string; time: string; id: string } {
   return { name: f.name, time: f.time.toISOString(), id: f.id };
 }
@@ -103,10 +134,13 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
  *   GET /api/events           server-sent events: `frames` (new frames: name, time, id, camera,
  *                             day), `removed` ({days: [{camera, day}]} that lost frames)
  *   GET /frames/NAME, /thumbs/NAME       NAME as in the store: CAMERA/2026-11-21/...jpg
+ *   GET /login, POST /login (form: password), POST /logout    with a password set
  *
- * Errors are JSON: {error: code, message}, with 400, 401, 403, 404, 405, 500; 422 for a frame
- * whose header claims more pixels than the limit (pixel-limit.ts: neither its thumbnail nor the
- * frame is served); 503 when the event streams are at their cap (event-feed.ts).
+ * Errors are JSON: {error: code, message}, with 400, 401, 403, 404, 405, 413, 415 or 500; 422
+ * for a frame whose header claims more pixels than the limit (pixel-limit.ts: neither its
+ * thumbnail nor the frame is served); 503 when the event streams are at their cap
+ * (event-feed.ts). A refused login is the login page again, with 401, or 429 and Retry-After
+ * when the address failed too often.
  */
 export class GalleryServer {
   readonly thumbs: ThumbnailCache;
@@ -123,12 +157,15 @@ export class GalleryServer {
 
   constructor(private readonly options: GalleryOptions) {
     this.log = options.log;
-    this.access = new Access(options.token);
+    this.access = new Access({ ...options.access, secure: options.tls !== undefined });
     this.index = new DayIndex(options.store);
     this.thumbs = new ThumbnailCache(options.store, options.thumbJobs, options.log, options.env);
-    this.server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
-    });
+    };
+    this.server = options.tls
+      ? createHttpsServer({ keepAliveTimeout: 10_000, cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, handler)
+      : createServer({ keepAliveTimeout: 10_000 }, handler);
   }
 
   /** Starts watching the store, then listens; resolves to the address to open. */
@@ -155,7 +192,7 @@ export class GalleryServer {
     const address = this.server.address() as { address: string; port: number };
     const shown = address.address.includes(':') ? `[${address.address}]` : address.address;
     this.log.info({ store: this.options.store.location, timeZone: this.timeZone }, 'watching the store');
-    return `http://${shown}:${address.port}/`;
+    return `${this.options.tls ? 'https' : 'http'}://${shown}:${address.port}/`;
   }
 
   /** Ends the event streams, stops watching, and closes every connection. */
@@ -172,19 +209,16 @@ export class GalleryServer {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     if (!req.url?.startsWith('/')) throw new HttpError(400, 'usage', 'the request target must be a path');
     const url = new URL(`http://gallery.invalid${req.url}`);
+    if (url.pathname === '/login' || url.pathname === '/logout') return this.loginRoutes(req, res, url.pathname);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       throw new HttpError(405, 'usage', `${req.method} is not supported: the gallery only shows frames`);
     }
-    const verdict = this.access.check(req, url);
+    const verdict = this.access.check(req);
     if (!verdict.ok) {
-      if (verdict.status === 401 && url.pathname === '/' && req.headers.accept?.includes('text/html')) return tokenForm(res, verdict.message);
+      // A browser navigating to a page is sent to the login form; everything else gets JSON.
+      if (verdict.status === 401 && this.access.hasLogin && req.headers.accept?.includes('text/html')) return redirect(res, '/login');
       throw new HttpError(verdict.status, verdict.code, verdict.message);
-    }
-    if (verdict.setCookie) {
-      res.writeHead(303, { location: verdict.redirect ?? '/', 'set-cookie': verdict.setCookie, 'cache-control': 'no-store' });
-      res.end();
-      return;
     }
 
     const path = url.pathname;
@@ -315,6 +349,47 @@ export class GalleryServer {
     stream.on('error', (e) => this.fail(res, e));
     res.once('close', () => stream.destroy());
     stream.pipe(res);
+  }
+
+  /** GET /login (the form), POST /login (the password), POST /logout. */
+  private async loginRoutes(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    res.setHeader('cache-control', 'no-store');
+    if (req.method === 'GET' && path === '/login') {
+      if (!this.access.hasLogin) return redirect(res, '/');
+      return this.loginForm(res, 200, this.access.check(req).ok ? 'You are logged in.' : 'Password, please.');
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('allow', path === '/login' ? 'GET, POST' : 'POST');
+      throw new HttpError(405, 'usage', `${req.method} ${path} is not supported`);
+    }
+    // A form posted from another site: SameSite keeps our cookie from it, this keeps its
+    // password guesses (and its logouts) out.
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== 'null' && new URL(origin).host !== req.headers.host) {
+      throw new HttpError(403, 'forbidden', `a form from ${origin} may not log in or out here`);
+    }
+    if (path === '/logout') {
+      res.setHeader('set-cookie', this.access.logout(req));
+      return redirect(res, this.access.hasLogin ? '/login' : '/');
+    }
+    if (!this.access.hasLogin) throw new HttpError(404, 'not-found', 'this gallery has no login (no password set)');
+    const body = await readForm(req, 4096);
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const result = await this.access.login(body.get('password') ?? '', address);
+    if (result.ok) {
+      res.setHeader('set-cookie', result.setCookie);
+      this.log.info({ address }, 'login');
+      return redirect(res, '/');
+    }
+    this.log.warn({ address, status: result.status }, `login refused: ${result.message}`);
+    if (result.retryAfterS !== undefined) res.setHeader('retry-after', String(result.retryAfterS));
+    return this.loginForm(res, result.status, result.message);
+  }
+
+  private loginForm(res: ServerResponse, status: number, message: string): void {
+    const body = loginPage(message);
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': LOGIN_PAGE_CSP, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   }
 
   private async thumb(req: IncomingMessage, res: ServerResponse, raw: string): Promise<void> {

@@ -16,8 +16,8 @@ export interface NotifySource {
   /** The frame's bytes, or undefined when it is gone. */
   bytes(name: string): Promise<Buffer | undefined>;
   watch(): Promise<StoreChanges>;
-  /** The frame with its reason and score from the event index (none: motion). */
-  mark(frame: FrameEntry): EventFrame;
+  /** The frames with their reasons and scores (FrameIndex.marks; none: motion). */
+  marks(frames: readonly FrameEntry[]): Promise<EventFrame[]>;
 }
 
 export interface NotifierOptions {
@@ -69,7 +69,7 @@ export class Notifier {
     for (const camera of await source.cameras()) {
       const latest = await source.latest(camera);
       const state = this.state(camera, latest?.time ?? now);
-      for (const frame of await source.frames({ camera, from: new Date(now.getTime() - gapMs) })) state.grouper.add(source.mark(frame));
+      for (const frame of await source.marks(await source.frames({ camera, from: new Date(now.getTime() - gapMs) }))) state.grouper.add(frame);
       const open = state.grouper.current;
       if (open) await this.announce('start', open, state);
     }
@@ -96,7 +96,9 @@ export class Notifier {
     const { source, gapMs, log } = this.options;
     const now = this.now();
     const newCameras = frames.some((f) => !this.cameras.has(f.camera));
-    for (const entry of [...frames].sort((a, b) => a.time.getTime() - b.time.getTime())) {
+    const sorted = [...frames].sort((a, b) => a.time.getTime() - b.time.getTime());
+    const marked = await source.marks(sorted);
+    for (const [i, entry] of sorted.entries()) {
       const state = this.state(entry.camera, now);
       // Arrival counts, not only capture time: a late backlog shows the camera box is alive.
       state.lastSeen = entry.time > now ? entry.time : now;
@@ -110,7 +112,7 @@ export class Notifier {
         log.debug({ frame: entry.name }, 'late frame: not announced');
         continue;
       }
-      const frame = source.mark(entry);
+      const frame = marked[i]!;
       const change = state.grouper.add(frame);
       if (change.ended) this.post({ kind: 'end', event: { ...change.ended }, cooledDown: this.cooled(state, change.ended), ...this.link(change.ended) });
       if (change.started) await this.announce('start', change.started, state);

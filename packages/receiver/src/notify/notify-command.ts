@@ -2,6 +2,7 @@ import { stopSignal, SurveillanceError, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
+import { eventGapOption } from '../review/review-command.ts';
 import { MqttTarget } from './mqtt-target.ts';
 import type { Target } from './notice.ts';
 import { Notifier } from './notifier.ts';
@@ -22,7 +23,7 @@ webhook-secret, ntfy-token. With no target given, it logs what it would send.`;
 
 export const notifySpec = {
   ...storeSpec,
-  'event-gap': { kind: 'duration', description: 'quiet that ends an event and must come before a new one', default: 30_000, defaultText: '30s', min: 100 },
+  ...eventGapOption,
   cooldown: { kind: 'duration', description: 'after an event is pushed (webhook, ntfy), events of that camera starting within this are not pushed; MQTT state always follows', default: 60_000, defaultText: '1m', min: 0 },
   silence: { kind: 'duration', description: "alert when a known camera sends nothing, not even a heartbeat, for this long; 0 never (the sender's --heartbeat is 10m by default)", default: 1_800_000, defaultText: '30m', min: 0 },
   'notify-end': { kind: 'boolean', description: 'also push (webhook, ntfy) when an event ends; MQTT always says OFF', default: false },

@@ -1,13 +1,8 @@
-import { IndexTail } from '../store/event-index.ts';
 import type { FrameIndex } from '../store/store.ts';
 import type { NotifySource } from './notifier.ts';
 
-/**
- * The store as the notifier reads it: the FrameIndex, plus the event index's reasons and
- * scores. The event index is the file store's (STORE/.index); `location` is its folder.
- */
+/** The store as the notifier reads it: the FrameIndex (reasons and scores from its `marks`). */
 export function storeSource(store: FrameIndex): NotifySource {
-  const tail = new IndexTail(store.location);
   return {
     cameras: () => store.cameras(),
     latest: (camera) => store.latest(camera),
@@ -20,6 +15,6 @@ export function storeSource(store: FrameIndex): NotifySource {
       }
     },
     watch: () => store.watch(),
-    mark: (frame) => tail.mark(frame),
+    marks: (frames) => store.marks(frames),
   };
 }

@@ -37,6 +37,12 @@ export interface ConnectionOptions {
   log: Logger;
   /** The peer's address, used for logs and as the camera name of raw frames. */
   peer: string;
+  /**
+   * The camera this connection proved to be in the TLS handshake, on a receiver with keys: the
+   * only name it may store under (a header naming another is refused with `auth`), and the
+   * name of its raw frames.
+   */
+  camera?: string;
   maxFrameBytes: number;
   /** Frames whose SOF claims more pixels are refused (too-large) before they are stored. */
   maxPixels: number;
@@ -294,6 +300,10 @@ export class Connection {
       this.send({ status: 'OK', id: '-', name: 'pong' });
     } else if (header) {
       this.id = header.id;
+      const proved = this.options.camera;
+      if (proved !== undefined && header.camera !== proved) {
+        throw new SurveillanceError('auth', `this connection is camera ${proved}'s (its key says so): it may not store frames as camera ${header.camera}`);
+      }
       const max = this.options.maxFrameBytes;
       if (header.length > max) throw new SurveillanceError('too-large', `frame of ${header.length} bytes is larger than the limit of ${max} bytes`);
       const implausible = checkCaptureTime(header.time, this.now(), this.options.captureWindow);
@@ -308,7 +318,7 @@ export class Connection {
     const used = state.scanner.push(chunk);
     this.lastFrameAt = Date.now();
     state.writer.write(chunk.subarray(0, used));
-    if (state.scanner.done) this.commit(state.writer, { camera: cameraFromPeer(this.options.peer), time: state.time, id: state.id });
+    if (state.scanner.done) this.commit(state.writer, { camera: this.options.camera ?? cameraFromPeer(this.options.peer), time: state.time, id: state.id });
     return chunk.subarray(used);
   }
 
@@ -324,7 +334,7 @@ export class Connection {
     state.remaining -= take;
     if (state.remaining === 0) {
       if (!state.scanner.done) throw new SurveillanceError('bad-jpeg', `frame ${header.id}: ${header.length} bytes announced, but the JPEG has no EOI by then`);
-      this.commit(state.writer, { camera: header.camera, time: header.time, id: header.id });
+      this.commit(state.writer, { camera: header.camera, time: header.time, id: header.id, reason: header.reason, score: header.score });
     }
     return chunk.subarray(take);
   }
@@ -346,6 +356,7 @@ export class Connection {
           { peer: this.options.peer, camera: meta.camera, id: meta.id, bytes: writer.bytes, file: saved.name, ms: Date.now() - started },
           saved.duplicate ? 'duplicate' : 'stored',
         );
+        if (saved.warning) this.options.log.warn({ camera: meta.camera, id: meta.id, file: saved.name }, saved.warning);
         this.afterCommit();
       },
       (e: unknown) => {

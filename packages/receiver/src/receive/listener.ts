@@ -1,4 +1,5 @@
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { EXIT, SurveillanceError, type LineFormatter, type Logger, type LogLevel } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { Connection, type ConnectionOptions } from './connection.ts';
@@ -15,6 +16,13 @@ export interface ServeOptions {
   formatter?: LineFormatter;
   env: NodeJS.ProcessEnv;
   connection: (log: Logger, peer: string) => ConnectionOptions;
+  /**
+   * With keys: the TLS handshake each connection must pass first; it resolves to the socket
+   * to read frames from and the camera proved, or undefined when the connection was refused.
+   */
+  secure?: (socket: Socket, log: Logger, peer: string) => Promise<{ socket: Duplex; camera: string } | undefined>;
+  /** Has keys: a listener without them on an address other machines reach is warned about. */
+  keyed?: boolean;
   target: { host: string; port: number } | { fd: number };
   /** Exit after this long with no connection; 0 never. */
   exitIdleMs: number;
@@ -79,24 +87,34 @@ export function serve(options: ServeOptions): Promise<number> {
       perSource.set(peer, mine + 1);
       active++;
       clearTimeout(idleTimer);
-      const connection = new Connection(socket, options.connection(log, peer));
-      open.add(connection);
+      let connection: Connection | undefined;
       socket.once('close', () => {
         active--;
-        open.delete(connection);
+        if (connection) open.delete(connection);
         const left = (perSource.get(peer) ?? 1) - 1;
         if (left > 0) perSource.set(peer, left);
         else perSource.delete(peer);
         if (stopping && active === 0) done();
         armIdle();
       });
-      void connection.done.then((result) => {
-        // A bug (logged with its stack, answered `internal`) ends the listener: systemd sees
-        // status 70 and restarts it, rather than a process going on in a state nobody planned.
-        if (result.bug !== undefined && !stopping) {
-          status = EXIT.software;
-          stop('internal error');
-        }
+      const begin = (stream: Duplex, camera?: string) => {
+        connection = new Connection(stream, { ...options.connection(log, peer), camera });
+        open.add(connection);
+        void connection.done.then((result) => {
+          // A bug (logged with its stack, answered `internal`) ends the listener: systemd sees
+          // status 70 and restarts it, rather than a process going on in a state nobody planned.
+          if (result.bug !== undefined && !stopping) {
+            status = EXIT.software;
+            stop('internal error');
+          }
+        });
+      };
+      if (!options.secure) return begin(socket);
+      // A refused handshake has been answered and logged (rate-limited) by the link itself.
+      void options.secure(socket, log, peer).then((link) => {
+        if (!link) return;
+        if (stopping) link.socket.destroy();
+        else begin(link.socket, link.camera);
       });
     });
     server.maxConnections = options.maxConnections;
@@ -153,6 +171,13 @@ export function serve(options: ServeOptions): Promise<number> {
       listening = true;
       const address = server.address();
       log.info({ address: typeof address === 'string' ? address : address ? `${address.address}:${address.port}` : 'fd 3' }, 'listening');
+      const host = address && typeof address !== 'string' ? address.address : undefined;
+      const loopback = host !== undefined && (host.startsWith('127.') || host === '::1' || host === '::ffff:127.0.0.1');
+      if (!options.keyed && !loopback) {
+        log.warn({ keys: false }, 'no camera keys: anyone who can connect may store frames, in plaintext; pair cameras (surveillance-receiver camera add) or listen on 127.0.0.1');
+      } else if (options.keyed) {
+        log.info({ keys: true }, 'paired cameras only, over TLS');
+      }
       armIdle();
     });
     process.on('SIGTERM', () => signalled('SIGTERM'));

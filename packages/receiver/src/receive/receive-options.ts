@@ -6,6 +6,11 @@ const MiB = 1024 * 1024;
 /** Options of `receive`, the connection path (the store's own come from store-options.ts). */
 export const receiveSpec = {
   ...storeSpec,
+  keys: {
+    kind: 'path',
+    description: 'key folder (surveillance-receiver camera add): take frames only over TLS from the cameras in it',
+    defaultText: '$CREDENTIALS_DIRECTORY under systemd (LoadCredential=camera-keys:...); none: open, plaintext',
+  },
   listen: { kind: 'hostport', description: 'listen on HOST:PORT yourself instead of taking the connection or socket from systemd' },
   'max-frame-bytes': { kind: 'size', description: 'largest frame accepted', default: 32 * MiB, min: 1024 },
   'max-pixels': {

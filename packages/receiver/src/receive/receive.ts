@@ -1,6 +1,12 @@
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { createLineLogger, EXIT, formatHelp, loadLineFormatter, loadOptions, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import type { Duplex } from 'node:stream';
+import { resolve } from 'node:path';
+import { createLineLogger, EXIT, formatHelp, loadLineFormatter, loadOptions, resolveStateFolder, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import { CameraKeys } from '../keys/camera-keys.ts';
+import { acceptCameraLink, FailureGate } from '../keys/camera-link.ts';
+import { CameraSeen } from '../keys/camera-seen.ts';
+import { receiverKeyFolder } from '../keys/key-folder.ts';
 import { openStore } from '../store/store-options.ts';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
 import { receiveSpec } from './receive-options.ts';
@@ -12,6 +18,11 @@ It takes its connection from wherever it is started:
   under systemd, Accept=yes   one process per connection, the connection on stdin
   under systemd, Accept=no    the listening socket as fd 3 (LISTEN_FDS); exits when idle
   --listen HOST:PORT          a plain server, for machines without systemd and development
+
+With a key folder (--keys DIR, or under systemd the credential camera-keys), it takes frames
+only over TLS-PSK from the cameras paired in it (surveillance-receiver camera add), each under
+its own name; anything else is refused with auth. Without one it is open, in plaintext, as in
+the tutorial.
 
 Review what was stored with the other commands: surveillance-receiver help`;
 
@@ -41,6 +52,12 @@ export function isConnectionOnStdin(env: NodeJS.ProcessEnv): boolean {
   }
 }
 
+let gate: FailureGate | undefined;
+/** The listener's one refusal gate, made with its logger. */
+function gates(log: Logger): FailureGate {
+  return (gate ??= new FailureGate(log));
+}
+
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number | void> {
   const { values, positionals } = loadOptions(receiveSpec, argv, env);
   if (values.help) {
@@ -62,6 +79,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     frameTimeoutMs: values['frame-timeout'],
   });
 
+  // With a key folder every connection must pass a TLS-PSK handshake as a paired camera first
+  // (docs/protocol.md, "TLS"). The folder is checked now: a folder open to other users, or
+  // missing, stops the receiver here rather than at the first camera.
+  const keysDir = receiverKeyFolder(values.keys, env);
+  if (keysDir !== undefined) CameraKeys.open(keysDir);
+  const stateRoot = resolve(resolveStateFolder(values.store, 'store', env));
+  const secure = (gate: FailureGate) =>
+    keysDir === undefined
+      ? undefined
+      : async (socket: Socket, log: Logger, peer: string) => {
+          const link = await acceptCameraLink(socket, { keysDir, seen: new CameraSeen(stateRoot), log, peer, timeoutMs: values['idle-timeout'], gate });
+          return link.ok ? { socket: link.socket, camera: link.camera } : undefined;
+        };
+
   const fd = values.listen ? undefined : listenFd(env);
   if (values.listen && stdinIsSocket()) {
     throw new SurveillanceError('usage', 'stdin is already a connection (Accept=yes): --listen makes no sense here; remove it or the socket unit');
@@ -69,6 +100,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (values.listen || fd !== undefined) {
     const { serve } = await import('./listener.ts');
     return serve({
+      secure: keysDir === undefined ? undefined : (socket, log, peer) => secure(gates(log))!(socket, log, peer),
+      keyed: keysDir !== undefined,
       level,
       formatter,
       env,
@@ -90,7 +123,16 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   // inetd style: fd 0 is the connection, and stdout is the same socket. Wrap it once.
   const socket = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
   const log = createLineLogger('surveillance-receiver', level, env, formatter);
-  const result = await handleConnection(socket, connection(log, env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown'));
+  const peer = env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown';
+  let stream: Duplex = socket;
+  let camera: string | undefined;
+  if (keysDir !== undefined) {
+    // One process per connection: the refusal count lives in a small file of the store.
+    const link = await secure(new FailureGate(log, undefined, undefined, `${stateRoot}/.cameras/.refused`))!(socket, log, peer);
+    if (!link) return 1;
+    ({ socket: stream, camera } = link);
+  }
+  const result = await handleConnection(stream, { ...connection(log, peer), camera });
   // A bug was logged with its stack and answered `internal`; the exit status tells systemd.
   if (result.bug !== undefined) return EXIT.software;
   return result.error ? 1 : 0;

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
-import { isCompleteJpeg, SurveillanceError, type Spec, formatBytes } from '@surveillance/shared';
+import { isCompleteJpeg, SurveillanceError, type Spec, type Values, formatBytes } from '@surveillance/shared';
 import { loadSharp, type SharpFactory } from '@surveillance/shared/sharp';
 import type { SharpOptions } from 'sharp';
 import { startCommand } from '../command-start.ts';
@@ -8,18 +8,21 @@ import { storeSpec } from '../store/store-options.ts';
 import type { FrameEntry, FrameIndex } from '../store/store.ts';
 import { OutputFile } from './output-file.ts';
 import { ProgressBar } from './progress-bar.ts';
-import { cameraOption, checkCamera, out } from './review-command.ts';
+import { cameraOption, checkCamera, eventGapOption, out } from './review-command.ts';
+import { parseEventId } from '../store/events.ts';
 import { formatLocal, rangeSpec, resolveRange, type TimeRange } from './time-range.ts';
 
 const HELP = `Usage: surveillance-receiver export --out FILE [--camera NAME] [--since 2h | --day DATE | --from TIME [--to TIME]]
                                     [--max-frames N] [--step N] [--width PX] [--columns N] [--fps N]
+       surveillance-receiver export --out FILE --event ID [--event-gap 30s] [...]
 
 Exports a camera's frames in a time range; what is made follows the extension of --out:
   .jpg .jpeg .png   contact sheet: a grid of thumbnails, each with its local time
   .webp .gif        time-lapse: an animation of the frames, each with its local time
   .mjpeg .mjpg      time-lapse of the original JPEGs, concatenated (ffplay/VLC/ffmpeg read it)
 --step N takes every Nth frame; then at most --max-frames are kept, spread evenly over the
-range. The file appears only when complete (written beside it, then renamed). --camera may be
+range. --event ID takes one event's frames instead (its id from \`events\` or a notification;
+heartbeats are not part of it), with the same --event-gap as when it was listed. The file appears only when complete (written beside it, then renamed). --camera may be
 left out when the store has a single camera. A progress bar shows on a terminal (stderr).`;
 
 type Kind = 'sheet' | 'animation' | 'mjpeg';
@@ -49,6 +52,8 @@ export const exportSpec = {
   ...storeSpec,
   ...cameraOption,
   ...rangeSpec,
+  event: { kind: 'string', description: 'one event, by its id (from `events`, a notification or the gallery)', flagOnly: true },
+  ...eventGapOption,
   out: { kind: 'path', description: 'file to write; its extension picks what is made', flagOnly: true },
   'max-frames': { kind: 'int', description: 'at most this many frames, spread evenly', defaultText: '120 sheet, 240 animation, 100000 MJPEG', min: 1, flagOnly: true },
   step: { kind: 'int', description: 'take every Nth frame of the range', default: 1, min: 1, flagOnly: true },
@@ -96,11 +101,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       `cannot tell what to make from --out ${values.out}: use .jpg or .png (contact sheet), .webp or .gif (time-lapse) or .mjpeg (time-lapse of the original JPEGs)`,
     );
   }
-  const camera = values.camera ?? (await onlyCamera(store));
-  await checkCamera(store, camera);
-  const range = resolveRange(values);
-  const inRange = await store.frames({ camera, ...range });
-  if (inRange.length === 0) throw new SurveillanceError('not-found', `no frames of camera ${JSON.stringify(camera)} ${describeRange(range)}`);
+  const { camera, range, inRange } = values.event !== undefined ? await eventFrames(store, values) : await rangeFrames(store, values);
   const defaults = DEFAULTS[target.kind];
   const frames = pickFrames(inRange, values.step, values['max-frames'] ?? defaults.maxFrames);
   const job: Job = {
@@ -154,6 +155,38 @@ interface Made {
   /** Dimensions, for the summary line. */
   size: string;
   output?: Buffer;
+}
+
+type ExportValues = Values<typeof exportSpec>;
+
+async function rangeFrames(store: FrameIndex, values: ExportValues): Promise<{ camera: string; range: TimeRange; inRange: FrameEntry[] }> {
+  const camera = values.camera ?? (await onlyCamera(store));
+  await checkCamera(store, camera);
+  const range = resolveRange(values);
+  const inRange = await store.frames({ camera, ...range });
+  if (inRange.length === 0) throw new SurveillanceError('not-found', `no frames of camera ${JSON.stringify(camera)} ${describeRange(range)}`);
+  return { camera, range, inRange };
+}
+
+/** The frames of one event: from its first to its last, heartbeats left out. */
+async function eventFrames(store: FrameIndex, values: ExportValues): Promise<{ camera: string; range: TimeRange; inRange: FrameEntry[] }> {
+  const id = values.event!;
+  const given = (['since', 'from', 'to', 'day'] as const).filter((k) => values[k] !== undefined);
+  if (given.length > 0) throw new SurveillanceError('usage', `option --event cannot be combined with --${given[0]}: the event says which frames`);
+  const parsed = parseEventId(id);
+  if (!parsed) throw new SurveillanceError('usage', `option --event: ${JSON.stringify(id)} is not an event id (CAMERA-yyyyMMddTHHmmss.SSSZ, as \`events\` prints it)`);
+  const { camera, start } = parsed;
+  if (values.camera !== undefined && values.camera !== camera) throw new SurveillanceError('usage', `option --camera ${values.camera} does not match event ${id}, which is of camera ${camera}`);
+  await checkCamera(store, camera);
+  const now = new Date();
+  const [event] = (await store.events({ camera, from: start, to: new Date(start.getTime() + 1), gapMs: values['event-gap'], now })).filter((e) => e.id === id);
+  if (!event) {
+    throw new SurveillanceError('not-found', `no event ${id} in store ${store.location} (pruned, or listed with another --event-gap than ${values['event-gap'] / 1000} s?)`);
+  }
+  const range = { from: event.start, to: new Date(event.last.getTime() + 1) };
+  const frames = await store.frames({ camera, ...range });
+  const marks = await store.marks(frames);
+  return { camera, range, inRange: frames.filter((_, i) => marks[i]!.reason !== 'heartbeat') };
 }
 
 async function onlyCamera(store: FrameIndex): Promise<string> {

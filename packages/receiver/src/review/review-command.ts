@@ -11,6 +11,11 @@ export const jsonOption = {
   json: { kind: 'boolean', description: 'machine-readable output (see --help above)', default: false, flagOnly: true },
 } as const satisfies Spec;
 
+/** The gap rule of events (store/events.ts): the notifier, `events` and `export --event` share it. */
+export const eventGapOption = {
+  'event-gap': { kind: 'duration', description: 'quiet that ends an event and must come before a new one', default: 30_000, defaultText: '30s', min: 100 },
+} as const satisfies Spec;
+
 /** Fails with not-found, listing the cameras there are, when `camera` is not in the store. */
 export async function checkCamera(store: FrameIndex, camera: string | undefined): Promise<void> {
   if (camera === undefined) return;

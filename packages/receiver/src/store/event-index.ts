@@ -1,8 +1,8 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatScore } from '@surveillance/shared';
 import type { EventFrame } from './events.ts';
-import type { FrameEntry, FrameMeta, FrameReason } from './store.ts';
+import type { FrameEntry, FrameMeta, FrameQuery, FrameReason } from './store.ts';
 
 /**
  * The durable event index of the file store: why each frame was sent and its score, which the
@@ -78,6 +78,33 @@ export function appendIndex(storeDir: string, meta: FrameMeta): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Prune's part: removes the day files of the UTC days of `removed` frames on which the camera
+ * has no frame left. A frame of that day arriving just then (a late resend) loses its line and
+ * counts as motion: harmless, and prune runs seldom.
+ */
+export async function forgetIndexDays(storeDir: string, removed: readonly FrameEntry[], frames: (q: FrameQuery) => Promise<FrameEntry[]>): Promise<number> {
+  const days = new Map<string, { camera: string; from: Date }>();
+  for (const f of removed) {
+    const day = f.time.toISOString().slice(0, 10);
+    days.set(`${f.camera}/${day}`, { camera: f.camera, from: new Date(`${day}T00:00:00.000Z`) });
+  }
+  let forgotten = 0;
+  for (const { camera, from } of days.values()) {
+    const left = await frames({ camera, from, to: new Date(from.getTime() + 86_400_000) });
+    if (left.length > 0) continue;
+    try {
+      unlinkSync(indexPath(storeDir, camera, from));
+      forgotten++;
+    } catch (e) {
+      // Gone already, or not ours to remove: a stale day file is harmless (its lines name
+      // frames that are gone), and the next prune tries again.
+      if (typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
+    }
+  }
+  return forgotten;
 }
 
 /** What the index says of a frame. */

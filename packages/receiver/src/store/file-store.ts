@@ -1,10 +1,28 @@
-import { closeSync, constants, createReadStream, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmdirSync, statfsSync, statSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DurableFile, formatBytes, formatSizeOption, fsError, SurveillanceError } from '@surveillance/shared';
+import { DurableFile, formatBytes, formatSizeOption, fsError, isErrnoError, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
+import { appendIndex, forgetIndexDays, IndexTail } from './event-index.ts';
+import { eventsOf } from './event-query.ts';
+import type { EventFrame, FrameEvent } from './events.ts';
 import { DEFAULT_NAME_PATTERN, frameName, readFrameName } from './frame-name.ts';
 import type {
+  EventQuery,
   FrameData,
   FrameEntry,
   FrameMeta,
@@ -53,6 +71,8 @@ export class FileStore implements Store {
   readonly namePattern: string;
   readonly minFreeBytes: number;
   private readonly incoming: string;
+  /** The event index as read so far (marks), made when first asked. */
+  private tail: IndexTail | undefined;
 
   constructor(options: FileStoreOptions) {
     this.root = options.root;
@@ -234,7 +254,19 @@ export class FileStore implements Store {
     // The gallery's thumbnails go with their frames (only those in the store: a reviewer's own
     // cache folder is theirs to clear).
     forgetThumbnails(join(this.root, THUMBS_DIR), gone);
+    // And the event index's day files of days left with no frame.
+    await forgetIndexDays(this.root, frames, (q) => this.frames(q));
     return outcome;
+  }
+
+  async marks(frames: readonly FrameEntry[]): Promise<EventFrame[]> {
+    this.tail ??= new IndexTail(this.root);
+    const tail = this.tail;
+    return frames.map((f) => tail.mark(f));
+  }
+
+  async events(query: EventQuery): Promise<FrameEvent[]> {
+    return eventsOf(this, query);
   }
 
   cacheDir(env: NodeJS.ProcessEnv): string {
@@ -247,6 +279,21 @@ export class FileStore implements Store {
     const watcher = new StoreWatch(this.root, this.namePattern);
     await watcher.start();
     return watcher;
+  }
+
+  /**
+   * @internal The frame's event index line, just before the frame is linked under its name:
+   * whoever sees the frame (the notifier) finds its line. A failure (a full disk) costs the
+   * frame its reason and score, never the frame: it is stored all the same and counts as motion.
+   */
+  indexFrame(meta: FrameMeta): string | undefined {
+    try {
+      appendIndex(this.root, meta);
+      return undefined;
+    } catch (e) {
+      if (!isErrnoError(e)) throw e;
+      return `event index not written (the frame counts as motion): ${e.code} ${e.message}`;
+    }
   }
 
   /** @internal The final path of a frame, store-relative and absolute. */
@@ -281,11 +328,16 @@ class FileFrameWriter implements FrameWriter {
    */
   async commit(meta: FrameMeta): Promise<StoredFrame> {
     const { name, path } = this.store.nameOf(meta);
+    // The index line first: a frame seen under its name has its line (a line whose frame never
+    // appears, after a failed commit, names nothing and is ignored).
+    const warning = this.store.indexFrame(meta);
+    let duplicate: boolean;
     try {
-      return { name, duplicate: !this.file.commit(path, { how: 'link', mtime: meta.time }) };
+      duplicate = !this.file.commit(path, { how: 'link', mtime: meta.time });
     } catch (e) {
       throw storeError(`cannot store ${name}`, e);
     }
+    return warning ? { name, duplicate, warning } : { name, duplicate };
   }
 
   /** Drops the frame: nothing of it stays on disk. Safe to call more than once. */

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { EventFrame, FrameEvent } from './events.ts';
 
 /**
  * The store, as every caller sees it: a writer for the connection path and an index for
@@ -40,6 +41,11 @@ export interface StoredFrame {
   name: string;
   /** The frame was already stored under this name (a resend): nothing new was written. */
   duplicate: boolean;
+  /**
+   * Something went wrong that cost the frame nothing but what is derived from it (its event
+   * index entry could not be written: it will count as motion). For the log.
+   */
+  warning?: string;
 }
 
 /**
@@ -76,6 +82,13 @@ export interface FrameQuery {
   from?: Date;
   /** Exclusive upper bound of the capture time. */
   to?: Date;
+}
+
+export interface EventQuery extends FrameQuery {
+  /** Quiet that ends an event (the notifier's --event-gap). */
+  gapMs: number;
+  /** What time it is, to tell an event still open from one that is over. */
+  now: Date;
 }
 
 /** A stored frame opened for reading. */
@@ -142,6 +155,18 @@ export interface FrameIndex {
   cacheDir(env: NodeJS.ProcessEnv): string;
   /** Reports frames as they arrive or go. Resolves once watching. */
   watch(): Promise<StoreChanges>;
+  /**
+   * The frames with the reason and score the writer was given (FrameMeta), in the same order;
+   * a frame whose entry is missing or damaged has neither, and so counts as motion. Cheap for
+   * frames just added (the notifier and the gallery call it on every batch `watch` reports).
+   */
+  marks(frames: readonly FrameEntry[]): Promise<EventFrame[]>;
+  /**
+   * Events (events.ts) that START in the query's range, oldest first (ties: camera), each
+   * whole: its frames before `to` or after it count, and one that began before `from` is not
+   * in it. The last event of a camera may be open at `now`.
+   */
+  events(query: EventQuery): Promise<FrameEvent[]>;
 }
 
 /** A store opened for both sides. */
