@@ -15,10 +15,17 @@ const counts: Record<string, number> = {};
 // The long run takes minutes; the short one stays under the default limit.
 const timeout = Math.max(60_000, runs / 2);
 
+/** The error first, then how to run the case again; the counterexample (kBs of bytes) cut short. */
+function report<T>(name: string, details: fc.RunDetails<T>): string {
+  const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  const example = JSON.stringify(details.counterexample, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)) ?? '';
+  return `${name}: ${error}\nrerun with FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath}\ncounterexample (hex): ${example.slice(0, 4000)}`;
+}
+
 function check<T>(name: string, property: fc.IProperty<T>): void {
   const details = fc.check(property, { numRuns: runs, seed, path, endOnFailure: true });
   counts[name] = details.numRuns;
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `${name} failed`);
+  if (details.failed) throw new Error(report(name, details));
 }
 
 /**
@@ -30,7 +37,7 @@ const connectionRuns = Math.max(200, Math.round(runs / 100));
 async function checkAsync<T>(name: string, property: fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
   const details = await fc.check(property, { numRuns, seed, path, endOnFailure: true });
   counts[name] = details.numRuns;
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `${name} failed`);
+  if (details.failed) throw new Error(report(name, details));
 }
 
 describe('fuzzing: any bytes in any chunking end in a defined outcome, the same whatever the chunking', () => {
