@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -194,6 +195,29 @@ describe.skipIf(!hasNats)('NATS store, credentials', () => {
     expect(refused).toBeInstanceOf(SurveillanceError);
     expect((refused as SurveillanceError).code).toBe('store-failed');
     expect((refused as Error).message).not.toContain('nope');
+  });
+});
+
+describe.skipIf(!needTools('nats-server', 'openssl'))('NATS store over TLS', () => {
+  let nats: NatsServers;
+  const dir = tempDir();
+  const ca = join(dir.path, 'cert.pem');
+  beforeAll(async () => {
+    // A self-signed server certificate for 127.0.0.1, which is its own CA.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir.path, 'key.pem'), '-out', ca, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    nats = await startNatsNode({ extra: `tls { cert_file: "${ca}", key_file: "${join(dir.path, 'key.pem')}" }` });
+  });
+  afterAll(async () => {
+    await nats?.stop();
+    dir.remove();
+  });
+
+  it('tls:// with --nats-ca stores frames; without the CA the server is not trusted', async () => {
+    const url = nats.url('tls').replace('nats://', 'tls://');
+    const store = await open(url, ['--nats-ca', ca]);
+    expect((await put(store, meta('cam', 1), jpeg(1))).duplicate).toBe(false);
+    await store.close();
+    await expect(open(url, ['--nats-timeout', '2s'])).rejects.toMatchObject({ code: 'store-failed' });
   });
 });
 

@@ -35,10 +35,12 @@ export interface NatsServers {
 export interface NatsOptions {
   /** Require this user and password from every client. */
   user?: { name: string; password: string };
+  /** More of the config file, e.g. a `tls { }` block. */
+  extra?: string;
 }
 
 function authBlock(o: NatsOptions): string {
-  return o.user ? `authorization { user: "${o.user.name}", password: "${o.user.password}" }\n` : '';
+  return (o.user ? `authorization { user: "${o.user.name}", password: "${o.user.password}" }\n` : '') + (o.extra ? `${o.extra}\n` : '');
 }
 
 /**
