@@ -4,19 +4,24 @@
 //
 // - ES modules with code splitting for each CLI: commands load what they need when they run.
 // - The receiver's process entry (src/entry.ts) also as one CommonJS file that holds only the
-//   per-connection path; anything else it hands to the ES module CLI (`./cli.ts` and
-//   `./listener.ts` stay real imports of the ES module outputs).
+//   per-connection path (src/receive/, src/store/, packages/shared); anything else it hands to
+//   the ES module CLI (`./cli.ts` and `./listener.ts` stay real imports of the ES module
+//   outputs). Its metafile goes to dist/entry.meta.json: test/startup-imports.test.ts checks
+//   from it that nothing else got onto that path.
 //
 // Usage: node scripts/build.mjs [receiver|sender ...]   (default: both)
 import { build } from 'esbuild';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const programs = {
-  receiver: { esm: ['src/cli.ts', 'src/listener.ts'], cjs: 'src/entry.ts' },
-  sender: { esm: ['src/cli.ts'] },
+  // Named entry points: the outputs are dist/cli.js and dist/listener.js wherever the sources sit.
+  // file-watch: the store's watcher (chokidar) is reached from FileStore, which the
+  // per-connection path holds; it stays an import of the ES module output there.
+  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts' }, cjs: 'src/entry.ts' },
+  sender: { esm: { cli: 'src/cli.ts' } },
 };
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(programs);
 
@@ -36,7 +41,7 @@ const common = {
 const esmOutputs = {
   name: 'esm-outputs',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(cli|listener)\.ts$/ }, (a) => ({ path: a.path.replace(/\.ts$/, '.js'), external: true }));
+    b.onResolve({ filter: /^\.\/(cli|listener|file-watch)\.ts$/ }, (a) => ({ path: a.path.replace(/\.ts$/, '.js'), external: true }));
     b.onResolve({ filter: /^(date-fns\/|@date-fns\/)/ }, (a) => ({ path: a.path, external: true }));
   },
 };
@@ -66,6 +71,8 @@ for (const name of names) {
       plugins: [esmOutputs],
     });
     Object.keys(cjs.metafile.outputs).forEach((p) => outputs.add(basename(p)));
+    writeFileSync(`${dir}/dist/entry.meta.json`, JSON.stringify(cjs.metafile));
+    outputs.add('entry.meta.json');
   }
   // Chunks are named by content hash: remove the ones this build no longer refers to.
   for (const file of readdirSync(`${dir}/dist`)) {

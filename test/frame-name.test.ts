@@ -1,7 +1,7 @@
 import { UTCDate } from '@date-fns/utc';
 import { format } from 'date-fns/format';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_NAME_PATTERN, frameName, loadNamePattern, parseFrameName } from '../packages/receiver/src/frame-name.ts';
+import { DEFAULT_NAME_PATTERN, frameName, loadNamePattern, parseFrameName } from '../packages/receiver/src/store/frame-name.ts';
 
 describe('frame names', () => {
   it('formats the default pattern exactly as date-fns does, in UTC, across years and DST changes', async () => {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader } from '@surveillance/shared';
-import { frameName, loadNamePattern } from '../packages/receiver/src/frame-name.ts';
+import { frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
 import { isLoopbackHost } from '../packages/receiver/src/gallery/access.ts';
 import { exchange } from './helpers/client.ts';
 import { GALLERY_SERIES, get, openEvents, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
@@ -205,30 +205,30 @@ describe('serve: HTTP API, files and caching', () => {
   });
 
   it.each([
-    ['/api/days', 400, 'bad-request', 'camera is required'],
-    ['/api/days?camera=.thumbs', 400, 'bad-request', 'camera name ".thumbs" must be 1-64 letters, digits'],
-    ['/api/days?camera=..%2F..%2Fetc', 400, 'bad-request', 'camera name "../../etc" must be'],
+    ['/api/days', 400, 'usage', 'camera is required'],
+    ['/api/days?camera=.thumbs', 400, 'usage', 'camera name ".thumbs" must be 1-64 letters, digits'],
+    ['/api/days?camera=..%2F..%2Fetc', 400, 'usage', 'camera name "../../etc" must be'],
     ['/api/days?camera=back', 404, 'not-found', 'no camera "back" in the store'],
-    ['/api/day?camera=front', 400, 'bad-request', 'day is required (a local date, yyyy-MM-dd)'],
-    ['/api/day?camera=front&day=2026-02-30', 400, 'bad-request', 'option day: "2026-02-30" is not valid: no such date'],
-    ['/api/day?camera=front&day=..%2F..', 400, 'bad-request', 'expected a local date such as 2026-11-21'],
-    ['/api/frames?camera=front&day=2026-11-21&offset=-1', 400, 'bad-request', 'offset must be a whole number from 0'],
-    ['/api/frames?camera=front&day=2026-11-21&limit=5000', 400, 'bad-request', 'limit must be a whole number from 1 to 1000, not "5000"'],
-    ['/api/frames?camera=front&day=2026-11-21&at=noon', 400, 'bad-request', 'at must be an ISO 8601 time, not "noon"'],
+    ['/api/day?camera=front', 400, 'usage', 'day is required (a local date, yyyy-MM-dd)'],
+    ['/api/day?camera=front&day=2026-02-30', 400, 'usage', 'option day: "2026-02-30" is not valid: no such date'],
+    ['/api/day?camera=front&day=..%2F..', 400, 'usage', 'expected a local date such as 2026-11-21'],
+    ['/api/frames?camera=front&day=2026-11-21&offset=-1', 400, 'usage', 'offset must be a whole number from 0'],
+    ['/api/frames?camera=front&day=2026-11-21&limit=5000', 400, 'usage', 'limit must be a whole number from 1 to 1000, not "5000"'],
+    ['/api/frames?camera=front&day=2026-11-21&at=noon', 400, 'usage', 'at must be an ISO 8601 time, not "noon"'],
     ['/api/nothing', 404, 'not-found', 'nothing at /api/nothing'],
-    ['/frames/..%2f..%2fetc%2fpasswd', 400, 'bad-request', 'not a frame name: "..%2f..%2fetc%2fpasswd"'],
+    ['/frames/..%2f..%2fetc%2fpasswd', 400, 'usage', 'not a frame name: "..%2f..%2fetc%2fpasswd"'],
     // URL parsing turns %2e%2e into .. and resolves it: nothing of the store is left.
     ['/frames/%2e%2e/%2e%2e/%2e%2e/etc/passwd', 404, 'not-found', 'nothing at /etc/passwd'],
     ['/frames/../../../etc/passwd', 404, 'not-found', 'nothing at /etc/passwd'],
-    ['/frames//etc/passwd', 400, 'bad-request', 'not a frame name'],
-    ['/frames/.incoming/4242-1-abc.part', 400, 'bad-request', 'not a frame name'],
-    ['/thumbs/..%2f.incoming%2f4242-1-abc.part', 400, 'bad-request', 'not a frame name'],
-    ['/frames/front/2026-11-21/notes.txt', 400, 'bad-request', 'not a frame name'],
+    ['/frames//etc/passwd', 400, 'usage', 'not a frame name'],
+    ['/frames/.incoming/4242-1-abc.part', 400, 'usage', 'not a frame name'],
+    ['/thumbs/..%2f.incoming%2f4242-1-abc.part', 400, 'usage', 'not a frame name'],
+    ['/frames/front/2026-11-21/notes.txt', 400, 'usage', 'not a frame name'],
     ['/frames/front/2026-11-21/20261121T120000.000Z_nosuch.jpg', 404, 'not-found', 'no file front/2026-11-21/20261121T120000.000Z_nosuch.jpg'],
     ['/thumbs/front/2026-11-21/20261121T120000.000Z_nosuch.jpg', 404, 'not-found', 'no frame front/2026-11-21/20261121T120000.000Z_nosuch.jpg'],
     // A name the receiver would write differently (no milliseconds) is not one of its names.
-    ['/frames/front/2026-11-21/20261121T120000Z_x.jpg', 400, 'bad-request', 'not a frame name'],
-    ['/frames/front/2026-11-21/20261121T120000.000Z_a%2Fb.jpg', 400, 'bad-request', 'not a frame name'],
+    ['/frames/front/2026-11-21/20261121T120000Z_x.jpg', 400, 'usage', 'not a frame name'],
+    ['/frames/front/2026-11-21/20261121T120000.000Z_a%2Fb.jpg', 400, 'usage', 'not a frame name'],
   ])('GET %s -> %i %s', async (path, status, code, message) => {
     const r = await api(path);
     expect(r.status).toBe(status);
@@ -241,7 +241,7 @@ describe('serve: HTTP API, files and caching', () => {
     const r = await get(gallery.port, '/api/cameras', {}, 'POST');
     expect(r.status).toBe(405);
     expect(r.headers.allow).toBe('GET, HEAD');
-    expect(r.json().error).toBe('method-not-allowed');
+    expect(r.json().error).toBe('usage');
   });
 
   it('without a token, answers only requests addressed to a loopback host (DNS rebinding)', async () => {

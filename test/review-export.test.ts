@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frameName } from '../packages/receiver/src/frame-name.ts';
+import { frameName } from '../packages/receiver/src/store/frame-name.ts';
 import { cleanEnv, RECEIVER_BIN } from './helpers/receiver.ts';
 import { cli, ensureBuilt, TZ } from './helpers/review-cli.ts';
 import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';

@@ -190,7 +190,7 @@ describe('bad input', () => {
     [['list', '--camera', 'nope'], 66, `${P}: not-found: no camera "nope" in store STORE; cameras: back-yard, front`],
     [['list', '--bogus'], 64, `${P}: usage: Unknown option '--bogus'; see --help`],
     [['list', 'front'], 64, `${P}: usage: unexpected argument "front"; see --help`],
-    [['stats', '--gap', '0'], 64, `${P}: usage: option gap (from --gap): "0" is not valid: must be at least 1000`],
+    [['stats', '--gap', '0'], 64, `${P}: usage: option gap (from --gap): "0" is not valid: must be at least 1s`],
     [['show', '--camera', '.incoming'], 66, `${P}: not-found: no camera ".incoming" in store STORE; cameras: back-yard, front`],
     [['show', '--path', '--json'], 64, `${P}: usage: options --path and --json cannot be combined`],
     [['frobnicate'], 64, `${P}: usage: unknown command "frobnicate"; commands: receive, list, stats, show, open, export, prune, serve`],

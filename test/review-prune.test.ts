@@ -113,7 +113,7 @@ describe('prune by size', () => {
 
   it.each([
     [['prune'], 64, 'surveillance-receiver: usage: nothing to prune by: give --older-than, --max-bytes or --keep-free (or SURVEILLANCE_OLDER_THAN, ...)'],
-    [['prune', '--older-than', '10s'], 64, 'surveillance-receiver: usage: option older-than (from --older-than): "10s" is not valid: must be at least 60000'],
+    [['prune', '--older-than', '10s'], 64, 'surveillance-receiver: usage: option older-than (from --older-than): "10s" is not valid: must be at least 1m'],
     [['prune', '--max-bytes', 'lots'], 64, 'surveillance-receiver: usage: option max-bytes (from --max-bytes): "lots" is not valid: expected a size such as 16MiB, 300KB or 1G'],
     [['prune', '--older-than', '30d', 'now'], 64, 'surveillance-receiver: usage: unexpected argument "now"; see --help'],
   ])('%j exits %i and removes nothing', (args, status, message) => {

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { frameName, loadNamePattern } from '../packages/receiver/src/frame-name.ts';
-import { latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/review/store-index.ts';
+import { frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
+import { latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/store/file-index.ts';
 import { localDay, parseLocalTime } from '../packages/receiver/src/review/time-range.ts';
 import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 

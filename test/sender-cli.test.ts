@@ -41,7 +41,7 @@ describe('surveillance-sender command line', () => {
     ['an unknown command', ['wach'], 'surveillance-sender: usage: unknown command "wach"; commands: watch, once, send, status'],
     ['an unknown option', ['watch', ...good, '--intervall', '1s'], "surveillance-sender: usage: Unknown option '--intervall'; see --help"],
     ['a bad duration', ['watch', ...good, '--interval', 'soon'], 'surveillance-sender: usage: option interval (from --interval): "soon" is not valid: expected a duration such as 500ms, 10s, 5m, 2h or 7d'],
-    ['a duration below the minimum', ['watch', ...good, '--interval', '1ms'], 'surveillance-sender: usage: option interval (from --interval): "1ms" is not valid: must be at least 10'],
+    ['a duration below the minimum', ['watch', ...good, '--interval', '1ms'], 'surveillance-sender: usage: option interval (from --interval): "1ms" is not valid: must be at least 10ms'],
     ['a bad receiver address', ['watch', ...good, '--to', 'laptop'], 'surveillance-sender: usage: option to (from --to): "laptop" is not valid: expected HOST:PORT, such as 127.0.0.1:4444 or [::1]:4444'],
     ['a bad size', ['watch', ...good, '--spool-max-bytes', 'lots'], 'surveillance-sender: usage: option spool-max-bytes (from --spool-max-bytes): "lots" is not valid: expected a size such as 16MiB, 300KB or 1G'],
     ['a bad camera name', ['watch', ...good, '--camera', '../etc'], 'surveillance-sender: usage: option camera: camera name "../etc" must be 1-64 letters, digits, \'.\', \'_\' or \'-\', not starting with \'.\', \'_\' or \'-\''],

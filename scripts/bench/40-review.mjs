@@ -57,7 +57,7 @@ function makeStore(store) {
 async function loadStoreIndex(dir) {
   const outfile = join(dir, 'store-index.mjs');
   await build({
-    entryPoints: [join(root, 'packages/receiver/src/review/store-index.ts')],
+    entryPoints: [join(root, 'packages/receiver/src/store/file-index.ts')],
     outfile,
     bundle: true,
     format: 'esm',

@@ -1,7 +1,7 @@
 import { accessSync, closeSync, constants, futimesSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { frameName } from '../../packages/receiver/src/frame-name.ts';
+import { frameName } from '../../packages/receiver/src/store/frame-name.ts';
 import { FIXTURES } from './receiver.ts';
 
 /**

@@ -8,7 +8,7 @@ type Command = { run(argv: string[]): Promise<number | void> };
  * tutorial's `ExecStart=` need no sub-command.
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  receive: () => import('./receive.ts'),
+  receive: () => import('./receive/receive.ts'),
   list: () => import('./review/list.ts'),
   stats: () => import('./review/stats.ts'),
   show: () => import('./review/show.ts'),

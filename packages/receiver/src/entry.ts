@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { formatAck, runMain, SurveillanceError } from '@surveillance/shared';
-import { isConnectionOnStdin, run } from './receive.ts';
+import { isConnectionOnStdin, run } from './receive/receive.ts';
 
 /**
  * The process entry, bundled on its own as CommonJS (dist/entry.cjs). Started by systemd for
@@ -18,8 +18,9 @@ if ((first === undefined || first.startsWith('-') || first === 'receive') && isC
       return await run(first === 'receive' ? argv.slice(1) : argv);
     } catch (e) {
       // The receiver could not start (a bad option in receiver.env, a store it cannot create):
-      // the peer still gets its one line, and the journal the whole story.
-      const error = e instanceof SurveillanceError ? e : new SurveillanceError('store-failed', 'internal error: see the receiver log');
+      // the peer still gets its one line, and the journal the whole story. Anything but a
+      // SurveillanceError is a bug: `internal`, and runMain prints its stack and exits 70.
+      const error = e instanceof SurveillanceError ? e : new SurveillanceError('internal', 'internal error: see the receiver log');
       try {
         writeSync(0, formatAck({ status: 'ERR', id: '-', code: error.code, reason: `receiver cannot start: ${error.message}` }));
       } catch {

@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { SurveillanceError, type Spec, type Values } from '@surveillance/shared';
+import { usage, type JpegInfo, type Spec, type Values } from '@surveillance/shared';
 import { decodeGrey, loadMaskImage, scaleMask, type GreyFrame } from './greyscale.ts';
 import { Scene } from './light-model.ts';
 
@@ -55,10 +55,6 @@ export interface DetectorOptions {
 }
 
 export type DetectorValues = Values<typeof detectorSpec>;
-
-function usage(message: string): SurveillanceError {
-  return new SurveillanceError('usage', message);
-}
 
 /** Checks what the options funnel cannot (noise's two forms, the mask file) and freezes. */
 export function detectorOptions(values: DetectorValues): DetectorOptions {
@@ -149,19 +145,22 @@ export class ChangeDetector {
     return new ChangeDetector(options, maskImage);
   }
 
-  /** Compares `jpeg` with the reference and updates the reference. */
-  decide(jpeg: Buffer): Promise<Decision> {
-    return this.serial(() => this.decideNow(jpeg));
+  /**
+   * Compares `jpeg` with the reference and updates the reference. `info` is the scanner's
+   * result for it, when the caller scanned it already: the header is then not walked again.
+   */
+  decide(jpeg: Buffer, info?: JpegInfo): Promise<Decision> {
+    return this.serial(() => this.decideNow(jpeg, info));
   }
 
   /**
    * Makes `jpeg` the reference (e.g. the last frame sent), keeping the noise estimate. The
    * frame just decided is the usual case: it is not decoded again.
    */
-  setReference(jpeg: Buffer): Promise<void> {
+  setReference(jpeg: Buffer, info?: JpegInfo): Promise<void> {
     return this.serial(async () => {
       const last = this.lastDecoded;
-      const grey = last && last.jpeg.equals(jpeg) ? last.grey : await decodeGrey(jpeg, this.options.analysisWidth);
+      const grey = last && last.jpeg.equals(jpeg) ? last.grey : await decodeGrey(jpeg, this.options.analysisWidth, info);
       await this.rebase(grey);
     });
   }
@@ -200,9 +199,9 @@ export class ChangeDetector {
     return Math.min(AUTO_NOISE_CEILING, Math.max(AUTO_NOISE_FLOOR, AUTO_NOISE_SIGMAS * this.sigma));
   }
 
-  private async decideNow(jpeg: Buffer): Promise<Decision> {
+  private async decideNow(jpeg: Buffer, info: JpegInfo | undefined): Promise<Decision> {
     const start = performance.now();
-    const grey = await decodeGrey(jpeg, this.options.analysisWidth);
+    const grey = await decodeGrey(jpeg, this.options.analysisWidth, info);
     // A copy (tens of microseconds): the caller may reuse its buffer.
     this.lastDecoded = { jpeg: Buffer.from(jpeg), grey };
     const size = `${grey.width}x${grey.height}`;

@@ -1,7 +1,6 @@
-import { SurveillanceError, type ErrorCode, type HostPort, type Logger } from '@surveillance/shared';
+import { formatHostPort, isBug, SurveillanceError, type ErrorCode, type HostPort, type Logger, type Spec } from '@surveillance/shared';
 import { Backoff } from './backoff.ts';
 import { ReceiverConnection } from './receiver-client.ts';
-import { formatHostPort } from './sender-options.ts';
 import type { Spool, SpooledFrame } from './spool.ts';
 
 /**
@@ -9,6 +8,13 @@ import type { Spool, SpooledFrame } from './spool.ts';
  * there is a backlog. A frame leaves the spool only when the receiver answered OK or DUP for
  * its id; anything else leaves it where it is, to be sent again with the same id.
  */
+
+/** How delivery keeps its connection and backs off (the receiver's address: clientSpec). */
+export const deliverySpec = {
+  'retry-min': { kind: 'duration', description: 'first wait before reconnecting after a failure (doubles up to --retry-max, with jitter)', default: 500, min: 10 },
+  'retry-max': { kind: 'duration', description: 'longest wait between reconnection attempts', default: 60_000, min: 10 },
+  linger: { kind: 'duration', description: 'keep an idle connection open this long for the next frame; below the receiver\'s idle timeout', default: 5000 },
+} as const satisfies Spec;
 
 /** Answers that mean this frame will never be accepted, however often it is sent. */
 const REJECTED_FOR_GOOD: ReadonlySet<ErrorCode> = new Set(['bad-jpeg', 'too-large', 'bad-header', 'bad-magic']);
@@ -52,9 +58,14 @@ export class Delivery {
     this.wakeUp?.();
   }
 
-  /** The daemon's loop: runs until stop(), retrying with backoff for as long as it takes. */
-  start(): void {
+  /**
+   * The daemon's loop: runs until stop(), retrying with backoff for as long as it takes. The
+   * promise rejects only on a bug (an error that is not a SurveillanceError), which is never
+   * retried: a TypeError is no outage, and retrying it for ever would hide it.
+   */
+  start(): Promise<void> {
     this.running ??= this.loop();
+    return this.running;
   }
 
   /**
@@ -82,7 +93,8 @@ export class Delivery {
       }
       return undefined;
     } catch (e) {
-      return asError(e);
+      if (isBug(e)) throw e;
+      return e as SurveillanceError;
     } finally {
       await this.closeConnection();
     }
@@ -99,8 +111,12 @@ export class Delivery {
       try {
         if ((await this.deliver(frame)) === 'acknowledged') this.recovered();
       } catch (e) {
+        if (isBug(e)) {
+          await this.closeConnection().catch(() => undefined);
+          throw e;
+        }
         if (this.stopping) break;
-        const error = asError(e);
+        const error = e as SurveillanceError;
         const waitMs = this.backoff.next();
         const context = { code: error.code, backlog: spool.count, attempt: this.backoff.attempts, retryInMs: waitMs };
         if (this.outage !== error.code) {
@@ -224,9 +240,4 @@ export class Delivery {
       this.wakeUp = () => done(true);
     });
   }
-}
-
-function asError(e: unknown): SurveillanceError {
-  if (e instanceof SurveillanceError) return e;
-  return new SurveillanceError('unreachable', `delivery failed: ${(e as Error).message}`, { cause: e });
 }

@@ -1,4 +1,4 @@
-import type { Logger } from '@surveillance/shared';
+import type { Logger, Spec } from '@surveillance/shared';
 import type { ChangeDetector } from './change-detector.ts';
 import type { MonitorFrame } from './monitor-file.ts';
 import type { Spool, SpooledFrame } from './spool.ts';
@@ -10,6 +10,10 @@ import type { Spool, SpooledFrame } from './spool.ts';
  * next frames are compared with (in the detector and as SPOOL/reference.jpg, which carries the
  * comparison over restarts and between `once` runs).
  */
+
+export const chooserSpec = {
+  heartbeat: { kind: 'duration', description: 'choose a frame at least this often while the camera writes, even when nothing changed; 0 never', default: 600_000 },
+} as const satisfies Spec;
 
 export interface FrameChooserOptions {
   detector: ChangeDetector;
@@ -44,7 +48,7 @@ export class FrameChooser {
   /** Spools the frame when it is to be kept; resolves with the spooled frame, or undefined. */
   async consider(frame: MonitorFrame): Promise<SpooledFrame | undefined> {
     const { detector, spool, camera, heartbeatMs, log } = this.options;
-    const decision = await detector.decide(frame.jpeg);
+    const decision = await detector.decide(frame.jpeg, frame.info);
     const heartbeat =
       !decision.changed &&
       heartbeatMs > 0 &&
@@ -56,7 +60,7 @@ export class FrameChooser {
     const spooled = spool.add(frame.jpeg, { camera, time: frame.time });
     spool.setReference(spooled);
     this.referenceTime = frame.time;
-    if (decision.reason !== 'first') await detector.setReference(frame.jpeg);
+    if (decision.reason !== 'first') await detector.setReference(frame.jpeg, frame.info);
     log.info(
       { id: spooled.id, reason: heartbeat ? 'heartbeat' : decision.reason, changedShare: decision.changedShare, bytes: spooled.bytes, backlog: spool.count },
       'frame spooled',

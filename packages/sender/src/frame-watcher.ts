@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FSWatcher } from 'chokidar';
-import type { Logger } from '@surveillance/shared';
+import { isBug, type Logger, type Spec } from '@surveillance/shared';
 import { INCOMPLETE_GIVE_UP_MS, INCOMPLETE_RETRY_MS, readMonitorFile, statIdentity, type MonitorFrame } from './monitor-file.ts';
 
 /**
@@ -17,6 +17,16 @@ import { INCOMPLETE_GIVE_UP_MS, INCOMPLETE_RETRY_MS, readMonitorFile, statIdenti
  * it ends, not on every check.
  */
 
+/** How the picture is watched (the picture itself: pictureSpec in monitor-file.ts). */
+export const watcherSpec = {
+  interval: { kind: 'duration', description: 'check the file at least this often, even when no file event came', default: 1000, min: 10 },
+  'min-gap': { kind: 'duration', description: 'at most one frame per this long is chosen; 0 takes every change', defaultText: 'the interval' },
+  'stale-after': { kind: 'duration', description: 'warn (once) when the file has not been rewritten for this long', default: 60_000, min: 100 },
+  'timer-only': { kind: 'boolean', description: 'no file events: check on the interval only, like the tutorial', default: false },
+  poll: { kind: 'boolean', description: 'watch by polling (stat) instead of inotify, e.g. on network file systems', default: false },
+  'poll-interval': { kind: 'duration', description: 'with --poll: how often to stat the file', default: 100, min: 10 },
+} as const satisfies Spec;
+
 export type WatchMode = 'events' | 'polling' | 'timer';
 
 export interface FrameWatcherOptions {
@@ -28,6 +38,11 @@ export interface FrameWatcherOptions {
   pollIntervalMs: number;
   staleAfterMs: number;
   log: Logger;
+  /**
+   * Called with an error that is not a SurveillanceError (a bug): watching stops, for the
+   * program to end with status 70. Operational failures (a full spool) are logged and retried.
+   */
+  onBug: (e: unknown) => void;
 }
 
 /** Resolves true when the frame was taken (kept): that starts the minimum gap. */
@@ -108,7 +123,11 @@ export class FrameWatcher {
     }
     this.busy = true;
     this.examine()
-      .catch((e: unknown) => this.troubleStarts('failing', `handling a frame failed: ${(e as Error).message}`))
+      .catch((e: unknown) => {
+        if (!isBug(e)) return this.troubleStarts('failing', `handling a frame failed: ${(e as Error).message}`);
+        this.stopped = true;
+        this.options.onBug(e);
+      })
       .finally(() => {
         this.busy = false;
         if (this.again) {

@@ -1,5 +1,5 @@
-import type { Sharp, SharpOptions } from 'sharp';
-import { SurveillanceError } from '@surveillance/shared';
+import { scanJpeg, SurveillanceError, type JpegInfo } from '@surveillance/shared';
+import { loadSharp as loadShared, type SharpFactory } from '@surveillance/shared/sharp';
 
 /**
  * Small greyscale frames for change detection, decoded with libjpeg's DCT scaling so that a
@@ -13,27 +13,13 @@ export interface GreyFrame {
   height: number;
 }
 
-type SharpFactory = (input?: Buffer | string, options?: SharpOptions) => Sharp;
-
-let sharpFactory: Promise<SharpFactory> | undefined;
-
-/** sharp costs ~120 ms to import: only programs that compare frames pay for it, once. */
-export function loadSharp(): Promise<SharpFactory> {
-  sharpFactory ??= import('sharp').then((m) => {
-    // libvips' operation cache keeps recent results for reuse; camera frames never repeat, so
-    // it would only hold memory (up to 50 MB) and cost a lookup per frame.
-    m.default.cache(false);
-    return m.default as unknown as SharpFactory;
-  });
-  return sharpFactory;
-}
-
-const SOI = 0xd8;
-const SOS = 0xda;
-
-/** Start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC). */
-function isSof(m: number): boolean {
-  return m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+/**
+ * sharp costs ~120 ms to import: only programs that compare frames pay for it, once.
+ * failOn 'warning': libjpeg only warns on a truncated file and fills the rest with grey, which
+ * would read as motion.
+ */
+function loadSharp(): Promise<SharpFactory> {
+  return loadShared({ failOn: 'warning' });
 }
 
 function badJpeg(reason: string): SurveillanceError {
@@ -41,34 +27,17 @@ function badJpeg(reason: string): SurveillanceError {
 }
 
 /**
- * Width and height from the SOF segment, walking only the header segments: the analysis size
- * must be chosen before decoding, and scanning the entropy-coded data would cost more than
- * the decode it is meant to make cheaper. The decoder checks the rest.
+ * The frame's size, which the analysis size is chosen from before decoding: the scanner's
+ * result where the caller has it (the watcher scanned every frame it read), else a scan now.
  */
-function jpegSize(jpeg: Uint8Array): { width: number; height: number } {
-  if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== SOI) {
-    throw badJpeg(`not a JPEG (${jpeg.length} bytes, no FF D8 start-of-image marker)`);
+export function frameInfo(jpeg: Uint8Array, info?: JpegInfo): JpegInfo {
+  if (info) return info;
+  try {
+    return scanJpeg(jpeg);
+  } catch (e) {
+    if (e instanceof SurveillanceError) throw badJpeg(e.message);
+    throw e;
   }
-  let at = 2;
-  while (at + 4 <= jpeg.length) {
-    if (jpeg[at] !== 0xff) throw badJpeg(`broken marker structure at byte ${at}`);
-    const marker = jpeg[at + 1]!;
-    if (marker === 0xff) {
-      at += 1; // fill byte before a marker
-      continue;
-    }
-    const length = (jpeg[at + 2]! << 8) | jpeg[at + 3]!;
-    if (isSof(marker)) {
-      if (at + 9 > jpeg.length) break;
-      const height = (jpeg[at + 5]! << 8) | jpeg[at + 6]!;
-      const width = (jpeg[at + 7]! << 8) | jpeg[at + 8]!;
-      if (width === 0 || height === 0) throw badJpeg(`frame size ${width}x${height} in the JPEG header`);
-      return { width, height };
-    }
-    if (marker === SOS || length < 2) throw badJpeg(`no start-of-frame segment before byte ${at}`);
-    at += 2 + length;
-  }
-  throw badJpeg(`truncated in the header (${jpeg.length} bytes, no start-of-frame segment)`);
 }
 
 /**
@@ -89,15 +58,13 @@ export function analysisWidth(frameWidth: number, requested: number): number {
 }
 
 /** Decodes a JPEG to a small greyscale frame; anything sharp cannot decode is a `bad-jpeg`. */
-export async function decodeGrey(jpeg: Buffer, requestedWidth: number): Promise<GreyFrame> {
-  const { width: frameWidth } = jpegSize(jpeg);
+export async function decodeGrey(jpeg: Buffer, requestedWidth: number, scanned?: JpegInfo): Promise<GreyFrame> {
+  const { width: frameWidth } = frameInfo(jpeg, scanned);
   const sharp = await loadSharp();
   const width = analysisWidth(frameWidth, requestedWidth);
   let result;
   try {
-    // failOn 'warning': libjpeg only warns on a truncated file and fills the rest with grey,
-    // which would read as motion.
-    const image = sharp(jpeg, { failOn: 'warning' });
+    const image = sharp(jpeg);
     if (width !== frameWidth) image.resize({ width, kernel: 'linear', fastShrinkOnLoad: true });
     result = await image.raw().toBuffer({ resolveWithObject: true });
   } catch (e) {

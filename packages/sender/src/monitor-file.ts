@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { scanJpeg, SurveillanceError } from '@surveillance/shared';
+import { isErrnoError, scanJpeg, SurveillanceError, type JpegInfo, type Spec } from '@surveillance/shared';
 
 /**
  * Reads the camera's picture (monitor.jpg) and says whether it holds one whole JPEG. Capture
@@ -9,9 +9,15 @@ import { scanJpeg, SurveillanceError } from '@surveillance/shared';
  * only taken when the scanner saw its EOI and the file did not change while it was read.
  */
 
+export const pictureSpec = {
+  file: { kind: 'path', description: "the camera's picture, rewritten in place or renamed over by the capture program" },
+} as const satisfies Spec;
+
 export interface MonitorFrame {
   /** The JPEG, from SOI to EOI: bytes after the EOI would make the receiver refuse the frame. */
   jpeg: Buffer;
+  /** What the scanner found walking it (size in pixels above all): no one walks it again. */
+  info: JpegInfo;
   /** The file's modification time, the best capture time there is. */
   time: Date;
   /** Changes whenever the file is rewritten or replaced. */
@@ -55,15 +61,17 @@ export function readMonitorFile(path: string): MonitorRead {
     const after = fstatSync(fd, { bigint: true });
     const identity = identityOf(after);
     if (identityOf(before) !== identity) return { state: 'incomplete', why: 'the file changed while it was read', identity };
-    let length: number;
+    let info: JpegInfo;
     try {
-      length = scanJpeg(bytes).bytes;
+      info = scanJpeg(bytes);
     } catch (e) {
-      return { state: 'incomplete', why: (e as SurveillanceError).message, identity };
+      if (!(e instanceof SurveillanceError)) throw e;
+      return { state: 'incomplete', why: e.message, identity };
     }
-    return { state: 'complete', frame: { jpeg: bytes.subarray(0, length), time: new Date(Number(after.mtimeNs / 1_000_000n)), identity } };
+    return { state: 'complete', frame: { jpeg: bytes.subarray(0, info.bytes), info, time: new Date(Number(after.mtimeNs / 1_000_000n)), identity } };
   } catch (e) {
-    return { state: 'missing', why: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
+    if (!isErrnoError(e)) throw e; // a bug, not a missing file
+    return { state: 'missing', why: e.code! };
   } finally {
     closeSync(fd);
   }

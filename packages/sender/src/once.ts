@@ -1,7 +1,7 @@
 import { EXIT, isSurveillanceError } from '@surveillance/shared';
 import { readCompleteFrame } from './monitor-file.ts';
 import { openPipeline } from './pipeline.ts';
-import { loadCommand } from './sender-options.ts';
+import { loadCommand } from './sender-command.ts';
 
 const HELP = `Usage: surveillance-sender once --file PATH --to HOST:PORT [--spool DIR] [--camera NAME] [options]
 

@@ -3,8 +3,9 @@ import { createLogger } from '@surveillance/shared/log';
 import { ChangeDetector, detectorOptions } from './change-detector.ts';
 import { Delivery } from './delivery.ts';
 import { FrameChooser } from './frame-chooser.ts';
-import { required, resolveCamera, resolveSpool, type SenderValues } from './sender-options.ts';
-import { Spool } from './spool.ts';
+import { resolveCamera } from './camera-name.ts';
+import { required, type SenderValues } from './sender-command.ts';
+import { resolveSpool, Spool } from './spool.ts';
 
 /**
  * What `watch` and `once` share: picture -> change detector -> spool -> delivery. Everything is

@@ -1,6 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { encodeHeader, parseAck, PING_LINE, SurveillanceError, type Ack, type HostPort } from '@surveillance/shared';
-import { formatHostPort } from './sender-options.ts';
+import { encodeHeader, formatHostPort, parseAck, PING_LINE, SurveillanceError, type Ack, type HostPort, type Spec } from '@surveillance/shared';
 
 /**
  * One TCP connection to the receiver in framed mode (docs/protocol.md): a header line and the
@@ -8,6 +7,12 @@ import { formatHostPort } from './sender-options.ts';
  * connection. An `ERR` answer ends the connection on the receiver's side, so the caller opens a
  * new one for whatever comes next.
  */
+
+/** Where the receiver is and how long it may take to answer. */
+export const clientSpec = {
+  to: { kind: 'hostport', description: 'the receiver, HOST:PORT' },
+  timeout: { kind: 'duration', description: 'give up on a connection attempt or an answer after this long', default: 10_000, min: 50 },
+} as const satisfies Spec;
 
 export interface OutgoingFrame {
   camera: string;

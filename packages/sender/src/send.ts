@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { describeBytes, EXIT, scanJpeg, SurveillanceError, type Ack, type HostPort } from '@surveillance/shared';
 import { ReceiverConnection, type OutgoingFrame } from './receiver-client.ts';
-import { loadCommand, required, resolveCamera } from './sender-options.ts';
+import { resolveCamera } from './camera-name.ts';
+import { loadCommand, required } from './sender-command.ts';
 
 const HELP = `Usage: surveillance-sender send --to HOST:PORT [--camera NAME] FILE...
 

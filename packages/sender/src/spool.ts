@@ -1,23 +1,33 @@
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  utimesSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fsyncPath, SurveillanceError, type Logger } from '@surveillance/shared';
+import {
+  CAMERA_NAME_PATTERN,
+  FRAME_ID_PATTERN,
+  fsError,
+  isDiskFull,
+  isErrnoError,
+  resolveStateFolder,
+  tempName,
+  tempOwner,
+  writeFileDurably,
+  type Logger,
+  type Spec,
+} from '@surveillance/shared';
+
+const MiB = 1024 * 1024;
+
+/** Where the spool is and how much it may hold. */
+export const spoolSpec = {
+  spool: { kind: 'path', description: 'folder that keeps chosen frames until the receiver has acknowledged them', defaultText: '$STATE_DIRECTORY when systemd sets it' },
+  'spool-max-bytes': { kind: 'size', description: 'spool limit; the oldest frames are dropped beyond it', default: 256 * MiB, min: 64 * 1024 },
+  'spool-max-files': { kind: 'int', description: 'spool limit in frames; the oldest are dropped beyond it', default: 5000, min: 1 },
+} as const satisfies Spec;
+
+/** The spool folder: --spool, else the first folder of systemd's StateDirectory=. */
+export function resolveSpool(spool: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolveStateFolder(spool, 'spool', env);
+}
 
 /**
  * Frames chosen for delivery, on disk before any network I/O, so that a receiver that is down,
@@ -54,7 +64,7 @@ const FULL_DISK_RETRIES = 8;
  */
 const ROOM_AGAIN_SHARE = 0.9;
 
-const NAME_RE = /^(\d{13})_([A-Za-z0-9-]{1,64})_([A-Za-z0-9][A-Za-z0-9._-]{0,63})\.jpg$/;
+const NAME_RE = new RegExp(`^(\\d{13})_(${FRAME_ID_PATTERN})_(${CAMERA_NAME_PATTERN})\\.jpg$`);
 
 export interface SpooledFrame {
   /** File name inside queue/. */
@@ -115,15 +125,9 @@ export function parseSpoolName(name: string): Omit<SpooledFrame, 'bytes'> | unde
   return { name, time: new Date(Number(m[1])), id: m[2]!, camera: m[3]! };
 }
 
-
-function isDiskFull(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
-
-function spoolError(what: string, e: unknown): SurveillanceError {
-  const err = e as NodeJS.ErrnoException;
-  return new SurveillanceError(isDiskFull(e) ? 'store-full' : 'store-failed', `${what}: ${err.code ?? ''} ${err.message}`.trim(), { cause: e });
+/** The spool is the sender's own store: a full disk is store-full, anything else store-failed. */
+function spoolError(what: string, e: unknown): Error {
+  return fsError(what, e, 'store');
 }
 
 export class Spool {
@@ -153,8 +157,8 @@ export class Spool {
       // Our own pid is a dead sender's too: one that had it before a crash and a reboot (a fixed
       // boot order hands out the same pids); this process has written nothing yet.
       for (const name of readdirSync(this.tmp)) {
-        const pid = Number(name.split('-')[0]);
-        if (pid === process.pid || !isAlive(pid)) rmSync(join(this.tmp, name), { force: true });
+        const pid = tempOwner(name);
+        if (pid === undefined || pid === process.pid || !isAlive(pid)) rmSync(join(this.tmp, name), { force: true });
       }
     } catch (e) {
       throw spoolError(`cannot create the spool at ${this.dir}`, e);
@@ -200,23 +204,9 @@ export class Spool {
     return frame;
   }
 
-  /** Temporary file, fsync, rename into queue/, fsync of the folder. */
+  /** Temporary file in tmp/, fsync, rename into queue/, fsync of the folder. */
   private write(jpeg: Uint8Array, name: string): void {
-    const temp = this.tempPath();
-    try {
-      const fd = openSync(temp, 'wx', 0o640);
-      try {
-        writeAll(fd, jpeg);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temp, join(this.queue, name));
-      fsyncPath(this.queue);
-    } catch (e) {
-      rmSync(temp, { force: true });
-      throw e;
-    }
+    writeFileDurably(join(this.queue, name), jpeg, { tempFolder: this.tmp });
   }
 
   /** The frame's bytes, or undefined when it is gone (dropped by the bounds, or by another sender). */
@@ -283,13 +273,11 @@ export class Spool {
    * failing to write it (a full disk) says nothing about delivery: it is logged, never thrown.
    */
   recordSent(last: LastSent): void {
-    const temp = this.tempPath();
     try {
-      writeFileSync(temp, `${JSON.stringify(last)}\n`);
-      renameSync(temp, join(this.dir, LAST_SENT_FILE));
+      writeFileDurably(join(this.dir, LAST_SENT_FILE), `${JSON.stringify(last)}\n`, { tempFolder: this.tmp, sync: false });
       this.lastSentFailing = false;
     } catch (e) {
-      rmSync(temp, { force: true });
+      if (!isErrnoError(e)) throw e; // a bug, not a full disk
       if (!this.lastSentFailing) this.options.log?.warn({ code: (e as NodeJS.ErrnoException).code }, `cannot note the last frame sent in ${this.dir} (for status): ${(e as Error).message}`);
       this.lastSentFailing = true;
     }
@@ -314,7 +302,7 @@ export class Spool {
 
   /** The pid says whose it is (for open()); the random part keeps it from meeting a leftover. */
   private tempPath(): string {
-    return join(this.tmp, `${process.pid}-${randomBytes(6).toString('hex')}.part`);
+    return join(this.tmp, tempName());
   }
 
   private insert(frame: SpooledFrame): void {
@@ -410,11 +398,6 @@ function isAlive(pid: number): boolean {
 
 function byName(a: SpooledFrame, b: SpooledFrame): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let offset = 0;
-  while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
 function readQueue(dir: string): SpooledFrame[] {

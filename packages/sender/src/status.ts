@@ -1,7 +1,7 @@
-import { EXIT, SurveillanceError, type HostPort } from '@surveillance/shared';
+import { EXIT, formatBytes, formatDuration, formatHostPort, isBug, SurveillanceError, type HostPort } from '@surveillance/shared';
 import { ReceiverConnection } from './receiver-client.ts';
-import { formatHostPort, loadCommand, resolveSpool } from './sender-options.ts';
-import { spoolStats } from './spool.ts';
+import { loadCommand } from './sender-command.ts';
+import { resolveSpool, spoolStats } from './spool.ts';
 
 const HELP = `Usage: surveillance-sender status [--spool DIR] [--to HOST:PORT] [--json]
 
@@ -26,24 +26,15 @@ async function pingReceiver(to: HostPort, timeoutMs: number): Promise<ReceiverSt
     await connection.ping();
     return { address, answers: true, ms: Math.round(performance.now() - started) };
   } catch (e) {
-    return { address, answers: false, error: e instanceof SurveillanceError ? `${e.code}: ${e.message}` : (e as Error).message };
+    if (isBug(e)) throw e;
+    return { address, answers: false, error: `${(e as SurveillanceError).code}: ${(e as SurveillanceError).message}` };
   } finally {
     await connection?.close();
   }
 }
 
 function ago(from: Date, now: Date): string {
-  const s = Math.round((now.getTime() - from.getTime()) / 1000);
-  if (s < 120) return `${s}s ago`;
-  if (s < 7200) return `${Math.round(s / 60)} min ago`;
-  if (s < 172_800) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86_400)} days ago`;
-}
-
-function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${formatDuration(Math.max(0, now.getTime() - from.getTime()))} ago`;
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -61,8 +52,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const now = new Date();
     const rows: [string, string][] = [
       ['spool', dir],
-      ['backlog', stats.files === 0 ? 'none' : `${stats.files} frame(s), ${size(stats.bytes)}, oldest captured ${stats.oldest!.toISOString()} (${ago(stats.oldest!, now)})`],
-      ['limits', `${limits.files} frames, ${size(limits.bytes)}; the oldest are dropped beyond`],
+      ['backlog', stats.files === 0 ? 'none' : `${stats.files} frame(s), ${formatBytes(stats.bytes)}, oldest captured ${stats.oldest!.toISOString()} (${ago(stats.oldest!, now)})`],
+      ['limits', `${limits.files} frames, ${formatBytes(limits.bytes)}; the oldest are dropped beyond`],
       ['rejected', stats.rejected === 0 ? 'none' : `${stats.rejected} frame(s) the receiver refused for good, in ${dir}/rejected`],
       [
         'last sent',

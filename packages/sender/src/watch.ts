@@ -1,6 +1,7 @@
+import { formatHostPort, stopSignal, usage } from '@surveillance/shared';
 import { FrameWatcher, type WatchMode } from './frame-watcher.ts';
 import { openPipeline } from './pipeline.ts';
-import { formatHostPort, loadCommand, usage } from './sender-options.ts';
+import { loadCommand } from './sender-command.ts';
 
 /** After an orderly stop, how long the process may take to end by itself. */
 const STOP_GRACE_MS = 2000;
@@ -20,7 +21,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const mode: WatchMode = values['timer-only'] ? 'timer' : values.poll ? 'polling' : 'events';
   const { file, log, spool, chooser, delivery } = await openPipeline(values, env);
 
-  delivery.start();
+  // A bug anywhere (delivery, detection, spooling) stops everything: logged with its stack,
+  // then the process ends with status 70. Operational errors are retried where they happen.
+  let bug!: (e: unknown) => void;
+  const failed = new Promise<never>((_, reject) => (bug = reject));
+  delivery.start().catch(bug);
   const watcher = new FrameWatcher(
     {
       file,
@@ -30,6 +35,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       pollIntervalMs: values['poll-interval'],
       staleAfterMs: values['stale-after'],
       log,
+      onBug: bug,
     },
     async (frame) => {
       const spooled = await chooser.consider(frame);
@@ -40,15 +46,22 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   await watcher.start();
   log.info({ file, to: formatHostPort(values.to!), spool: spool.dir, mode, backlog: spool.count }, 'watching');
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  // Ends the process after the stop, should a file watch still keep the event loop alive
+  // (chokidar can miss one it was setting up at the moment of closing).
+  const endSoon = () => setTimeout(() => process.exit(), STOP_GRACE_MS).unref();
+  let signal: NodeJS.Signals;
+  try {
+    signal = await Promise.race([stopSignal(), failed]);
+  } catch (e) {
+    log.fatal({ err: e }, `internal error (a bug), stopping: ${(e as Error)?.message ?? String(e)}`);
+    endSoon();
+    await watcher.stop();
+    await delivery.stop().catch(() => undefined);
+    throw e;
+  }
   log.info({ backlog: spool.count }, `${signal}: stopping; a frame on its way gets its answer first, undelivered frames stay spooled`);
   await watcher.stop();
   await delivery.stop();
-  // Everything is closed and the spool is consistent. Should a file watch still keep the event
-  // loop alive (chokidar can miss one it was setting up at the moment of closing), end anyway.
-  setTimeout(() => process.exit(), STOP_GRACE_MS).unref();
+  endSoon(); // everything is closed and the spool is consistent
   return 0;
 }

@@ -23,11 +23,17 @@ export type ErrorCode =
   // Sender side: the receiver cannot be reached or answered something we do not understand.
   | 'unreachable'
   | 'bad-reply'
-  | 'rejected'
+  // The TLS handshake failed or the peer's identity was refused (a wrong or unknown key).
+  | 'auth'
   // A file the user named cannot be read.
   | 'not-found'
   // A file the user named cannot be written (a missing or read-only folder, a full disk).
-  | 'cannot-write';
+  | 'cannot-write'
+  // A bug: something that is not a SurveillanceError was thrown. It exists so that a peer that
+  // waits for an answer hears `ERR <id> internal ...` instead of a made-up operational reason
+  // (a bug shown as `unreachable` or `store-failed` would be retried for ever, and hidden).
+  // The process then ends with EXIT.software (70), a status no operational error has.
+  | 'internal';
 
 export class SurveillanceError extends Error {
   override readonly name = 'SurveillanceError';
@@ -38,6 +44,25 @@ export class SurveillanceError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/** A `usage` error: the command line, the environment or the config file is wrong. */
+export function usage(message: string): SurveillanceError {
+  return new SurveillanceError('usage', message);
+}
+
+/**
+ * Whatever was thrown, as the error a peer or a log may hear: a SurveillanceError as it is,
+ * anything else as `internal` (a bug), keeping the original as its cause for the stack.
+ */
+export function asSurveillanceError(e: unknown): SurveillanceError {
+  if (e instanceof SurveillanceError) return e;
+  return new SurveillanceError('internal', `internal error (a bug): ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+/** True for a thrown value that is not a SurveillanceError, or one that says `internal`: a bug. */
+export function isBug(e: unknown): boolean {
+  return !(e instanceof SurveillanceError) || e.code === 'internal';
 }
 
 export function isSurveillanceError(e: unknown, code?: ErrorCode): e is SurveillanceError {
@@ -52,8 +77,10 @@ export const EXIT = {
   dataErr: 65,
   noInput: 66,
   unavailable: 69,
+  /** A bug (an internal error): distinct from every operational status. */
   software: 70,
   cantCreate: 73,
   ioErr: 74,
   tempFail: 75,
+  noPerm: 77,
 } as const;

@@ -1,7 +1,9 @@
-export { SurveillanceError, isSurveillanceError, EXIT, type ErrorCode } from './errors.ts';
+export { SurveillanceError, isSurveillanceError, asSurveillanceError, isBug, usage, EXIT, type ErrorCode } from './errors.ts';
 export { JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
 export {
   PING_LINE,
+  CAMERA_NAME_PATTERN,
+  FRAME_ID_PATTERN,
   HeaderReader,
   checkCameraName,
   checkFrameId,
@@ -18,14 +20,31 @@ export {
 export {
   envName,
   formatHelp,
+  formatHostPort,
+  loadCommand,
   loadOptions,
   type HostPort,
   type Kind,
   type Spec,
   type Values,
 } from './options.ts';
-// pino's createLogger is imported from '@surveillance/shared/log', so that importing this index
-// never loads pino (the per-connection receiver must not pay for it).
+// pino's createLogger is imported from '@surveillance/shared/log', and sharp's loader from
+// '@surveillance/shared/sharp', so that importing this index loads neither (the per-connection
+// receiver must not pay for them).
 export { createLineLogger, LOG_LEVELS, type Logger, type LogLevel } from './log-line.ts';
 export { ignoreClosedStdout, runMain } from './main.ts';
-export { fsyncPath } from './fsync-path.ts';
+export {
+  DurableFile,
+  fsyncPath,
+  makeFolder,
+  tempName,
+  tempOwner,
+  writeAll,
+  writeFileDurably,
+  type CommitOptions,
+  type DurableFileOptions,
+} from './durable-file.ts';
+export { fsError, fsErrorCode, isDiskFull, isErrnoError, type FileRole } from './fs-error.ts';
+export { formatBytes, formatDuration, formatDurationOption, formatSizeOption } from './human-units.ts';
+export { stopSignal } from './signals.ts';
+export { resolveStateFolder } from './state-directory.ts';

@@ -9,6 +9,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   'store-failed': EXIT.cantCreate,
   'store-full': EXIT.tempFail,
   unreachable: EXIT.unavailable,
+  auth: EXIT.noPerm,
+  internal: EXIT.software,
 };
 
 /**
@@ -22,11 +24,13 @@ export async function runMain(program: string, main: () => Promise<number | void
     const status = await main();
     if (typeof status === 'number' && process.exitCode === undefined) process.exitCode = status;
   } catch (e) {
-    if (e instanceof SurveillanceError) {
+    if (e instanceof SurveillanceError && e.code !== 'internal') {
       say(`${program}: ${e.code}: ${e.message}\n`);
       process.exitCode = STATUS[e.code] ?? EXIT.failure;
     } else {
-      say(`${program}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+      // A bug: its stack (the original's, when it was wrapped as `internal`) and status 70.
+      const bug = e instanceof SurveillanceError && e.cause !== undefined ? e.cause : e;
+      say(`${program}: internal error: ${(bug as Error)?.stack ?? String(bug)}\n`);
       process.exitCode = EXIT.software;
     }
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SurveillanceError } from './errors.ts';
+import { usage } from './errors.ts';
+import { formatDurationOption, formatSizeOption } from './human-units.ts';
 
 /**
  * The one funnel for options. Every option has one name, used as `--name` on the command line,
@@ -60,10 +61,6 @@ export function envName(option: string): string {
   return ENV_PREFIX + option.toUpperCase().replace(/-/g, '_');
 }
 
-function usage(message: string): SurveillanceError {
-  return new SurveillanceError('usage', message);
-}
-
 const SIZE_UNITS: Record<string, number> = {
   '': 1, b: 1,
   k: 1024, kib: 1024, kb: 1000,
@@ -94,6 +91,11 @@ export function parseHostPort(text: string): HostPort | undefined {
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return undefined;
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** HOST:PORT as parseHostPort reads it back: an IPv6 address in brackets. */
+export function formatHostPort(to: HostPort): string {
+  return to.host.includes(':') ? `[${to.host}]:${to.port}` : `${to.host}:${to.port}`;
 }
 
 const EXPECTED: Record<Kind, string> = {
@@ -146,8 +148,8 @@ function convert(name: string, spec: OptionSpec, raw: unknown, source: string): 
       break;
   }
   if (typeof value === 'number') {
-    if (spec.min !== undefined && value < spec.min) throw bad(`must be at least ${spec.min}`);
-    if (spec.max !== undefined && value > spec.max) throw bad(`must be at most ${spec.max}`);
+    if (spec.min !== undefined && value < spec.min) throw bad(`must be at least ${formatValue(spec.kind, spec.min)}`);
+    if (spec.max !== undefined && value > spec.max) throw bad(`must be at most ${formatValue(spec.kind, spec.max)}`);
   }
   return value;
 }
@@ -207,6 +209,26 @@ function readConfig(path: string, spec: Spec): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
+/**
+ * A command's options, or undefined after printing its --help: the start every command shares.
+ * Arguments other than options are refused unless the command takes some (`positionals`).
+ */
+export function loadCommand<S extends Spec & { help: OptionSpec<'boolean'> }>(
+  spec: S,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  help: string,
+  options: { positionals?: boolean } = {},
+): Loaded<S> | undefined {
+  const loaded = loadOptions(spec, argv, env);
+  if ((loaded.values as Record<string, unknown>).help) {
+    process.stdout.write(formatHelp(help, spec));
+    return undefined;
+  }
+  if (!options.positionals && loaded.positionals.length > 0) throw usage(`unexpected argument ${JSON.stringify(loaded.positionals[0])}; see --help`);
+  return loaded;
+}
+
 /** --help text: usage lines, then every option with its environment name and default. */
 export function formatHelp(usageText: string, spec: Spec): string {
   const rows = Object.entries(spec).map(([name, s]) => {
@@ -222,7 +244,12 @@ export function formatHelp(usageText: string, spec: Spec): string {
 function formatDefault(s: OptionSpec): string {
   const v = s.default;
   if (s.kind === 'hostport') return `${(v as HostPort).host}:${(v as HostPort).port}`;
-  if (s.kind === 'duration') return `${(v as number) / 1000}s`;
-  if (s.kind === 'size') return `${v} bytes`;
-  return String(v);
+  return typeof v === 'number' ? formatValue(s.kind, v) : String(v);
+}
+
+/** A value as the user would type it: 10ms and 64KiB, not 10 and 65536. */
+function formatValue(kind: Kind, value: number): string {
+  if (kind === 'duration') return formatDurationOption(value);
+  if (kind === 'size') return formatSizeOption(value);
+  return String(value);
 }

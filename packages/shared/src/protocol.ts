@@ -17,8 +17,15 @@ export const MAX_HEADER_BYTES = 1024;
 /** A unit that stores nothing and is answered `OK - pong`: lets a sender check the receiver. */
 export const PING_LINE = `${HEADER_MAGIC}ping`;
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const ID_RE = /^[A-Za-z0-9-]{1,64}$/;
+/**
+ * The camera name and frame id rules, unanchored, for other patterns to build on (the spool's
+ * and the store's file names hold both): one definition, so that a name the protocol accepts
+ * is always one the files can hold.
+ */
+export const CAMERA_NAME_PATTERN = '[A-Za-z0-9][A-Za-z0-9._-]{0,63}';
+export const FRAME_ID_PATTERN = '[A-Za-z0-9-]{1,64}';
+const NAME_RE = new RegExp(`^${CAMERA_NAME_PATTERN}$`);
+const ID_RE = new RegExp(`^${FRAME_ID_PATTERN}$`);
 const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const KEY_RE = /^[a-z][a-z0-9-]{0,31}$/;
 

@@ -1,4 +1,5 @@
-import { listCameras, listDays, listFrames, localDate, type FrameEntry } from '../review/store-index.ts';
+import { localDate } from '../store/local-date.ts';
+import type { FrameEntry, FrameIndex } from '../store/store.ts';
 import { localDay } from '../review/time-range.ts';
 
 export interface DayListing {
@@ -7,7 +8,7 @@ export interface DayListing {
   day: string;
   from: Date;
   to: Date;
-  /** Oldest first, as listFrames sorts them. */
+  /** Oldest first, as FrameIndex.frames sorts them. */
   frames: FrameEntry[];
   /** Frames per BUCKET_MS from `from`, made on first request and kept up to date. */
   buckets?: number[];
@@ -47,35 +48,32 @@ export function indexAt(frames: readonly FrameEntry[], time: number): number {
 }
 
 /**
- * The gallery's memory of the store, over store-index: the days of each camera and the
+ * The gallery's memory of the store, over its FrameIndex: the days of each camera and the
  * listings of the days recently looked at. Paging through a day of 20,000 frames must not list
  * the folder again for every page, so listings are kept and brought up to date by the store
- * watcher's reports instead of being read again. Reads from store-index happen only on a miss.
+ * watcher's reports instead of being read again. The store is read only on a miss.
  */
 export class DayIndex {
   private readonly days = new Map<string, Set<string>>();
   private readonly listings = new Map<string, DayListing>();
 
-  constructor(
-    private readonly root: string,
-    private readonly pattern: string,
-  ) {}
+  constructor(private readonly store: FrameIndex) {}
 
-  cameras(): string[] {
-    return listCameras(this.root);
+  cameras(): Promise<string[]> {
+    return this.store.cameras();
   }
 
-  daysOf(camera: string): string[] {
+  async daysOf(camera: string): Promise<string[]> {
     let days = this.days.get(camera);
     if (!days) {
-      days = new Set(listDays(this.root, camera, this.pattern));
+      days = new Set(await this.store.days(camera));
       this.days.set(camera, days);
     }
     return [...days].sort();
   }
 
   /** A local day (yyyy-MM-dd) of a camera; throws a usage error for a day that is not a date. */
-  listing(camera: string, dayText: string): DayListing {
+  async listing(camera: string, dayText: string): Promise<DayListing> {
     const { from, to } = localDay(dayText, 'day');
     const day = localDate(from);
     const key = `${camera}/${day}`;
@@ -84,7 +82,10 @@ export class DayIndex {
       // Most recently used last: Map keeps insertion order.
       this.listings.delete(key);
     } else {
-      listing = { camera, day, from, to, frames: listFrames(this.root, { camera, from, to, pattern: this.pattern }) };
+      listing = { camera, day, from, to, frames: await this.store.frames({ camera, from, to }) };
+      // Another request may have listed the same day meanwhile: keep the one already kept.
+      listing = this.listings.get(key) ?? listing;
+      this.listings.delete(key);
       if (this.listings.size >= MAX_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
     }
     this.listings.set(key, listing);

@@ -1,28 +1,25 @@
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { checkCameraName, isSurveillanceError, type Logger } from '@surveillance/shared';
+import { checkCameraName, isSurveillanceError, SurveillanceError, type ErrorCode, type Logger } from '@surveillance/shared';
 import send from 'send';
-import type { FrameEntry } from '../review/store-index.ts';
-import { Access, tokenForm } from './access.ts';
+import type { FrameData, FrameEntry, FrameIndex, StoreChanges } from '../store/store.ts';
+import { Access, tokenForm, type Verdict } from './access.ts';
 import { BUCKET_MS, bucketsOf, DayIndex, indexAt, type DayListing } from './day-index.ts';
 import { EventFeed } from './event-feed.ts';
-import { readFrameName } from './frame-path.ts';
 import { PAGE_FILES, pageFolder } from './page-assets.ts';
-import { StoreWatch } from './store-watch.ts';
 import { ThumbnailCache } from './thumbnails.ts';
 
 export interface GalleryOptions {
-  root: string;
-  pattern: string;
+  store: FrameIndex;
   /** Required by the caller when listening beyond loopback. */
   token?: string;
   thumbJobs: number;
   log: Logger;
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Frames and thumbnails never change under their name (the frame id is part of it). */
 const IMMUTABLE_MAX_AGE = '365d';
+const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 const DEFAULT_PAGE = 200;
 const MAX_PAGE = 1000;
 
@@ -32,14 +29,41 @@ const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 };
 
+/**
+ * An error answered with an HTTP status. Codes are the project's own (ErrorCode: `usage` for
+ * a bad request, `not-found`, `internal`), as on the wire and in exit statuses; the access
+ * check's `unauthorized` and `forbidden` until the `auth` code arrives.
+ */
 class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode | Extract<Verdict, { ok: false }>['code'],
     message: string,
   ) {
     super(message);
   }
+}
+
+/** send's validator for a file: weak, size and modification time in hex. */
+function etagOf(data: FrameData): string {
+  return `W/"${data.size.toString(16)}-${data.time.getTime().toString(16)}"`;
+}
+
+/** If-None-Match (any of a list, or *) or, without it, If-Modified-Since: the client's copy is current. */
+function isFresh(req: IncomingMessage, etag: string, time: Date): boolean {
+  const tags = req.headers['if-none-match'];
+  if (tags !== undefined) return tags.trim() === '*' || tags.split(',').some((t) => t.trim() === etag);
+  const since = Date.parse(req.headers['if-modified-since'] ?? '');
+  return !Number.isNaN(since) && Math.floor(time.getTime() / 1000) * 1000 <= since;
+}
+
+/** One `bytes=A-B` range within `size`; undefined for no (or an unsupported) range, 'unsatisfiable' past the end. */
+function byteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? '');
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  const start = m[1] === '' ? Math.max(0, size - Number(m[2])) : Number(m[1]);
+  const end = m[1] === '' || m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return start > end || start >= size ? 'unsatisfiable' : { start, end };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -60,14 +84,14 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
   const text = url.searchParams.get(name);
   if (text === null) return fallback;
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new HttpError(400, 'bad-request', `${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new HttpError(400, 'usage', `${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
   return n;
 }
 
 /**
- * The gallery's HTTP side: the page, a JSON API over the store index, frames and thumbnails
- * as files (through `send`: Range, ETag, Last-Modified, conditional requests), and a feed of
- * frames as they arrive.
+ * The gallery's HTTP side: the page, a JSON API over the store's FrameIndex, frames read
+ * through the index (ETag, Last-Modified, conditional requests, a single Range), thumbnails
+ * and page files as files (through `send`), and a feed of frames as they arrive.
  *
  *   GET /                     the page (also /app.js, /style.css)
  *   GET /api/cameras          {timeZone, cameras: [name]}
@@ -87,7 +111,7 @@ export class GalleryServer {
   private readonly access: Access;
   private readonly index: DayIndex;
   private readonly feed = new EventFeed();
-  private readonly watch: StoreWatch;
+  private watch: StoreChanges | undefined;
   private readonly page = pageFolder();
   private readonly log: Logger;
   /** Days and times are in the server's zone; the page is told which one. */
@@ -96,19 +120,8 @@ export class GalleryServer {
   constructor(private readonly options: GalleryOptions) {
     this.log = options.log;
     this.access = new Access(options.token);
-    this.index = new DayIndex(options.root, options.pattern);
-    this.thumbs = new ThumbnailCache(options.root, options.thumbJobs, options.log);
-    this.watch = new StoreWatch(options.root, options.pattern);
-    this.watch.on('added', (frames) => {
-      const added = this.index.add(frames).map((f) => ({ ...frameJson(f), camera: f.camera, day: f.day }));
-      this.feed.send('frames', added);
-    });
-    this.watch.on('removed', (frames) => {
-      this.thumbs.forget(frames.map((f) => f.name));
-      const days = new Map(this.index.remove(frames).map((f) => [`${f.camera}/${f.day}`, { camera: f.camera, day: f.day }]));
-      this.feed.send('removed', { days: [...days.values()] });
-    });
-    this.watch.on('error', (e) => this.log.warn({ err: e.message }, 'store watcher'));
+    this.index = new DayIndex(options.store);
+    this.thumbs = new ThumbnailCache(options.store, options.thumbJobs, options.log, options.env);
     this.server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => {
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
     });
@@ -116,7 +129,18 @@ export class GalleryServer {
 
   /** Starts watching the store, then listens; resolves to the address to open. */
   async listen(host: string, port: number): Promise<string> {
-    await this.watch.start();
+    const watch = await this.options.store.watch();
+    this.watch = watch;
+    watch.on('added', (frames) => {
+      const added = this.index.add(frames).map((f) => ({ ...frameJson(f), camera: f.camera, day: f.day }));
+      this.feed.send('frames', added);
+    });
+    watch.on('removed', (frames) => {
+      this.thumbs.forget(frames.map((f) => f.name));
+      const days = new Map(this.index.remove(frames).map((f) => [`${f.camera}/${f.day}`, { camera: f.camera, day: f.day }]));
+      this.feed.send('removed', { days: [...days.values()] });
+    });
+    watch.on('error', (e) => this.log.warn({ err: e.message }, 'store watcher'));
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -126,14 +150,14 @@ export class GalleryServer {
     });
     const address = this.server.address() as { address: string; port: number };
     const shown = address.address.includes(':') ? `[${address.address}]` : address.address;
-    this.log.info({ folders: this.watch.folders, timeZone: this.timeZone }, 'watching the store');
+    this.log.info({ store: this.options.store.location, timeZone: this.timeZone }, 'watching the store');
     return `http://${shown}:${address.port}/`;
   }
 
   /** Ends the event streams, stops watching, and closes every connection. */
   async close(): Promise<void> {
     this.feed.close();
-    await this.watch.close();
+    await this.watch?.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -142,11 +166,11 @@ export class GalleryServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
-    if (!req.url?.startsWith('/')) throw new HttpError(400, 'bad-request', 'the request target must be a path');
+    if (!req.url?.startsWith('/')) throw new HttpError(400, 'usage', 'the request target must be a path');
     const url = new URL(`http://gallery.invalid${req.url}`);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      throw new HttpError(405, 'method-not-allowed', `${req.method} is not supported: the gallery only shows frames`);
+      throw new HttpError(405, 'usage', `${req.method} is not supported: the gallery only shows frames`);
     }
     const verdict = this.access.check(req, url);
     if (!verdict.ok) {
@@ -166,38 +190,38 @@ export class GalleryServer {
     if (path.startsWith('/thumbs/')) return this.thumb(req, res, path.slice('/thumbs/'.length));
     switch (path) {
       case '/api/cameras':
-        return json(res, 200, { timeZone: this.timeZone, cameras: this.index.cameras() });
+        return json(res, 200, { timeZone: this.timeZone, cameras: await this.index.cameras() });
       case '/api/days': {
-        const camera = this.camera(url);
-        return json(res, 200, { camera, days: this.index.daysOf(camera) });
+        const camera = await this.camera(url);
+        return json(res, 200, { camera, days: await this.index.daysOf(camera) });
       }
       case '/api/day':
-        return json(res, 200, this.daySummary(this.day(url)));
+        return json(res, 200, this.daySummary(await this.day(url)));
       case '/api/frames':
-        return json(res, 200, this.framePage(this.day(url), url));
+        return json(res, 200, this.framePage(await this.day(url), url));
       case '/api/events':
         return this.feed.attach(req, res);
     }
     throw new HttpError(404, 'not-found', `nothing at ${path}`);
   }
 
-  private camera(url: URL): string {
+  private async camera(url: URL): Promise<string> {
     const camera = url.searchParams.get('camera');
-    if (camera === null) throw new HttpError(400, 'bad-request', 'camera is required');
+    if (camera === null) throw new HttpError(400, 'usage', 'camera is required');
     const problem = checkCameraName(camera);
-    if (problem) throw new HttpError(400, 'bad-request', problem);
-    if (!this.index.cameras().includes(camera)) throw new HttpError(404, 'not-found', `no camera ${JSON.stringify(camera)} in the store`);
+    if (problem) throw new HttpError(400, 'usage', problem);
+    if (!(await this.index.cameras()).includes(camera)) throw new HttpError(404, 'not-found', `no camera ${JSON.stringify(camera)} in the store`);
     return camera;
   }
 
-  private day(url: URL): DayListing {
-    const camera = this.camera(url);
+  private async day(url: URL): Promise<DayListing> {
+    const camera = await this.camera(url);
     const day = url.searchParams.get('day');
-    if (day === null) throw new HttpError(400, 'bad-request', 'day is required (a local date, yyyy-MM-dd)');
+    if (day === null) throw new HttpError(400, 'usage', 'day is required (a local date, yyyy-MM-dd)');
     try {
-      return this.index.listing(camera, day);
+      return await this.index.listing(camera, day);
     } catch (e) {
-      if (isSurveillanceError(e, 'usage')) throw new HttpError(400, 'bad-request', e.message);
+      if (isSurveillanceError(e, 'usage')) throw new HttpError(400, 'usage', e.message);
       throw e;
     }
   }
@@ -220,7 +244,7 @@ export class GalleryServer {
     let offset: number;
     if (at !== null) {
       const time = Date.parse(at);
-      if (Number.isNaN(time)) throw new HttpError(400, 'bad-request', `at must be an ISO 8601 time, not ${JSON.stringify(at)}`);
+      if (Number.isNaN(time)) throw new HttpError(400, 'usage', `at must be an ISO 8601 time, not ${JSON.stringify(at)}`);
       offset = indexAt(listing.frames, time);
     } else {
       offset = intParam(url, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
@@ -235,26 +259,57 @@ export class GalleryServer {
   }
 
   private frameName(raw: string): string {
-    const frame = readFrameName(raw, this.options.pattern);
-    if (!frame) throw new HttpError(400, 'bad-request', `not a frame name: ${JSON.stringify(raw.slice(0, 200))}`);
+    const frame = this.options.store.parseName(raw);
+    if (!frame) throw new HttpError(400, 'usage', `not a frame name: ${JSON.stringify(raw.slice(0, 200))}`);
     return frame.name;
   }
 
-  private frame(req: IncomingMessage, res: ServerResponse, raw: string): void {
-    this.sendFile(req, res, this.frameName(raw), this.options.root, true);
+  /**
+   * A frame, read through the index. Its name never changes what it holds (the frame id is
+   * part of it), so it is cacheable for ever and validated by size and capture time.
+   */
+  private async frame(req: IncomingMessage, res: ServerResponse, raw: string): Promise<void> {
+    const name = this.frameName(raw);
+    const data = await this.options.store.open(name);
+    if (!data) throw new HttpError(404, 'not-found', `no file ${name}`);
+    const etag = etagOf(data);
+    res.setHeader('etag', etag);
+    res.setHeader('last-modified', data.time.toUTCString());
+    res.setHeader('cache-control', IMMUTABLE_CACHE_CONTROL);
+    res.setHeader('accept-ranges', 'bytes');
+    if (isFresh(req, etag, data.time)) {
+      res.writeHead(304);
+      res.end();
+      return;
+    }
+    const range = byteRange(req.headers.range, data.size);
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { 'content-range': `bytes */${data.size}` });
+      res.end();
+      return;
+    }
+    res.setHeader('content-type', 'image/jpeg');
+    if (range) {
+      const bytes = await data.bytes();
+      res.writeHead(206, { 'content-range': `bytes ${range.start}-${range.end}/${data.size}`, 'content-length': range.end - range.start + 1 });
+      res.end(req.method === 'HEAD' ? undefined : bytes.subarray(range.start, range.end + 1));
+      return;
+    }
+    res.writeHead(200, { 'content-length': data.size });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const stream = data.stream();
+    stream.on('error', (e) => this.fail(res, e));
+    res.once('close', () => stream.destroy());
+    stream.pipe(res);
   }
 
   private async thumb(req: IncomingMessage, res: ServerResponse, raw: string): Promise<void> {
     const name = this.frameName(raw);
-    const missing = () => {
-      try {
-        statSync(join(this.options.root, name));
-        return undefined;
-      } catch {
-        return new HttpError(404, 'not-found', `no frame ${name}`);
-      }
-    };
-    const before = missing();
+    const missing = async () => ((await this.options.store.open(name)) ? undefined : new HttpError(404, 'not-found', `no frame ${name}`));
+    const before = await missing();
     if (before) throw before;
     // A cell scrolled out of view cancels its image request: its thumbnail can wait.
     const gone = new AbortController();
@@ -264,9 +319,9 @@ export class GalleryServer {
       path = await this.thumbs.ensure(name, gone.signal);
     } catch (e) {
       // Pruned while its thumbnail was being made: as gone as if it had never been there.
-      throw missing() ?? new HttpError(500, 'thumbnail-failed', `cannot make a thumbnail of ${name}: ${(e as Error).message}`);
+      throw (await missing()) ?? new HttpError(500, 'bad-jpeg', `cannot make a thumbnail of ${name}: ${(e as Error).message}`);
     }
-    if (path !== undefined && !res.destroyed) this.sendFile(req, res, name, this.thumbs.dir, true);
+    if (path !== undefined && !res.destroyed) this.sendFile(req, res, name, this.thumbs.folder, true);
   }
 
   private sendFile(req: IncomingMessage, res: ServerResponse, rel: string, root: string, immutable: boolean): void {
@@ -283,7 +338,7 @@ export class GalleryServer {
       .on('error', (e: { status?: number; message: string }) => {
         const status = e.status ?? 500;
         if (status === 404) this.fail(res, new HttpError(404, 'not-found', `no file ${rel}`));
-        else this.fail(res, new HttpError(status, status >= 500 ? 'internal' : 'bad-request', e.message));
+        else this.fail(res, new HttpError(status, status >= 500 ? 'internal' : 'usage', e.message));
       })
       .pipe(res);
   }
@@ -294,6 +349,11 @@ export class GalleryServer {
       return;
     }
     if (e instanceof HttpError) return json(res, e.status, { error: e.code, message: e.message });
+    // The store said no (a frame it cannot read): its code, and the server log has the rest.
+    if (e instanceof SurveillanceError && e.code !== 'internal') {
+      this.log.warn({ code: e.code, err: e.message }, 'request failed');
+      return json(res, 500, { error: e.code, message: e.message });
+    }
     this.log.error({ err: (e as Error)?.stack ?? String(e) }, 'request failed');
     json(res, 500, { error: 'internal', message: 'internal error (see the server log)' });
   }

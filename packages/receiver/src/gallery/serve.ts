@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { SurveillanceError, type Spec } from '@surveillance/shared';
+import { stopSignal, SurveillanceError, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
-import { storeSpec } from '../receive-options.ts';
-import { startReview } from '../review/review-command.ts';
+import { startCommand } from '../command-start.ts';
+import { storeSpec } from '../store/store-options.ts';
 import { isLoopbackHost, MIN_TOKEN_LENGTH } from './access.ts';
 import { GalleryServer } from './gallery-server.ts';
 
@@ -38,9 +38,10 @@ export const serveSpec = {
 } as const satisfies Spec;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = await startReview(HELP, serveSpec, argv, env);
+  const start = await startCommand(HELP, serveSpec, argv, env);
   if (!start) return 0;
-  const { values, root } = start;
+  const { values, store } = start;
+  const root = store.location;
   const { host, port } = values.listen;
   const token = values.token;
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
@@ -54,7 +55,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
 
   const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env);
-  const gallery = new GalleryServer({ root, pattern: values['name-pattern'], token, thumbJobs: values['thumb-jobs'], log });
+  const gallery = new GalleryServer({ store, token, thumbJobs: values['thumb-jobs'], log, env });
   let url: string;
   try {
     url = await gallery.listen(host, port);
@@ -67,10 +68,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   process.stdout.write(`Gallery of ${root} at ${url}\n`);
   log.info({ url, store: root, token: token !== undefined }, 'listening');
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal();
   log.info({ thumbnailsMade: gallery.thumbs.made }, `${signal}: closing`);
   await gallery.close();
   return 0;

@@ -1,41 +1,9 @@
-import { createHash } from 'node:crypto';
-import { accessSync, constants, mkdirSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from '@surveillance/shared';
 import type { SharpConstructor } from 'sharp';
-
-/** Hidden at the store root, so store listings never take it for a camera. */
-export const THUMBS_DIR = '.thumbs';
-/**
- * Thumbnails fit in this box. For 1920x1080 frames 224 px is a little under 1/8 of the width,
- * which lets libjpeg decode at 1/8 scale (shrink-on-load): about 1.4x faster than exactly 1/8.
- */
-export const THUMB_WIDTH = 224;
-export const THUMB_HEIGHT = 168;
-
-/** Where the thumbnail of a frame (a store-relative name) lives in the store, made or not. */
-export function thumbnailPath(root: string, name: string): string {
-  return join(root, THUMBS_DIR, String(THUMB_WIDTH), name);
-}
-
-/**
- * The thumbnail folder: in the store when this user may write there, else in the user's cache
- * folder (XDG_CACHE_HOME), one per store. The installed store belongs to the receiver's user,
- * and the person reviewing it is only in its group, which may read but not write it.
- */
-export function thumbnailDir(root: string, env: NodeJS.ProcessEnv): string {
-  const inStore = thumbnailPath(root, '');
-  try {
-    mkdirSync(inStore, { recursive: true });
-    accessSync(inStore, constants.W_OK);
-    return inStore;
-  } catch {
-    const cache = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-    const key = createHash('sha256').update(root).digest('hex').slice(0, 12);
-    return join(cache, 'surveillance', 'thumbs', key, String(THUMB_WIDTH));
-  }
-}
+import { forgetThumbnails, THUMB_HEIGHT, THUMB_WIDTH, thumbnailFile, thumbnailFolder } from '../store/file-layout.ts';
+import type { FrameIndex } from '../store/store.ts';
 
 interface Job {
   name: string;
@@ -47,13 +15,17 @@ interface Job {
 let tempCounter = 0;
 
 /**
- * Thumbnails on disk under STORE/.thumbs/<width>/<frame name>, made once on first request and
+ * Thumbnails on disk under the store's cache folder (FrameIndex.cacheDir: STORE/.thumbs, or
+ * the user's cache), as <width>/<frame name>, made once on first request and
  * served as files from then on. Generation runs at most `jobs` at a time, one job per name
  * however many requests ask for it; newest requests first, because when someone scrolls a
  * long day the cells now on screen matter more than the ones already scrolled past.
  */
 export class ThumbnailCache {
+  /** The store's cache folder: thumbnails are below it (store/file-layout.ts). */
   readonly dir: string;
+  /** The folder that holds thumbnails under their frames' names, for serving them as files. */
+  readonly folder: string;
   private sharp: Promise<SharpConstructor> | undefined;
   private readonly inFlight = new Map<string, Job>();
   private readonly queue: (() => void)[] = [];
@@ -62,18 +34,19 @@ export class ThumbnailCache {
   made = 0;
 
   constructor(
-    private readonly root: string,
+    private readonly store: FrameIndex,
     private readonly jobs: number,
     private readonly log: Logger,
     env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.dir = thumbnailDir(root, env);
-    if (!this.dir.startsWith(root)) log.info({ dir: this.dir }, 'the store is not writable here: thumbnails go to the cache folder');
+    this.dir = store.cacheDir(env);
+    this.folder = thumbnailFolder(this.dir);
+    if (!this.dir.startsWith(store.location)) log.info({ dir: this.dir }, 'the store is not writable here: thumbnails go to the cache folder');
   }
 
   /** Store-relative path of a frame's thumbnail, inside `dir`. */
   pathOf(name: string): string {
-    return join(this.dir, name);
+    return thumbnailFile(this.dir, name);
   }
 
   /**
@@ -111,23 +84,7 @@ export class ThumbnailCache {
 
   /** Frames that were pruned: their thumbnails go too, and folders left empty. */
   forget(names: readonly string[]): void {
-    const folders = new Set<string>();
-    for (const name of names) {
-      const path = this.pathOf(name);
-      try {
-        unlinkSync(path);
-        folders.add(dirname(path));
-      } catch {
-        // never made
-      }
-    }
-    for (const folder of folders) {
-      try {
-        rmdirSync(folder);
-      } catch {
-        // still holds thumbnails of frames that remain
-      }
-    }
+    forgetThumbnails(this.dir, names);
   }
 
   private slot(): Promise<() => void> {
@@ -152,11 +109,14 @@ export class ThumbnailCache {
       return sharp;
     });
     const sharp = await this.sharp;
+    const frame = await this.store.open(name);
+    if (!frame) throw new Error(`frame ${name} is gone`);
+    const jpeg = await frame.bytes();
     mkdirSync(dirname(path), { recursive: true });
     // Written aside and renamed, so a thumbnail on disk is always whole.
     const temp = `${path}.${process.pid}-${++tempCounter}.part`;
     try {
-      await sharp(join(this.root, name), { failOn: 'none' })
+      await sharp(jpeg, { failOn: 'none' })
         .rotate()
         .resize({ width: THUMB_WIDTH, height: THUMB_HEIGHT, fit: 'inside', withoutEnlargement: true })
         .jpeg({ quality: 72 })

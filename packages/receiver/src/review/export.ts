@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
-import { isCompleteJpeg, SurveillanceError, type Spec } from '@surveillance/shared';
+import { isCompleteJpeg, SurveillanceError, type Spec, formatBytes } from '@surveillance/shared';
 import type { Sharp, SharpOptions } from 'sharp';
-import { storeSpec } from '../receive-options.ts';
-import { formatBytes } from './human-units.ts';
+import { startCommand } from '../command-start.ts';
+import { storeSpec } from '../store/store-options.ts';
+import type { FrameEntry, FrameIndex } from '../store/store.ts';
 import { OutputFile } from './output-file.ts';
 import { ProgressBar } from './progress-bar.ts';
-import { cameraOption, checkCamera, out, startReview } from './review-command.ts';
-import { framePath, listCameras, listFrames, type FrameEntry } from './store-index.ts';
+import { cameraOption, checkCamera, out } from './review-command.ts';
 import { formatLocal, rangeSpec, resolveRange, type TimeRange } from './time-range.ts';
 
 const HELP = `Usage: surveillance-receiver export --out FILE [--camera NAME] [--since 2h | --day DATE | --from TIME [--to TIME]]
@@ -65,6 +64,13 @@ async function loadSharp(): Promise<SharpModule> {
   return ((await import('sharp')) as unknown as { default: SharpModule }).default;
 }
 
+/** A frame's bytes; a frame pruned since it was listed is an error for that frame only. */
+async function frameBytes(store: FrameIndex, frame: FrameEntry): Promise<Buffer> {
+  const data = await store.open(frame.name);
+  if (!data) throw new SurveillanceError('not-found', 'gone from the store (pruned?)');
+  return data.bytes();
+}
+
 /** Every `step`th frame, then at most `max`, spread evenly from first to last. */
 export function pickFrames<T>(frames: readonly T[], step: number, max: number): T[] {
   const stepped = step > 1 ? frames.filter((_, i) => i % step === 0) : [...frames];
@@ -74,9 +80,9 @@ export function pickFrames<T>(frames: readonly T[], step: number, max: number): 
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = await startReview(HELP, exportSpec, argv, env);
+  const start = await startCommand(HELP, exportSpec, argv, env);
   if (!start) return 0;
-  const { values, root, pattern } = start;
+  const { values, store } = start;
   if (values.out === undefined) throw new SurveillanceError('usage', 'option --out FILE is required: the file to write (.jpg/.png sheet, .webp/.gif/.mjpeg time-lapse)');
   const ext = extname(values.out).toLowerCase();
   const target = FORMATS[ext];
@@ -86,15 +92,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       `cannot tell what to make from --out ${values.out}: use .jpg or .png (contact sheet), .webp or .gif (time-lapse) or .mjpeg (time-lapse of the original JPEGs)`,
     );
   }
-  const camera = values.camera ?? onlyCamera(root);
-  checkCamera(root, camera);
+  const camera = values.camera ?? (await onlyCamera(store));
+  await checkCamera(store, camera);
   const range = resolveRange(values);
-  const inRange = listFrames(root, { camera, pattern, ...range });
+  const inRange = await store.frames({ camera, ...range });
   if (inRange.length === 0) throw new SurveillanceError('not-found', `no frames of camera ${JSON.stringify(camera)} ${describeRange(range)}`);
   const defaults = DEFAULTS[target.kind];
   const frames = pickFrames(inRange, values.step, values['max-frames'] ?? defaults.maxFrames);
   const job: Job = {
-    root,
+    store,
     camera,
     range,
     frames,
@@ -107,7 +113,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   };
   const output = new OutputFile(values.out);
   try {
-    const made = target.kind === 'mjpeg' ? writeMjpeg(job, output) : await (target.kind === 'sheet' ? contactSheet(job) : timeLapse(job));
+    const made = target.kind === 'mjpeg' ? await writeMjpeg(job, output) : await (target.kind === 'sheet' ? contactSheet(job) : timeLapse(job));
     if (made.output) output.write(made.output);
     if (made.skipped.length > 0) {
       process.stderr.write(`skipped ${made.skipped.length} unreadable frame(s), first ${made.skipped[0]}\n`);
@@ -126,7 +132,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
 }
 
 interface Job {
-  root: string;
+  store: FrameIndex;
   camera: string;
   range: TimeRange;
   frames: FrameEntry[];
@@ -146,10 +152,10 @@ interface Made {
   output?: Buffer;
 }
 
-function onlyCamera(root: string): string {
-  const cameras = listCameras(root);
+async function onlyCamera(store: FrameIndex): Promise<string> {
+  const cameras = await store.cameras();
   if (cameras.length === 1) return cameras[0]!;
-  if (cameras.length === 0) throw new SurveillanceError('not-found', `store ${root} holds no frames yet`);
+  if (cameras.length === 0) throw new SurveillanceError('not-found', `store ${store.location} holds no frames yet`);
   throw new SurveillanceError('usage', `option --camera is required: the store has ${cameras.length} cameras (${cameras.join(', ')})`);
 }
 
@@ -199,7 +205,7 @@ function label(width: number, text: string): { svg: Buffer; height: number } {
 async function geometry(sharp: SharpModule, job: Job): Promise<{ width: number; height: number }> {
   for (const f of job.frames) {
     try {
-      const m = await sharp(framePath(job.root, f)).metadata();
+      const m = await sharp(await frameBytes(job.store, f)).metadata();
       if (m.width && m.height) return { width: job.width, height: Math.max(2, Math.round((job.width * m.height) / m.width)) };
     } catch {
       // unreadable: the next frame decides
@@ -223,7 +229,7 @@ async function renderFrames(
     const local = formatLocal(f.time, false);
     const tag = label(width, fitting(width, [local, local.slice(11), local.slice(11, 19)]));
     try {
-      const pixels = await sharp(framePath(job.root, f), { failOn: 'error' })
+      const pixels = await sharp(await frameBytes(job.store, f), { failOn: 'error' })
         .resize(width, height, { fit: 'contain', background: '#000' })
         .composite([{ input: tag.svg, gravity: 'south' }])
         .removeAlpha()
@@ -305,15 +311,15 @@ async function timeLapse(job: Job): Promise<Made> {
 }
 
 /** MJPEG is JPEGs back to back: no decoding, constant memory, any number of frames. */
-function writeMjpeg(job: Job, output: OutputFile): Made {
+async function writeMjpeg(job: Job, output: OutputFile): Promise<Made> {
   const skipped: string[] = [];
   const bar = new ProgressBar(`export ${job.camera}`, job.frames.length);
   for (const f of job.frames) {
     let jpeg: Buffer | undefined;
     try {
-      jpeg = readFileSync(framePath(job.root, f));
+      jpeg = await frameBytes(job.store, f);
     } catch (e) {
-      skipped.push(`${f.name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      skipped.push(`${f.name}: ${(e as Error).message}`);
     }
     if (jpeg && !isCompleteJpeg(jpeg)) skipped.push(`${f.name}: not a complete JPEG`);
     else if (jpeg) output.write(jpeg);

@@ -1,7 +1,8 @@
 import { type Spec } from '@surveillance/shared';
-import { storeSpec } from '../receive-options.ts';
-import { cameraOption, checkCamera, jsonOption, out, startReview } from './review-command.ts';
-import { framePath, listFrames, type FrameEntry } from './store-index.ts';
+import { startCommand } from '../command-start.ts';
+import { storeSpec } from '../store/store-options.ts';
+import type { FrameEntry, FrameIndex } from '../store/store.ts';
+import { cameraOption, checkCamera, jsonOption, out } from './review-command.ts';
 import { formatLocal, isoLocal, rangeSpec, resolveRange } from './time-range.ts';
 
 const HELP = `Usage: surveillance-receiver list [--camera NAME] [--since 2h | --day DATE | --from TIME [--to TIME]] [--json]
@@ -26,13 +27,13 @@ export const listSpec = {
 const BATCH = 4096;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = await startReview(HELP, listSpec, argv, env);
+  const start = await startCommand(HELP, listSpec, argv, env);
   if (!start) return 0;
-  const { values, root, pattern } = start;
-  checkCamera(root, values.camera);
-  let frames = listFrames(root, { camera: values.camera, pattern, ...resolveRange(values) });
+  const { values, store } = start;
+  await checkCamera(store, values.camera);
+  let frames = await store.frames({ camera: values.camera, ...resolveRange(values) });
   if (values.last !== undefined) frames = frames.slice(-values.last);
-  const line = values.json ? jsonLine(root) : humanLine(root, frames);
+  const line = values.json ? jsonLine(store) : humanLine(store, frames);
   for (let i = 0; i < frames.length; i += BATCH) out(frames.slice(i, i + BATCH).map(line).join(''));
   if (frames.length === 0) process.stderr.write('no frames in that range\n');
   return 0;
@@ -41,15 +42,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
 /**
  * Written by hand rather than by JSON.stringify per frame (a third of the time of listing a
  * day): camera, id and name are [A-Za-z0-9._/-] by construction, times are ISO; only the
- * store's own path can need escaping, and it is escaped once.
+ * frame's location (which holds the store's own path) can need escaping.
  */
-function jsonLine(root: string): (f: FrameEntry) => string {
-  const dir = JSON.stringify(root.endsWith('/') ? root : `${root}/`).slice(0, -1);
+function jsonLine(store: FrameIndex): (f: FrameEntry) => string {
   return (f) =>
-    `{"camera":"${f.camera}","id":"${f.id}","time":"${f.time.toISOString()}","local":"${isoLocal(f.time)}","name":"${f.name}","path":${dir}${f.name}"}\n`;
+    `{"camera":"${f.camera}","id":"${f.id}","time":"${f.time.toISOString()}","local":"${isoLocal(f.time)}","name":"${f.name}","path":${JSON.stringify(store.locate(f.name))}}\n`;
 }
 
-function humanLine(root: string, frames: FrameEntry[]): (f: FrameEntry) => string {
+function humanLine(store: FrameIndex, frames: FrameEntry[]): (f: FrameEntry) => string {
   const width = frames.reduce((w, f) => Math.max(w, f.camera.length), 0);
-  return (f) => `${formatLocal(f.time)}  ${f.camera.padEnd(width)}  ${framePath(root, f)}\n`;
+  return (f) => `${formatLocal(f.time)}  ${f.camera.padEnd(width)}  ${store.locate(f.name)}\n`;
 }

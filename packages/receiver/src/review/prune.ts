@@ -1,12 +1,8 @@
-import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
-import { freeBytes } from '../frame-store.ts';
-import { thumbnailPath } from '../gallery/thumbnails.ts';
-import { dirname, join } from 'node:path';
-import { SurveillanceError, type Spec } from '@surveillance/shared';
-import { storeSpec } from '../receive-options.ts';
-import { formatBytes, formatDuration } from './human-units.ts';
-import { jsonOption, out, startReview } from './review-command.ts';
-import { framePath, frameSizes, listFrames, type FrameEntry } from './store-index.ts';
+import { SurveillanceError, type Spec, formatBytes, formatDuration } from '@surveillance/shared';
+import { startCommand } from '../command-start.ts';
+import { storeSpec } from '../store/store-options.ts';
+import type { FrameEntry, FrameIndex, RemoveOutcome } from '../store/store.ts';
+import { jsonOption, out } from './review-command.ts';
 import { formatLocal, localDate } from './time-range.ts';
 
 const HELP = `Usage: surveillance-receiver prune [--older-than 30d] [--max-bytes 50GiB] [--keep-free 2GiB] [--dry-run] [--list] [--json]
@@ -50,11 +46,11 @@ export interface PrunePlan {
  * Decides what goes; touches nothing. With --older-than alone only the day folders before the
  * cut-off are read and only their frames stat'ed; a size rule needs every frame's size.
  */
-export function planPrune(root: string, pattern: string, rules: PruneRules, now: number, freeBytes: () => number): PrunePlan {
+export async function planPrune(store: FrameIndex, rules: PruneRules, now: number): Promise<PrunePlan> {
   const cutoff = rules.olderThanMs !== undefined ? new Date(now - rules.olderThanMs) : undefined;
   const bySize = rules.maxBytes !== undefined || rules.keepFreeBytes !== undefined;
-  const frames = listFrames(root, { pattern, to: bySize ? undefined : cutoff });
-  const sizes = frameSizes(root, frames);
+  const frames = await store.frames({ to: bySize ? undefined : cutoff });
+  const sizes = await store.sizes(frames);
   const victims: PrunePlan['victims'] = [];
   let i = 0;
   if (cutoff) for (; i < frames.length && frames[i]!.time < cutoff; i++) victims.push({ frame: frames[i]!, bytes: sizes[i]!, rule: 'older-than' });
@@ -67,7 +63,7 @@ export function planPrune(root: string, pattern: string, rules: PruneRules, now:
     }
   }
   if (rules.keepFreeBytes !== undefined) {
-    let missing = rules.keepFreeBytes - freeBytes() - victims.reduce((a, v) => a + v.bytes, 0);
+    let missing = rules.keepFreeBytes - ((await store.freeBytes()) ?? Infinity) - victims.reduce((a, v) => a + v.bytes, 0);
     for (; i < frames.length && missing > 0; i++) {
       victims.push({ frame: frames[i]!, bytes: sizes[i]!, rule: 'keep-free' });
       keptBytes -= sizes[i]!;
@@ -77,93 +73,17 @@ export function planPrune(root: string, pattern: string, rules: PruneRules, now:
   return { victims, kept: { frames: frames.length - i, bytes: keptBytes } };
 }
 
-/**
- * Folders below the camera folders that removing the victims empties, deepest first (a camera
- * folder stays). Entries are counted on disk, so a stray file keeps its folder.
- */
-function emptiedFolders(root: string, victims: readonly FrameEntry[]): string[] {
-  const perFolder = new Map<string, number>();
-  for (const v of victims) {
-    const folder = dirname(v.name);
-    perFolder.set(folder, (perFolder.get(folder) ?? 0) + 1);
-  }
-  const countIn = (folder: string) => {
-    try {
-      return readdirSync(join(root, folder)).length;
-    } catch {
-      return -1;
-    }
-  };
-  // Deepest first, so that a folder is judged after all its sub-folders were.
-  const candidates = new Set<string>();
-  for (const folder of perFolder.keys()) for (let d = folder; d.includes('/'); d = dirname(d)) candidates.add(d);
-  const depth = (f: string) => f.split('/').length;
-  const gone = new Map(perFolder);
-  const emptied: string[] = [];
-  for (const folder of [...candidates].sort((a, b) => depth(b) - depth(a))) {
-    if (countIn(folder) !== gone.get(folder)) continue;
-    emptied.push(folder);
-    gone.set(dirname(folder), (gone.get(dirname(folder)) ?? 0) + 1);
-  }
-  return emptied;
-}
-
-interface Outcome {
-  removed: number;
-  bytes: number;
-  folders: number;
-  failed: string[];
-}
-
-/** Unlinks the victims, then the folders they emptied; never stops at one failure. */
-function carryOut(root: string, plan: PrunePlan, folders: string[]): Outcome {
-  const outcome: Outcome = { removed: 0, bytes: 0, folders: 0, failed: [] };
-  for (const v of plan.victims) {
-    try {
-      unlinkSync(framePath(root, v.frame));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      // Gone already (another prune, a person): the goal is met.
-      if (code !== 'ENOENT') {
-        outcome.failed.push(`${v.frame.name}: ${code ?? (e as Error).message}`);
-        continue;
-      }
-    }
-    outcome.removed++;
-    outcome.bytes += v.bytes;
-    try {
-      // The gallery's thumbnail goes with its frame (made only for frames someone looked at).
-      unlinkSync(thumbnailPath(root, v.frame.name));
-    } catch {
-      // none was made
-    }
-  }
-  for (const folder of folders) {
-    try {
-      // rmdir, not rm -r: a frame the receiver just linked into the folder keeps it.
-      rmdirSync(join(root, folder));
-      outcome.folders++;
-    } catch {
-      // not empty after all, or gone: both fine
-    }
-  }
-  return outcome;
-}
-
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = await startReview(HELP, pruneSpec, argv, env);
+  const start = await startCommand(HELP, pruneSpec, argv, env);
   if (!start) return 0;
-  const { values, root, pattern } = start;
+  const { values, store } = start;
   const rules: PruneRules = { olderThanMs: values['older-than'], maxBytes: values['max-bytes'], keepFreeBytes: values['keep-free'] };
   if (rules.olderThanMs === undefined && rules.maxBytes === undefined && rules.keepFreeBytes === undefined) {
     throw new SurveillanceError('usage', 'nothing to prune by: give --older-than, --max-bytes or --keep-free (or SURVEILLANCE_OLDER_THAN, ...)');
   }
   const dryRun = values['dry-run'];
-  const plan = planPrune(root, pattern, rules, Date.now(), () => freeBytes(root));
-  const folders = emptiedFolders(root, plan.victims.map((v) => v.frame));
-  const outcome: Outcome = dryRun
-    ? { removed: plan.victims.length, bytes: plan.victims.reduce((a, v) => a + v.bytes, 0), folders: folders.length, failed: [] }
-    : carryOut(root, plan, folders);
+  const plan = await planPrune(store, rules, Date.now());
+  const outcome = summed(plan, await store.remove(plan.victims.map((v) => v.frame), { dryRun }));
 
   const frames = plan.victims.map((v) => v.frame);
   const byRule = (rule: Rule) => plan.victims.filter((v) => v.rule === rule).length;
@@ -180,7 +100,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       })}\n`,
     );
   } else {
-    if (values.list) out(frames.map((f) => `${framePath(root, f)}\n`).join(''));
+    if (values.list) out(frames.map((f) => `${store.locate(f.name)}\n`).join(''));
     if (dryRun) out(groups(plan));
     out(`${summary(dryRun, rules, plan, outcome, byRule)}\n`);
   }
@@ -191,6 +111,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
 }
 
 /** Dry run: what would go, per camera and local day. */
+interface Outcome {
+  removed: number;
+  bytes: number;
+  folders: number;
+  failed: string[];
+}
+
+/** What the store did, with the bytes of the frames it removed. */
+function summed(plan: PrunePlan, done: RemoveOutcome): Outcome {
+  const failed = new Set(done.failed.map((f) => f.name));
+  const bytes = plan.victims.reduce((a, v) => (failed.has(v.frame.name) ? a : a + v.bytes), 0);
+  return { removed: done.removed, bytes, folders: done.emptied, failed: done.failed.map((f) => `${f.name}: ${f.reason}`) };
+}
+
 function groups(plan: PrunePlan): string {
   const rows = new Map<string, { frames: number; bytes: number; first: Date; last: Date }>();
   for (const { frame, bytes } of plan.victims) {

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { SurveillanceError, type Spec } from '@surveillance/shared';
-import { storeSpec } from '../receive-options.ts';
-import { formatDuration } from './human-units.ts';
-import { cameraOption, checkCamera, jsonOption, out, startReview } from './review-command.ts';
-import { framePath, latestFrame, listCameras, type FrameEntry } from './store-index.ts';
+import { SurveillanceError, type Spec, formatDuration } from '@surveillance/shared';
+import { startCommand } from '../command-start.ts';
+import { storeSpec } from '../store/store-options.ts';
+import type { FrameEntry, FrameIndex } from '../store/store.ts';
+import { cameraOption, checkCamera, jsonOption, out } from './review-command.ts';
 import { formatLocal, isoLocal } from './time-range.ts';
 
 const SHOW_HELP = `Usage: surveillance-receiver show [--camera NAME] [--path | --json]
@@ -30,28 +30,29 @@ export const showSpec = {
 export const openSpec = { ...storeSpec, ...cameraOption } as const satisfies Spec;
 
 /** Latest frame per camera asked for; fails when there is none to show. */
-function latestFrames(root: string, pattern: string, camera: string | undefined): FrameEntry[] {
-  checkCamera(root, camera);
-  const cameras = camera !== undefined ? [camera] : listCameras(root);
-  const frames = cameras.map((c) => latestFrame(root, c, pattern)).filter((f): f is FrameEntry => f !== undefined);
+async function latestFrames(store: FrameIndex, camera: string | undefined): Promise<FrameEntry[]> {
+  await checkCamera(store, camera);
+  const cameras = camera !== undefined ? [camera] : await store.cameras();
+  const frames = (await Promise.all(cameras.map((c) => store.latest(c)))).filter((f): f is FrameEntry => f !== undefined);
   if (frames.length === 0) {
-    throw new SurveillanceError('not-found', camera !== undefined ? `camera ${JSON.stringify(camera)} has no frames in store ${root}` : `store ${root} holds no frames yet`);
+    const where = store.location;
+    throw new SurveillanceError('not-found', camera !== undefined ? `camera ${JSON.stringify(camera)} has no frames in store ${where}` : `store ${where} holds no frames yet`);
   }
   return frames;
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = await startReview(SHOW_HELP, showSpec, argv, env);
+  const start = await startCommand(SHOW_HELP, showSpec, argv, env);
   if (!start) return 0;
-  const { values, root, pattern } = start;
+  const { values, store } = start;
   if (values.path && values.json) throw new SurveillanceError('usage', 'options --path and --json cannot be combined');
-  const frames = latestFrames(root, pattern, values.camera);
+  const frames = await latestFrames(store, values.camera);
   const now = Date.now();
   const width = frames.reduce((w, f) => Math.max(w, f.camera.length), 0);
   const age = (f: FrameEntry) => `${formatDuration(Math.max(0, now - f.time.getTime()))} ago`;
   const ageWidth = frames.reduce((w, f) => Math.max(w, age(f).length), 0);
   const line = (f: FrameEntry): string => {
-    const path = framePath(root, f);
+    const path = store.locate(f.name);
     if (values.path) return path;
     if (values.json) return JSON.stringify({ camera: f.camera, id: f.id, time: f.time.toISOString(), local: isoLocal(f.time), name: f.name, path });
     return `${f.camera.padEnd(width)}  ${formatLocal(f.time)}  ${age(f).padStart(ageWidth)}  ${path}`;
@@ -76,11 +77,11 @@ function findOnPath(program: string, env: NodeJS.ProcessEnv): string | undefined
 
 /** `open`: the newest frame, handed to the desktop's viewer. */
 export async function runOpen(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = await startReview(OPEN_HELP, openSpec, argv, env);
+  const start = await startCommand(OPEN_HELP, openSpec, argv, env);
   if (!start) return 0;
-  const { values, root, pattern } = start;
-  const newest = latestFrames(root, pattern, values.camera).reduce((a, b) => (b.time > a.time ? b : a));
-  const path = framePath(root, newest);
+  const { values, store } = start;
+  const newest = (await latestFrames(store, values.camera)).reduce((a, b) => (b.time > a.time ? b : a));
+  const path = store.locate(newest.name);
   out(`${path}\n`);
   const opener = findOnPath('xdg-open', env);
   if (!opener) {

@@ -1,8 +1,8 @@
-import { type Spec } from '@surveillance/shared';
-import { storeSpec } from '../receive-options.ts';
-import { formatBytes, formatDuration } from './human-units.ts';
-import { cameraOption, checkCamera, jsonOption, out, startReview } from './review-command.ts';
-import { frameSizes, listCameras, listFrames, type FrameEntry } from './store-index.ts';
+import { type Spec, formatBytes, formatDuration } from '@surveillance/shared';
+import { startCommand } from '../command-start.ts';
+import { storeSpec } from '../store/store-options.ts';
+import type { FrameEntry } from '../store/store.ts';
+import { cameraOption, checkCamera, jsonOption, out } from './review-command.ts';
 import { formatLocal, localDate, rangeSpec, resolveRange } from './time-range.ts';
 
 const HELP = `Usage: surveillance-receiver stats [--camera NAME] [--since 7d | --day DATE | --from TIME [--to TIME]] [--gap 10m] [--json]
@@ -77,16 +77,17 @@ export function cameraStats(camera: string, frames: readonly FrameEntry[], sizes
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const start = await startReview(HELP, statsSpec, argv, env);
+  const start = await startCommand(HELP, statsSpec, argv, env);
   if (!start) return 0;
-  const { values, root, pattern } = start;
-  checkCamera(root, values.camera);
+  const { values, store } = start;
+  const root = store.location;
+  await checkCamera(store, values.camera);
   const now = new Date();
   const range = resolveRange(values, now);
-  const frames = listFrames(root, { camera: values.camera, pattern, ...range });
-  const sizes = frameSizes(root, frames);
+  const frames = await store.frames({ camera: values.camera, ...range });
+  const sizes = await store.sizes(frames);
   const openUntil = range.to === undefined || range.to > now ? now : undefined;
-  const cameras = (values.camera !== undefined ? [values.camera] : listCameras(root)).map((c) =>
+  const cameras = (values.camera !== undefined ? [values.camera] : await store.cameras()).map((c) =>
     cameraStats(c, frames, sizes, values.gap, openUntil),
   );
   const total = { frames: frames.length, bytes: sizes.reduce((a, b) => a + b, 0) };

@@ -1,4 +1,5 @@
 import { SurveillanceError, type Spec, type Values } from '@surveillance/shared';
+import { localDate } from '../store/local-date.ts';
 
 /**
  * Times as a person reads and types them: local time of the process's time zone (TZ), while
@@ -82,10 +83,7 @@ export function resolveRange(values: Values<typeof rangeSpec>, now = new Date())
 
 const p2 = (n: number) => String(n).padStart(2, '0');
 
-/** A local calendar date, yyyy-MM-dd. */
-export function localDate(time: Date): string {
-  return `${time.getFullYear()}-${p2(time.getMonth() + 1)}-${p2(time.getDate())}`;
-}
+export { localDate };
 
 /**
  * Local time with milliseconds and UTC offset, `2026-10-25 02:30:00.000+02:00`: the offset

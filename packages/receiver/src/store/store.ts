@@ -96,6 +96,15 @@ export interface StoreChanges {
   close(): Promise<void>;
 }
 
+export interface RemoveOutcome {
+  /** Frames removed (or found gone already). */
+  removed: number;
+  /** Containers left empty and removed with them (day folders); 0 where a store has none. */
+  emptied: number;
+  /** Frames that could not be removed, with the reason. */
+  failed: { name: string; reason: string }[];
+}
+
 /** The read side: review, the gallery, events and notifications. */
 export interface FrameIndex {
   /** Where the store is, for messages: a folder, or a NATS URL without credentials. */
@@ -114,8 +123,16 @@ export interface FrameIndex {
   open(name: string): Promise<FrameData | undefined>;
   /** Reads a frame name from untrusted text (a URL): only a name this store could have made. */
   parseName(text: string): FrameEntry | undefined;
-  /** Removes frames (prune); frames already gone are not an error. */
-  remove(frames: readonly FrameEntry[]): Promise<void>;
+  /**
+   * Removes frames (prune), and what the store derived from them (thumbnails); frames already
+   * gone are not an error. With `dryRun`, removes nothing and tells what it would do.
+   */
+  remove(frames: readonly FrameEntry[], options?: { dryRun?: boolean }): Promise<RemoveOutcome>;
+  /**
+   * Where a frame is, for a person or a script to open: the file's absolute path in the file
+   * store, a URL elsewhere. Only for showing: callers read frames with `open`.
+   */
+  locate(name: string): string;
   /** Bytes free for frames, for --keep-free and the reserve; undefined when not meaningful. */
   freeBytes(): Promise<number | undefined>;
   /**

@@ -1,4 +1,4 @@
-import { checkFrameId, SurveillanceError } from '@surveillance/shared';
+import { checkCameraName, checkFrameId, SurveillanceError } from '@surveillance/shared';
 
 /**
  * Where a frame lives in the store: `CAMERA/<pattern in UTC>_<ID>.jpg`.
@@ -118,4 +118,24 @@ export function parseFrameName(relative: string, pattern = DEFAULT_NAME_PATTERN)
   const time = loaded(pattern).parse(relative.slice(slash + 1, underscore));
   if (!time) return undefined;
   return { camera: relative.slice(0, slash), time, id };
+}
+
+/**
+ * Reads a frame name that arrived from outside (a URL). Only a name the receiver itself could
+ * have written is accepted: it must parse, and writing it again from its camera, time and id
+ * must give back exactly the same text. What reaches the store is that rewritten name, never
+ * the request's text, so `..`, encoded slashes, hidden folders and absolute paths cannot get
+ * through. Undefined for anything else.
+ */
+export function readFrameName(raw: string, pattern: string): (ParsedName & { name: string }) | undefined {
+  let text: string;
+  try {
+    text = decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+  const parsed = parseFrameName(text, pattern);
+  if (!parsed || checkCameraName(parsed.camera) !== undefined) return undefined;
+  const name = frameName(parsed.camera, parsed.time, parsed.id, pattern);
+  return name === text ? { ...parsed, name } : undefined;
 }

@@ -1,19 +1,19 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { checkCameraName } from '@surveillance/shared';
-import { DEFAULT_NAME_PATTERN, frameName, parseFrameName } from '../frame-name.ts';
-import { localDate } from './time-range.ts';
-
-export { localDate };
+import { DEFAULT_NAME_PATTERN, frameName, parseFrameName } from './frame-name.ts';
+import { localDate } from './local-date.ts';
+import type { FrameEntry, FrameQuery as StoreQuery } from './store.ts';
 
 /**
- * What is in the store, read from names alone.
+ * What is in the file store, read from names alone (FileStore's index side).
  *
  * A frame's name carries its camera, capture time (UTC) and id, so listing is readdir plus
  * parsing: no stat per file. With the default pattern the store is `CAMERA/yyyy-MM-dd/...`
  * with one folder per UTC day, so a time range reads only the day folders it overlaps. Any
  * other pattern is walked in full (correct, slower). Sizes need a stat per file: ask for them
- * with `frameSizes` only where they matter (stats, prune).
+ * with `frameSizes` only where they matter (stats, prune). Callers outside store/ use these
+through FileStore (the FrameIndex interface), never directly.
  *
  * Hidden entries (`.incoming/` temporary files, `.thumbs/`...) are never cameras, and files
  * whose names do not parse are not frames: both are skipped, never reported as errors.
@@ -21,22 +21,7 @@ export { localDate };
  * A custom pattern must be loaded first (`await loadNamePattern(pattern)`, frame-name.ts).
  */
 
-export interface FrameEntry {
-  camera: string;
-  /** Capture time (from the name; the file's mtime is the same). */
-  time: Date;
-  id: string;
-  /** Path relative to the store root, '/'-separated: `front/2026-11-21/20261121T055300.123Z_4f2a9c.jpg`. */
-  name: string;
-}
-
-export interface FrameQuery {
-  /** Only this camera; all cameras when absent. */
-  camera?: string;
-  /** Inclusive lower bound of the capture time. */
-  from?: Date;
-  /** Exclusive upper bound of the capture time. */
-  to?: Date;
+export interface FrameQuery extends StoreQuery {
   /** The receiver's --name-pattern; DEFAULT_NAME_PATTERN when absent. */
   pattern?: string;
 }

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import { EXIT, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
 
@@ -32,12 +32,22 @@ export function serve(options: ServeOptions): Promise<number> {
         active--;
         armIdle();
       });
-      void handleConnection(socket, options.connection(log, socket.remoteAddress ?? 'unknown'));
+      void handleConnection(socket, options.connection(log, socket.remoteAddress ?? 'unknown')).then((result) => {
+        // A bug (logged with its stack, answered `internal`) ends the listener: systemd sees
+        // status 70 and restarts it, rather than a process going on in a state nobody planned.
+        if (result.bug !== undefined && !stopping) {
+          status = EXIT.software;
+          stop('internal error');
+        }
+      });
     });
     server.maxConnections = options.maxConnections;
+    let stopping = false;
+    let status: number = EXIT.ok;
     const stop = (why: string) => {
+      stopping = true;
       log.info(`${why}: no new connections; finishing ${active} open`);
-      server.close(() => resolve(0));
+      server.close(() => resolve(status));
     };
     const armIdle = () => {
       if (options.exitIdleMs > 0 && active === 0) {

@@ -1,10 +1,9 @@
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { createLineLogger, formatHelp, loadOptions, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import { createLineLogger, EXIT, formatHelp, loadOptions, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import { openStore } from '../store/store-options.ts';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
-import { loadNamePattern } from './frame-name.ts';
-import { FrameStore } from './frame-store.ts';
-import { receiveSpec, resolveStore } from './receive-options.ts';
+import { receiveSpec } from './receive-options.ts';
 
 const HELP = `Usage: surveillance-receiver [receive] [options]
 
@@ -49,10 +48,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     return 0;
   }
   if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
-  const root = resolveStore(values, env);
-  await loadNamePattern(values['name-pattern']);
   const level = values['log-level'] as LogLevel;
-  const store = new FrameStore({ root, namePattern: values['name-pattern'], minFreeBytes: values['min-free'] }).open();
+  const store = await openStore(values, env, 'write');
   const connection = (log: Logger, peer: string): ConnectionOptions => ({
     store,
     log,
@@ -87,5 +84,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const socket = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
   const log = createLineLogger('surveillance-receiver', level, env);
   const result = await handleConnection(socket, connection(log, env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown'));
+  // A bug was logged with its stack and answered `internal`; the exit status tells systemd.
+  if (result.bug !== undefined) return EXIT.software;
   return result.error ? 1 : 0;
 }

@@ -2,9 +2,8 @@ import { EventEmitter } from 'node:events';
 import { readdirSync, statSync, watch as fsWatch, type FSWatcher as NodeWatcher, type Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { FSWatcher } from 'chokidar';
-import { frameName } from '../frame-name.ts';
-import type { FrameEntry } from '../review/store-index.ts';
-import { readFrameName } from './frame-path.ts';
+import { frameName, readFrameName } from './frame-name.ts';
+import type { FrameEntry, StoreChanges } from './store.ts';
 
 interface StoreWatchEvents {
   /** New frames, in batches. */
@@ -20,7 +19,8 @@ function folderLevels(pattern: string): number {
 }
 
 /**
- * Reports frames as they arrive in the store, in batches at most `batchMs` late.
+ * Reports frames as they arrive in the file store, in batches at most `batchMs` late
+ * (FileStore.watch()).
  *
  * Two watchers, because one does not scale to day folders of 20,000 frames. chokidar follows
  * the store's shape: camera folders and the folders under them, down to (not into) the folders
@@ -30,7 +30,7 @@ function folderLevels(pattern: string): number {
  * per file, on every change, which measured about 0.4 s of CPU per new frame in a folder of
  * 20,000. Here a new frame costs one stat of that frame.
  */
-export class StoreWatch extends EventEmitter<StoreWatchEvents> {
+export class StoreWatch extends EventEmitter<StoreWatchEvents> implements StoreChanges {
   private tree: FSWatcher | undefined;
   private readonly leaves = new Map<string, NodeWatcher>();
   private readonly pending = new Set<string>();

@@ -1,0 +1,54 @@
+import { resolve } from 'node:path';
+import { LOG_LEVELS, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
+import { FileStore } from './file-store.ts';
+import { DEFAULT_NAME_PATTERN, loadNamePattern } from './frame-name.ts';
+import type { Store } from './store.ts';
+
+const MiB = 1024 * 1024;
+
+/** Options shared by every receiver command that touches the store. */
+export const storeSpec = {
+  store: {
+    kind: 'path',
+    description: 'folder where frames are stored',
+    defaultText: '$STATE_DIRECTORY when systemd sets it',
+  },
+  'name-pattern': {
+    kind: 'string',
+    description: 'date-fns pattern (in UTC) for frame names below CAMERA/; the frame id is appended',
+    default: DEFAULT_NAME_PATTERN,
+  },
+  'log-level': { kind: 'string', description: `log level: ${LOG_LEVELS.join(', ')}`, default: 'info', choices: LOG_LEVELS },
+  help: { kind: 'boolean', description: 'show this help', default: false, flagOnly: true },
+} as const satisfies Spec;
+
+/** Options of the writing side (receive). */
+export const writeSpec = {
+  'min-free': { kind: 'size', description: 'refuse frames when the store has less free space than this', default: 512 * MiB },
+} as const satisfies Spec;
+
+/** The store folder: --store, else the first folder of systemd's StateDirectory=. */
+export function resolveStore(values: Values<typeof storeSpec>, env: NodeJS.ProcessEnv): string {
+  const store = values.store ?? env.STATE_DIRECTORY?.split(':')[0];
+  if (!store) throw new SurveillanceError('usage', 'no store folder: pass --store DIR or set SURVEILLANCE_STORE');
+  return store;
+}
+
+/**
+ * The one place that decides which store a command gets (a later `nats://` store is chosen
+ * here too). `minFree` given: opened for writing (folders made, leftovers of dead receivers
+ * cleared); absent: for reading only, and the store must exist.
+ */
+export async function openStore(
+  values: Values<typeof storeSpec> & { readonly 'min-free'?: number },
+  env: NodeJS.ProcessEnv,
+  mode: 'read' | 'write',
+): Promise<Store> {
+  // Absolute, so that printed paths can be pasted anywhere.
+  const root = resolve(resolveStore(values, env));
+  await loadNamePattern(values['name-pattern']);
+  const store = new FileStore({ root, namePattern: values['name-pattern'], minFreeBytes: values['min-free'] });
+  if (mode === 'write') return store.prepare();
+  if (!(await store.exists())) throw new SurveillanceError('not-found', `store ${root} does not exist or is not a folder`);
+  return store;
+}
