@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOptions } from '@surveillance/shared';
+import { formatBytes as fmt, loadOptions } from '@surveillance/shared';
 import { migrate } from '../packages/receiver/src/store/migrate.ts';
 import { natsSettings, natsSpec } from '../packages/receiver/src/store/nats/nats-options.ts';
 import { openNatsStore, type NatsStore } from '../packages/receiver/src/store/nats/nats-store.ts';
 import type { FrameIndex } from '../packages/receiver/src/store/store.ts';
 import { startNatsNode, type NatsServers } from './helpers/nats.ts';
-import { FIXTURE_JPEGS } from './helpers/store-fixture.ts';
+import { cli, ensureBuilt } from './helpers/review-cli.ts';
+import { FIXTURE_JPEGS, storeTempDir, writeStore, type Series } from './helpers/store-fixture.ts';
 import { needTools } from './helpers/tools.ts';
 
 /** Migration between stores: every frame arrives byte-identical, and running it again copies nothing. */
@@ -57,4 +60,38 @@ describe.skipIf(!hasNats)('migrate', () => {
       await Promise.all([a.close(), b.close(), c.close()]);
     }
   });
+
+  it('surveillance-receiver migrate: file store -> NATS -> file store gives identical frames; again copies nothing', async () => {
+    ensureBuilt();
+    const dir = storeTempDir('migrate-');
+    try {
+      // Across the spring clock change, two cameras.
+      const series: Series[] = [
+        { camera: 'front', from: new Date('2026-03-28T10:00:00.250Z'), to: new Date('2026-03-30T10:00:00Z'), everyMs: 3600_000 },
+        { camera: 'back-yard', from: new Date('2026-03-28T00:00:00Z'), to: new Date('2026-03-30T00:00:00Z'), everyMs: 4 * 3600_000 },
+      ];
+      const source = join(dir.path, 'source');
+      const back = join(dir.path, 'back');
+      const frames = writeStore(source, series);
+      const url = nats.url('cli');
+      const there = cli(['migrate', '--from', source, '--to', url]);
+      expect(there.stderr).toBe('');
+      expect(there.stdout).toBe(`${frames.length} frames copied (${fmt(frames.reduce((n, f) => n + f.bytes, 0))}), 0 already in ${url}\n`);
+      expect(cli(['migrate', '--from', source, '--to', url]).stdout).toBe(`0 frames copied (0 B), ${frames.length} already in ${url}\n`);
+      // The review commands read the NATS store as they read the folder.
+      const names = (store: string) => cli(['list', '--store', store, '--json', '--from', '2026-03-01', '--to', '2026-04-01']).stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { name: string }).name);
+      expect(names(url)).toEqual(frames.map((f) => f.name));
+      expect(cli(['migrate', '--from', url, '--to', back]).stdout).toMatch(new RegExp(`^${frames.length} frames copied`));
+      expect(names(back)).toEqual(frames.map((f) => f.name));
+      for (const f of frames) expect(sha(readFileSync(join(back, f.name)))).toBe(sha(readFileSync(join(source, f.name))));
+      const same = cli(['migrate', '--from', url, '--to', url]);
+      expect(same.status).toBe(64);
+      expect(same.stderr).toMatch(/same store/);
+      const missing = cli(['migrate', '--from', nats.url('nothing-here'), '--to', back]);
+      expect(missing.stderr).toMatch(/does not exist/);
+    } finally {
+      dir.remove();
+    }
+  });
 });
+

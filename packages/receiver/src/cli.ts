@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   export: () => import('./review/export.ts'),
   prune: () => import('./review/prune.ts'),
   serve: () => import('./gallery/serve.ts'),
+  migrate: () => import('./review/migrate.ts'),
 };
 
 const argv = process.argv.slice(2);
@@ -29,5 +30,10 @@ await runMain('surveillance-receiver', async () => {
   const load = named ? COMMANDS[named] : COMMANDS.receive;
   if (!load) throw new SurveillanceError('usage', `unknown command ${JSON.stringify(named)}; commands: ${Object.keys(COMMANDS).join(', ')}`);
   const command = await load();
-  return command.run(named ? argv.slice(1) : argv);
+  try {
+    return await command.run(named ? argv.slice(1) : argv);
+  } finally {
+    const { closeStores } = await import('./store/store-options.ts');
+    await closeStores();
+  }
 });

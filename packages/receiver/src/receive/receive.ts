@@ -1,7 +1,8 @@
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { createLineLogger, EXIT, formatHelp, loadOptions, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import { createLineLogger, EXIT, formatHelp, loadOptions, SurveillanceError, type Logger, type LogLevel, type Values } from '@surveillance/shared';
 import { openStore } from '../store/store-options.ts';
+import type { Store } from '../store/store.ts';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
 import { receiveSpec } from './receive-options.ts';
 
@@ -50,6 +51,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
   const level = values['log-level'] as LogLevel;
   const store = await openStore(values, env, 'write');
+  try {
+    return await receive(values, env, level, store);
+  } finally {
+    // A NATS store holds a connection open: the process would never exit with it.
+    await store.close();
+  }
+}
+
+async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEnv, level: LogLevel, store: Store): Promise<number | void> {
   const connection = (log: Logger, peer: string): ConnectionOptions => ({
     store,
     log,

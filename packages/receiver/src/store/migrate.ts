@@ -45,9 +45,12 @@ async function copyOne(from: FrameIndex, to: FrameSink, frame: FrameEntry, resul
   try {
     for await (const chunk of data.stream()) writer.write(chunk as Buffer);
     const stored = await writer.commit({ camera: frame.camera, time: frame.time, id: frame.id });
-    if (stored.duplicate) result.duplicates++;
-    else result.copied++;
-    result.bytes += writer.bytes;
+    if (stored.duplicate) {
+      result.duplicates++;
+    } else {
+      result.copied++;
+      result.bytes += writer.bytes;
+    }
   } catch (e) {
     writer.abort();
     throw e;

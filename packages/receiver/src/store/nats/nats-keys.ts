@@ -1,4 +1,4 @@
-import { frameName, parseFrameName } from '../../frame-name.ts';
+import { frameName, parseFrameName } from '../frame-name.ts';
 import type { FrameEntry } from '../store.ts';
 
 /**

@@ -1,16 +1,15 @@
 import { EventEmitter } from 'node:events';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { checkCameraName, SurveillanceError } from '@surveillance/shared';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { frameName, parseFrameName } from '../../frame-name.ts';
-import { localDate } from '../../review/time-range.ts';
-import { localMidnightsIn } from '../../review/store-index.ts';
-import type { FrameData, FrameEntry, FrameMeta, FrameQuery, FrameWriter, StoreChanges, Store, StoredFrame } from '../store.ts';
+import { localMidnightsIn } from '../file-index.ts';
+import { forgetThumbnails, userCacheDir } from '../file-layout.ts';
+import { DEFAULT_NAME_PATTERN, frameName, readFrameName } from '../frame-name.ts';
+import { localDate } from '../local-date.ts';
+import type { FrameData, FrameEntry, FrameMeta, FrameQuery, FrameWriter, RemoveOutcome, StoreChanges, Store, StoredFrame } from '../store.ts';
 import { dayFilter, dayKey, dayKeyFilter, frameKey, parseDayKey, parseFrameKey, utcDay } from './nats-keys.ts';
 import type { NatsSettings } from './nats-options.ts';
 
@@ -326,14 +325,16 @@ export class NatsStore implements Store {
   }
 
   parseName(text: string): FrameEntry | undefined {
-    const parsed = parseFrameName(text);
-    if (!parsed || checkCameraName(parsed.camera) !== undefined || frameName(parsed.camera, parsed.time, parsed.id) !== text) return undefined;
-    return { ...parsed, name: text };
+    return readFrameName(text, DEFAULT_NAME_PATTERN);
+  }
+
+  locate(name: string): string {
+    return `${this.location}/${name}`;
   }
 
   async open(name: string): Promise<FrameData | undefined> {
     const entry = this.parseName(name);
-    if (!entry) return undefined;
+    if (!entry || entry.name !== name) return undefined;
     let info;
     try {
       info = await this.objects.info(name);
@@ -359,8 +360,12 @@ export class NatsStore implements Store {
     };
   }
 
-  async remove(frames: readonly FrameEntry[]): Promise<void> {
+  async remove(frames: readonly FrameEntry[], options: { dryRun?: boolean } = {}): Promise<RemoveOutcome> {
     const days = new Map<string, [string, string]>();
+    for (const f of frames) days.set(`${f.camera}/${utcDay(f.time)}`, [f.camera, utcDay(f.time)]);
+    if (options.dryRun) return { removed: frames.length, emptied: 0, failed: [] };
+    const outcome: RemoveOutcome = { removed: 0, emptied: 0, failed: [] };
+    const gone: string[] = [];
     await inParallel(frames, async (f) => {
       try {
         const info = await this.objects.info(f.name);
@@ -374,12 +379,16 @@ export class NatsStore implements Store {
         const entry = await this.index.get(frameKey(f));
         if (entry?.operation === 'PUT') await this.index.delete(frameKey(f), { previousSeq: entry.revision });
       } catch (e) {
-        throw failed(`cannot remove ${f.name} from ${this.location}`, e);
+        outcome.failed.push({ name: f.name, reason: failed('remove', e).message });
+        return;
       }
-      const day = utcDay(f.time);
-      days.set(`${f.camera}/${day}`, [f.camera, day]);
+      outcome.removed++;
+      gone.push(f.name);
     });
-    for (const [camera, day] of days.values()) await this.dropDayIfEmpty(camera, day);
+    for (const [camera, day] of days.values()) if (await this.dropDayIfEmpty(camera, day)) outcome.emptied++;
+    // This user's thumbnails of them go too.
+    forgetThumbnails(this.cacheDir(process.env), gone);
+    return outcome;
   }
 
   /**
@@ -387,15 +396,16 @@ export class NatsStore implements Store {
    * receiver storing a frame of that day meanwhile: the mark is deleted only at the revision
    * read before listing, and the purge spares every message newer than the listing.
    */
-  private async dropDayIfEmpty(camera: string, day: string): Promise<void> {
+  private async dropDayIfEmpty(camera: string, day: string): Promise<boolean> {
     try {
       const mark = await this.index.get(dayKey(camera, day));
       const lastSeq = (await this.jsm.streams.info(this.indexStream)).state.last_seq;
-      if ((await this.keys(dayFilter(camera, day))).length > 0) return;
+      if ((await this.keys(dayFilter(camera, day))).length > 0) return false;
       await this.jsm.streams.purge(this.indexStream, { filter: `$KV.${this.settings.address.bucket}${INDEX_SUFFIX}.${dayFilter(camera, day)}`, seq: lastSeq + 1 });
       if (mark && mark.operation === 'PUT') await this.index.delete(dayKey(camera, day), { previousSeq: mark.revision });
+      return true;
     } catch (e) {
-      if (isWrongLastSequence(e)) return; // a frame of that day came in: the mark stays
+      if (isWrongLastSequence(e)) return false; // a frame of that day came in: the mark stays
       throw failed(`cannot tidy the index of ${this.location}`, e);
     }
   }
@@ -413,8 +423,7 @@ export class NatsStore implements Store {
   }
 
   cacheDir(env: NodeJS.ProcessEnv): string {
-    const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-    return join(base, 'surveillance', this.location.replace(/[^A-Za-z0-9.-]+/g, '_'));
+    return userCacheDir(this.location, env);
   }
 
   async watch(): Promise<StoreChanges> {
