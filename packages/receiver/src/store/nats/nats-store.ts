@@ -216,7 +216,9 @@ export class NatsStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+    // close, not drain: every write was awaited already, and a drain waits for ever while the
+    // cluster is unreachable (the client keeps reconnecting).
+    if (!this.nc.isClosed()) await this.nc.close();
   }
 
   private async keys(filter: string): Promise<string[]> {
