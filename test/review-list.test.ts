@@ -193,7 +193,7 @@ describe('bad input', () => {
     [['stats', '--gap', '0'], 64, `${P}: usage: option gap (from --gap): "0" is not valid: must be at least 1s`],
     [['show', '--camera', '.incoming'], 66, `${P}: not-found: no camera ".incoming" in store STORE; cameras: back-yard, front`],
     [['show', '--path', '--json'], 64, `${P}: usage: options --path and --json cannot be combined`],
-    [['frobnicate'], 64, `${P}: usage: unknown command "frobnicate"; commands: receive, list, stats, show, open, export, prune, serve`],
+    [['frobnicate'], 64, `${P}: usage: unknown command "frobnicate"; commands: receive, list, stats, show, open, export, prune, serve, migrate`],
   ])('%j exits %i', (args, status, message) => {
     const r = cli([...args, ...(args[0] === 'frobnicate' ? [] : ['--store', store])]);
     expect(r).toEqual({ status, stdout: '', stderr: `${message.replace('STORE', store)}\n` });
