@@ -20,7 +20,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8' };
 
 /** A real ~300 KB JPEG: ffmpeg's test pattern at 1080p, topped up with an APP segment if needed. */
-function frame300k(dir) {
+export function frame300k(dir) {
   const path = join(dir, 'frame.jpg');
   execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=1', '-frames:v', '1', '-q:v', '3', '-y', path]);
   let jpeg = readFileSync(path);
