@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { loadLineFormatter, stopSignal, SurveillanceError, type Spec } from '@surveillance/shared';
+import { listenError, loadLineFormatter, stopSignal, SurveillanceError, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
@@ -61,8 +61,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     url = await gallery.listen(host, port);
   } catch (e) {
     await gallery.close();
-    const err = e as NodeJS.ErrnoException;
-    throw new SurveillanceError('usage', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: e });
+    throw listenError(values.listen, e);
   }
   // The one line on stdout: where to point a browser (never with the token in it).
   process.stdout.write(`Gallery of ${root} at ${url}\n`);

@@ -15,7 +15,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fsErrorCode, fsyncPath, isErrnoError, SurveillanceError } from '@surveillance/shared';
+import { fsError, fsyncPath, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
 import { DEFAULT_NAME_PATTERN, frameName, readFrameName } from './frame-name.ts';
@@ -56,8 +56,7 @@ export interface FileStoreOptions {
 
 /** A file-system error as `store-full` or `store-failed`; anything else is a bug and stays one. */
 function storeError(what: string, e: unknown): Error {
-  if (!isErrnoError(e)) return e instanceof Error ? e : new Error(String(e));
-  return new SurveillanceError(fsErrorCode(e, 'store'), `${what}: ${e.code} ${e.message}`, { cause: e });
+  return fsError(what, e, 'store');
 }
 
 let tempCounter = 0;
