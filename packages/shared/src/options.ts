@@ -246,27 +246,33 @@ export function loadCommand<S extends Spec & { help: OptionSpec<'boolean'> }>(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
   help: string,
-  options: { positionals?: boolean } = {},
+  options: { positionals?: boolean; shown?: readonly (keyof S & string)[] } = {},
 ): Loaded<S> | undefined {
   const loaded = loadOptions(spec, argv, env);
   if ((loaded.values as Record<string, unknown>).help) {
-    process.stdout.write(formatHelp(help, spec));
+    process.stdout.write(formatHelp(help, spec, options.shown));
     return undefined;
   }
   if (!options.positionals && loaded.positionals.length > 0) throw usage(`unexpected argument ${JSON.stringify(loaded.positionals[0])}; see --help`);
   return loaded;
 }
 
-/** --help text: usage lines, then every option with its environment name and default. */
-export function formatHelp(usageText: string, spec: Spec): string {
-  const rows = Object.entries(spec).map(([name, s]) => {
+/**
+ * --help text: usage lines, then each option with its environment name and default: every
+ * option of `spec`, or only those `shown` (the ones that apply to this command, when several
+ * commands share one spec so that one config file serves them all).
+ */
+export function formatHelp(usageText: string, spec: Spec, shown?: readonly string[]): string {
+  const entries = Object.entries(spec).filter(([name]) => shown === undefined || shown.includes(name) || name === 'help');
+  const rows = entries.map(([name, s]) => {
     const flag = `--${name}${s.kind === 'boolean' ? '' : ` ${s.kind.toUpperCase()}`}`;
     const def = s.defaultText ?? (s.default === undefined || s.default === false ? '' : formatDefault(s));
     const env = s.flagOnly ? '' : `  [${envName(name)}]`;
     return `  ${flag.padEnd(28)} ${s.description}${def ? ` (default: ${def})` : ''}${env}`;
   });
   rows.push(`  ${'--config PATH'.padEnd(28)} JSON file of option names to values  [${envName('config')}]`);
-  return `${usageText.trimEnd()}\n\nOptions (flag, then environment variable; a config file uses the flag's name):\n${rows.join('\n')}\n`;
+  const others = shown === undefined ? '' : '\nThe other commands\' options are accepted too (one config file serves them all) and change nothing here.\n';
+  return `${usageText.trimEnd()}\n\nOptions (flag, then environment variable; a config file uses the flag's name):\n${rows.join('\n')}\n${others}`;
 }
 
 function formatDefault(s: OptionSpec): string {
