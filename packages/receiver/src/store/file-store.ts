@@ -1,7 +1,6 @@
 import {
   closeSync,
   createReadStream,
-  fsyncSync,
   futimesSync,
   linkSync,
   mkdirSync,
@@ -15,7 +14,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fsError, fsyncPath, SurveillanceError } from '@surveillance/shared';
+import { fsError, fsyncFd, fsyncPath, GroupSync, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
 import { DEFAULT_NAME_PATTERN, frameName, readFrameName } from './frame-name.ts';
@@ -74,6 +73,7 @@ export class FileStore implements Store {
   private readonly incoming: string;
   /** Folders known to exist, so that mkdir and its fsyncs run once per folder. */
   private readonly folders = new Set<string>();
+  private readonly folderSync = new GroupSync();
 
   constructor(options: FileStoreOptions) {
     this.root = options.root;
@@ -260,15 +260,16 @@ export class FileStore implements Store {
   }
 
   /** @internal Links a finished temporary file to its final name. */
-  place(tempPath: string, meta: FrameMeta): StoredFrame {
+  async place(tempPath: string, meta: FrameMeta): Promise<StoredFrame> {
     const name = frameName(meta.camera, meta.time, meta.id, this.namePattern);
     const path = join(this.root, name);
     const folder = dirname(path);
     try {
       const duplicate = !this.link(tempPath, path, folder);
       // Synced for a DUP too: the receiver that linked the first copy may not have synced the
-      // folder yet, and a DUP lets the sender delete its copy as much as an OK does.
-      fsyncPath(folder);
+      // folder yet, and a DUP lets the sender delete its copy as much as an OK does. Frames that
+      // arrive together (a listener with many cameras) share one folder fsync (group-sync.ts).
+      await this.folderSync.sync(folder);
       return { name, duplicate };
     } catch (e) {
       throw storeError(`cannot store ${name}`, e);
@@ -336,7 +337,7 @@ class FileFrameWriter implements FrameWriter {
   async commit(meta: FrameMeta): Promise<StoredFrame> {
     try {
       futimesSync(this.fd, meta.time, meta.time);
-      fsyncSync(this.fd);
+      await fsyncFd(this.fd);
       closeSync(this.fd);
       this.closed = true;
     } catch (e) {
