@@ -23,6 +23,9 @@ export type ErrorCode =
   // Sender side: the receiver cannot be reached or answered something we do not understand.
   | 'unreachable'
   | 'bad-reply'
+  // An address to listen on is taken (another program listens there), not of this machine, or
+  // its host name does not resolve: nothing the command line can fix by itself, so not `usage`.
+  | 'unavailable'
   // The TLS handshake failed or the peer's identity was refused (a wrong or unknown key).
   | 'auth'
   // A file the user named cannot be read.

@@ -111,6 +111,7 @@ async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEn
   }
   if (values.listen || fd !== undefined) {
     const { serve } = await import('./listener.ts');
+    store.manyWriters?.();
     return serve({
       secure: keysDir === undefined ? undefined : (socket, log, peer) => secure(gates(log))!(socket, log, peer),
       keyed: keysDir !== undefined,
