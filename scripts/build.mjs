@@ -20,7 +20,8 @@ const programs = {
   // Named entry points: the outputs are dist/cli.js and dist/listener.js wherever the sources sit.
   // file-watch: the store's watcher (chokidar) is reached from FileStore, which the
   // per-connection path holds; it stays an import of the ES module output there.
-  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts' }, cjs: 'src/entry.ts' },
+  // open-nats: the NATS store (and its client), for --store nats:// only.
+  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: 'src/entry.ts' },
   sender: { esm: { cli: 'src/cli.ts' } },
 };
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(programs);
@@ -41,7 +42,7 @@ const common = {
 const esmOutputs = {
   name: 'esm-outputs',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(cli|listener|file-watch)\.ts$/ }, (a) => ({ path: a.path.replace(/\.ts$/, '.js'), external: true }));
+    b.onResolve({ filter: /^\.\/(nats\/)?(cli|listener|file-watch|open-nats)\.ts$/ }, (a) => ({ path: a.path.replace(/^\.\/nats\//, './').replace(/\.ts$/, '.js'), external: true }));
     b.onResolve({ filter: /^(date-fns\/|@date-fns\/)/ }, (a) => ({ path: a.path, external: true }));
   },
 };

@@ -23,6 +23,14 @@ Usage: scripts/install-receiver-units.sh [options]
   --root DIR             install into DIR as if it were / (an image, or a test); nothing is
                          started or reloaded
   --node PATH            the node binary the command runs (default: node on PATH)
+  --store nats://[USER@]HOST:PORT[,HOST:PORT...]/BUCKET
+                         store frames in a NATS JetStream cluster instead of the state
+                         folder (README "More than one machine"); HOSTs must be IP addresses,
+                         which the units then allow (and nothing else)
+  --nats-replicas N      copies JetStream keeps of each frame (3 in a cluster; default 1)
+  --nats-password-file FILE, --nats-creds FILE, --nats-ca FILE
+                         copied to the options folder (0600) and given to the units as
+                         systemd credentials (LoadCredential=), never in argv or environment
   --no-start             install and enable, but do not (re)start the socket now
   --notify               also enable surveillance-notify.service (MQTT / Home Assistant,
                          webhook, ntfy; options in notify.env, secrets in notify.d/)
@@ -39,6 +47,7 @@ fail() {
 }
 
 SCOPE=system MODE=inetd PORT=4444 ADDRESS='' DRY=0 ROOT='' NODE='' START=1 NOTIFY=0 OPEN=0
+NATS_STORE='' NATS_REPLICAS='' NATS_PASSWORD='' NATS_CREDS='' NATS_CA=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --user) SCOPE=user ;;
@@ -46,9 +55,14 @@ while [ $# -gt 0 ]; do
     --no-start) START=0 ;;
     --open) OPEN=1 ;;
     --notify) NOTIFY=1 ;;
-    --mode | --port | --address | --root | --node)
+    --mode | --port | --address | --root | --node | --store | --nats-replicas | --nats-password-file | --nats-creds | --nats-ca)
       [ $# -ge 2 ] && [ -n "$2" ] || fail "option $1 needs a value"
       case "$1" in
+        --store) NATS_STORE=$2 ;;
+        --nats-replicas) NATS_REPLICAS=$2 ;;
+        --nats-password-file) NATS_PASSWORD=$2 ;;
+        --nats-creds) NATS_CREDS=$2 ;;
+        --nats-ca) NATS_CA=$2 ;;
         --mode) MODE=$2 ;;
         --port) PORT=$2 ;;
         --address) ADDRESS=$2 ;;
@@ -79,6 +93,24 @@ if [ -n "$ADDRESS" ]; then
   fi
 else
   LISTEN=$PORT
+fi
+NATS_IPS=''
+if [ -n "$NATS_STORE" ]; then
+  # The receiver checks the whole address when it starts; here only what the units need.
+  [[ "$NATS_STORE" =~ ^(nats|tls)://([A-Za-z0-9._-]+@)?([^/@]+)/[A-Za-z0-9_-]+$ ]] || fail "--store must be nats://[USER@]HOST:PORT[,HOST:PORT...]/BUCKET (no password in it); got '$NATS_STORE'"
+  IFS=, read -ra NATS_HOSTS <<<"${BASH_REMATCH[3]}"
+  for h in "${NATS_HOSTS[@]}"; do
+    if [[ "$h" =~ ^([0-9]{1,3}(\.[0-9]{1,3}){3}):[0-9]{1,5}$ ]] || [[ "$h" =~ ^\[([0-9a-fA-F:.]+)\]:[0-9]{1,5}$ ]]; then
+      NATS_IPS="$NATS_IPS ${BASH_REMATCH[1]}"
+    else
+      fail "--store: '$h' is not IP:PORT; the units allow the cluster by address (IPAddressAllow=), so name its servers by IP"
+    fi
+  done
+  if [[ "$NATS_STORE" =~ ^[a-z]+://[A-Za-z0-9._-]+@ ]] && [ -z "$NATS_PASSWORD" ]; then fail "--store names a user: give its password with --nats-password-file FILE"; fi
+  if [ -n "$NATS_REPLICAS" ]; then [[ "$NATS_REPLICAS" =~ ^[1-5]$ ]] || fail "--nats-replicas must be 1 to 5; got '$NATS_REPLICAS'"; fi
+  for f in "$NATS_PASSWORD" "$NATS_CREDS" "$NATS_CA"; do [ -z "$f" ] || [ -r "$f" ] || fail "$f cannot be read"; done
+elif [ -n "$NATS_REPLICAS$NATS_PASSWORD$NATS_CREDS$NATS_CA" ]; then
+  fail "--nats-* options need --store nats://..."
 fi
 [ "$SCOPE" = user ] || [ -n "$ROOT" ] || [ "$DRY" = 1 ] || [ "$(id -u)" = 0 ] || fail "system units need root; use --user, --root DIR or --dry-run"
 
@@ -275,6 +307,33 @@ fi
 # The notifier's credentials folder (LoadCredential=notify:...): only root reads it; systemd
 # hands each file to the service. It must exist, or the unit does not start.
 run mkdir -p -m 0700 "$ROOT$CONF_DIR/notify.d"
+# A NATS store: the receivers and prune get the address, the secrets as credentials, and the
+# network they need to reach the cluster, which the units otherwise deny.
+nats_dropin() {
+  echo "# Installed by $REPO/scripts/install-receiver-units.sh --store: the store is a NATS cluster."
+  echo "[Service]"
+  echo "Environment=SURVEILLANCE_STORE=$NATS_STORE"
+  [ -z "$NATS_REPLICAS" ] || echo "Environment=SURVEILLANCE_NATS_REPLICAS=$NATS_REPLICAS"
+  [ -z "$NATS_PASSWORD" ] || echo "LoadCredential=nats-password:$CONF_DIR/nats-password"
+  [ -z "$NATS_CREDS" ] || echo "LoadCredential=nats.creds:$CONF_DIR/nats.creds"
+  [ -z "$NATS_CA" ] || echo "Environment=SURVEILLANCE_NATS_CA=$CONF_DIR/nats-ca.pem"
+  echo "PrivateNetwork=no"
+  echo "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"
+  echo "IPAddressAllow=${NATS_IPS# }"
+}
+if [ -n "$NATS_STORE" ]; then
+  # Copied with install, not put: a dry run must not print a secret.
+  [ -z "$NATS_PASSWORD" ] || run install -D -m 0600 "$NATS_PASSWORD" "$ROOT$CONF_DIR/nats-password"
+  [ -z "$NATS_CREDS" ] || run install -D -m 0600 "$NATS_CREDS" "$ROOT$CONF_DIR/nats.creds"
+  [ -z "$NATS_CA" ] || run install -D -m 0644 "$NATS_CA" "$ROOT$CONF_DIR/nats-ca.pem"
+  for unit in surveillance@.service surveillance-listener.service surveillance-prune.service; do
+    nats_dropin | put "$ROOT$UNIT_DIR/$unit.d/nats.conf" 0644
+  done
+else
+  for unit in surveillance@.service surveillance-listener.service surveillance-prune.service; do
+    [ ! -e "$ROOT$UNIT_DIR/$unit.d/nats.conf" ] || run rm -f "$ROOT$UNIT_DIR/$unit.d/nats.conf"
+  done
+fi
 enable_socket
 enable_unit surveillance-prune.timer timers.target.wants
 [ "$NOTIFY" = 0 ] || enable_unit surveillance-notify.service default.target.wants

@@ -121,14 +121,16 @@ describe('serve: options that stop it from starting', () => {
     expect(result.stdout).toBe('');
   });
 
-  it('a port already in use: exit 64 naming it', async () => {
+  it('a port already in use: exit 69 (unavailable) naming it, said once, with a hint', async () => {
     const blocker = createServer();
     const port = await freePort();
     await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
     try {
       const result = await serve(['--store', dir.path, '--listen', `127.0.0.1:${port}`]);
-      expect(result.stderr).toContain(`surveillance-receiver: usage: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
-      expect(result.code).toBe(64);
+      expect(result.stderr).toBe(
+        `surveillance-receiver: unavailable: cannot listen on 127.0.0.1:${port}: the address is in use: another receiver or program listens there (see which: ss -ltnp 'sport = :${port}'), or choose another port\n`,
+      );
+      expect(result.code).toBe(69);
     } finally {
       blocker.close();
     }

@@ -207,7 +207,7 @@ describe.skipIf(!needTools('systemd-socket-activate'))('receiver store failures'
     try {
       const { lines } = await exchange(receiver.port, [baseline]);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^ERR - store-failed cannot store 127\.0\.0\.1\/.*\.jpg: ENOTDIR: not a directory$/);
+      expect(lines[0]).toMatch(/^ERR - store-failed cannot store 127\.0\.0\.1\/.*\.jpg: .*\/127\.0\.0\.1 is a file, not a folder$/);
       await waitFor(() => exitCodes(receiver).length === 1, 'the connection to exit');
       expect(exitCodes(receiver)).toEqual([1]);
       expect(incoming(dir.path)).toEqual([]);
@@ -242,9 +242,9 @@ describe.skipIf(!needTools('systemd-socket-activate'))('receiver store failures'
     try {
       const { lines } = await exchange(receiver.port, [baseline]);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^ERR - store-failed receiver cannot start: cannot create the store at .*\/file\/store: ENOTDIR: not a directory$/);
+      expect(lines[0]).toMatch(/^ERR - store-failed receiver cannot start: cannot create the store at (.*)\/file\/store: \1\/file is a file, not a folder$/);
       await waitFor(() => /store-failed: cannot create the store/.test(receiver.stderr()), 'the error message');
-      expect(receiver.stderr()).toMatch(/surveillance-receiver: store-failed: cannot create the store at .*\/file\/store: ENOTDIR/);
+      expect(receiver.stderr()).toMatch(/surveillance-receiver: store-failed: cannot create the store at (.*)\/file\/store: \1\/file is a file, not a folder\n/);
     } finally {
       await receiver.stop();
       dir.remove();

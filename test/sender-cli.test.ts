@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, FIXTURES, freePort, SENDER_BIN, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
@@ -26,13 +26,36 @@ describe('surveillance-sender command line', () => {
     for (const c of ['watch', 'once', 'send', 'status']) expect(r.stdout).toContain(`  ${c}`);
   });
 
-  it.each(['watch', 'once', 'send', 'status'])('%s --help lists every option with its environment name', (command) => {
+  const optionsIn = (help: string) => [...help.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]);
+  const DELIVERY = ['file', 'to', 'timeout', 'key', 'spool', 'spool-max-bytes', 'spool-max-files', 'camera', 'heartbeat', 'retry-min', 'retry-max', 'linger'];
+  const DETECTOR = ['threshold', 'noise', 'mask', 'analysis-width'];
+  const LOG = ['log-level', 'log-format'];
+  const WATCHER = ['interval', 'min-gap', 'stale-after', 'timer-only', 'poll', 'poll-interval'];
+  it.each([
+    ['send', ['to', 'timeout', 'key', 'camera', 'time']],
+    ['status', ['to', 'timeout', 'key', 'spool', 'spool-max-bytes', 'spool-max-files', 'json']],
+    ['once', [...DELIVERY, ...DETECTOR, ...LOG]],
+    ['watch', [...DELIVERY, ...WATCHER, ...DETECTOR, ...LOG]],
+  ])('%s --help lists the options it reads, and only those, with their environment names', (command, reads) => {
     const r = sender([command, '--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Usage: surveillance-sender ${command}`));
-    expect(r.stdout).toContain('--spool-max-bytes SIZE');
+    expect(optionsIn(r.stdout).sort()).toEqual([...reads, 'help', 'config'].sort());
     expect(r.stdout).toContain('[SURVEILLANCE_TO]');
-    expect(r.stdout).toContain('--threshold NUMBER'); // the detector's options are merged in
+    expect(r.stdout).toContain("The other commands' options are accepted too (one config file serves them all) and change nothing here.");
+  });
+
+  it.each(['watch', 'once', 'status'])('%s --help says --spool is required outside systemd', (command) => {
+    const r = sender([command, '--help']);
+    expect(r.stdout).toMatch(new RegExp(`^Usage: surveillance-sender ${command} .*--spool DIR(?! *\\])`));
+    expect(r.stdout).toContain('--spool may be left out only under systemd, whose StateDirectory= sets $STATE_DIRECTORY.');
+    expect(r.stdout).toContain('required, unless systemd sets $STATE_DIRECTORY');
+  });
+
+  it('send --help says where the capture time comes from and offers --time now', () => {
+    const r = sender(['send', '--help']);
+    expect(r.stdout).toContain('--time now stores it as captured when');
+    expect(r.stdout).toMatch(/--time STRING +the capture time of each file: its modification time \(mtime\) or the time of sending \(now\) \(default: mtime\)/);
   });
 
   const good = ['--file', '/nonexistent/monitor.jpg', '--to', '127.0.0.1:9', '--spool', '/nonexistent/spool', '--camera', 'front'];
@@ -95,7 +118,7 @@ describe.skipIf(!needTools('systemd-socket-activate'))('surveillance-sender send
     const r = sender(['send', '--to', `127.0.0.1:${receiver.port}`, '--camera', 'porch', JPEG, join(tmp.path, 'missing.jpg'), PNG, OTHER_JPEG]);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatch(new RegExp(`^${JPEG}: OK porch/\\d{4}-\\d{2}-\\d{2}/\\d{8}T\\d{6}\\.\\d{3}Z_[0-9a-f]{16}\\.jpg$`));
+    expect(lines[0]).toMatch(new RegExp(`^${JPEG}: OK porch/\\d{4}-\\d{2}-\\d{2}/\\d{8}T\\d{6}\\.\\d{3}Z_[0-9a-f]{16}\\.jpg \\(capture time: the file's modification time; --time now uses the time of sending\\)$`));
     expect(lines[1]).toBe(`${join(tmp.path, 'missing.jpg')}: ERR not-found cannot read: ENOENT`);
     expect(lines[2]).toBe(`${PNG}: ERR bad-jpeg not a JPEG: a PNG image (only JPEG is accepted)`);
     expect(lines[3]).toMatch(new RegExp(`^${OTHER_JPEG}: OK porch/`));
@@ -122,6 +145,30 @@ describe.skipIf(!needTools('systemd-socket-activate'))('surveillance-sender send
     expect(second.stdout).toBe(first.stdout.replace(': OK ', ': DUP '));
     expect(second.status).toBe(0);
     expect(storedFrames(store).filter((f) => f.startsWith('again/'))).toHaveLength(1);
+  });
+
+  it("takes the file's modification time as capture time, or with --time now the time of sending, and says which", () => {
+    const old = join(tmp.path, 'old.jpg');
+    copyFileSync(OTHER_JPEG, old);
+    // A month old: within the receiver's --max-frame-age, and clearly not the time of sending.
+    const taken = new Date(Math.floor(Date.now() / 1000 - 30 * 86_400) * 1000 + 789);
+    const iso = taken.toISOString();
+    const stamp = `${iso.slice(0, 10)}/${iso.slice(0, 19).replace(/[-:]/g, '')}\\.789Z`;
+    utimesSync(old, taken, taken);
+    const byMtime = sender(['send', '--to', `127.0.0.1:${receiver.port}`, '--camera', 'timed', old]);
+    expect(byMtime.stdout).toMatch(
+      new RegExp(`^${old}: OK timed/${stamp}_[0-9a-f]{16}\\.jpg \\(capture time: the file's modification time; --time now uses the time of sending\\)\\n$`),
+    );
+    const fresh = join(tmp.path, 'fresh.jpg');
+    copyFileSync(JPEG, fresh);
+    utimesSync(fresh, taken, taken);
+    const byNow = sender(['send', '--to', `127.0.0.1:${receiver.port}`, '--camera', 'timed', '--time', 'now', fresh]);
+    expect(byNow.stdout).toMatch(new RegExp(`^${fresh}: OK timed/\\S+\\.jpg \\(capture time: the time of sending\\)\\n$`));
+    expect(byNow.stdout).not.toContain(iso.slice(0, 19).replace(/[-:]/g, ''));
+    expect(byNow.status).toBe(0);
+    const bad = sender(['send', '--to', `127.0.0.1:${receiver.port}`, '--time', 'ctime', fresh]);
+    expect(bad.stderr).toBe('surveillance-sender: usage: option time (from --time): "ctime" is not valid: choose one of mtime, now\n');
+    expect(bad.status).toBe(64);
   });
 
   it('reports a receiver that refuses the connection, for every file, and exits 69', async () => {

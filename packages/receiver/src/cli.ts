@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: () => import('./gallery/serve.ts'),
   camera: () => import('./keys/camera-command.ts'),
   notify: () => import('./notify/notify-command.ts'),
+  migrate: () => import('./review/migrate.ts'),
 };
 
 const argv = process.argv.slice(2);
@@ -32,5 +33,10 @@ await runMain('surveillance-receiver', async () => {
   const load = named ? COMMANDS[named] : COMMANDS.receive;
   if (!load) throw new SurveillanceError('usage', unknownCommand(named!, Object.keys(COMMANDS)));
   const command = await load();
-  return command.run(named ? argv.slice(1) : argv);
+  try {
+    return await command.run(named ? argv.slice(1) : argv);
+  } finally {
+    const { closeStores } = await import('./store/store-options.ts');
+    await closeStores();
+  }
 });

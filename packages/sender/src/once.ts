@@ -3,7 +3,7 @@ import { readCompleteFrame } from './monitor-file.ts';
 import { openPipeline } from './pipeline.ts';
 import { loadCommand } from './sender-command.ts';
 
-const HELP = `Usage: surveillance-sender once --file PATH --to HOST:PORT [--spool DIR] [--camera NAME] [options]
+const HELP = `Usage: surveillance-sender once --file PATH --to HOST:PORT --spool DIR [--camera NAME] [options]\n\n--spool may be left out only under systemd, whose StateDirectory= sets $STATE_DIRECTORY.
 
 Looks at the picture once: when it differs from the last frame kept (SPOOL/reference.jpg), or
 a heartbeat is due, spools it. Then delivers everything spooled and exits, for a systemd timer.
@@ -14,7 +14,7 @@ everything, the status of the error (69 unreachable, 75 store-full, ...), and th
 spooled for the next run. A picture that is never a whole JPEG is an error (65).`;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const loaded = loadCommand(argv, env, HELP);
+  const loaded = loadCommand('once', argv, env, HELP);
   if (!loaded) return 0;
   const { values } = loaded;
   const { file, log, spool, chooser, delivery } = await openPipeline(values, env);

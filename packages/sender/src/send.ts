@@ -4,23 +4,27 @@ import { describeBytes, EXIT, isBug, scanJpeg, SurveillanceError, type Ack, type
 import { ReceiverConnection, type OutgoingFrame } from './receiver-client.ts';
 import { cameraOfKey, loadCameraKey } from './camera-key.ts';
 import { resolveCamera } from './camera-name.ts';
+import { captureTimeNote, type CaptureTime } from './capture-time.ts';
 import { loadCommand, required } from './sender-command.ts';
 
-const HELP = `Usage: surveillance-sender send --to HOST:PORT [--camera NAME] FILE...
+const HELP = `Usage: surveillance-sender send --to HOST:PORT [--camera NAME] [--time mtime|now] FILE...
 
 Delivers JPEG files now, as framed frames over one connection, and prints one line per file
-on stdout: "FILE: OK|DUP STORED-NAME" or "FILE: ERR CODE REASON". A file's id is a hash of its
-bytes and its capture time its modification time, so sending a file again answers DUP instead
-of storing a second copy. A missing or non-JPEG file is reported and the others still go.
+on stdout: "FILE: OK|DUP STORED-NAME (capture time: ...)" or "FILE: ERR CODE REASON". A file's
+id is a hash of its bytes and its capture time, by default, its modification time, so sending
+a file again answers DUP instead of storing a second copy. A file just copied or checked out
+has the time of that, and sorts there among the frames: --time now stores it as captured when
+it is sent. A missing or non-JPEG file is reported and the others still go.
 Exit status: 0 when every file was acknowledged; 69 when the receiver could not be reached;
 1 when it refused a frame; 65 when only input files were bad. Nothing is spooled.`;
 
 /** Reads and checks one file; the frame's id is its content's hash, stable across resends. */
-function loadFrame(file: string, camera: string): OutgoingFrame {
+function loadFrame(file: string, camera: string, timeMode: CaptureTime): OutgoingFrame {
   let bytes: Buffer;
   let time: Date;
   try {
-    time = statSync(file).mtime;
+    const mtime = statSync(file).mtime;
+    time = timeMode === 'now' ? new Date() : mtime;
     bytes = readFileSync(file);
   } catch (e) {
     throw new SurveillanceError('not-found', `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -90,7 +94,7 @@ class Sender {
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const loaded = loadCommand(argv, env, HELP, true);
+  const loaded = loadCommand('send', argv, env, HELP);
   if (!loaded) return 0;
   const { values, files } = loaded;
   const to = required(values.to, 'to', 'the receiver to deliver the files to');
@@ -98,16 +102,18 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const camera = resolveCamera(cameraOfKey(key, values.camera));
   if (files.length === 0) throw new SurveillanceError('usage', 'no FILE given: send --to HOST:PORT FILE...');
 
+  const timeMode = values.time as CaptureTime;
+  const note = captureTimeNote(timeMode);
   const sender = new Sender(to, values.timeout, key);
   const refused: string[] = [];
   let badInput = 0;
   const print = (file: string, ack: Ack) =>
-    process.stdout.write(ack.status === 'ERR' ? `${file}: ERR ${ack.code} ${ack.reason}\n` : `${file}: ${ack.status} ${ack.name}\n`);
+    process.stdout.write(ack.status === 'ERR' ? `${file}: ERR ${ack.code} ${ack.reason}\n` : `${file}: ${ack.status} ${ack.name} ${note}\n`);
   try {
     for (const file of files) {
       let frame: OutgoingFrame;
       try {
-        frame = loadFrame(file, camera);
+        frame = loadFrame(file, camera, timeMode);
       } catch (e) {
         badInput++;
         print(file, errAck(e));

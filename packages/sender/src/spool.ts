@@ -21,7 +21,10 @@ const MiB = 1024 * 1024;
 
 /** Where the spool is and how much it may hold. */
 export const spoolSpec = {
-  spool: { kind: 'path', description: 'folder that keeps chosen frames until the receiver has acknowledged them', defaultText: '$STATE_DIRECTORY when systemd sets it' },
+  spool: {
+    kind: 'path',
+    description: 'folder that keeps chosen frames until the receiver has acknowledged them; required, unless systemd sets $STATE_DIRECTORY (StateDirectory=), which is then the default',
+  },
   'spool-max-bytes': { kind: 'size', description: 'spool limit; the oldest frames are dropped beyond it', default: 256 * MiB, min: 64 * 1024 },
   'spool-max-files': { kind: 'int', description: 'spool limit in frames; the oldest are dropped beyond it', default: 5000, min: 1 },
 } as const satisfies Spec;

@@ -4,7 +4,7 @@ import { ReceiverConnection } from './receiver-client.ts';
 import { loadCommand } from './sender-command.ts';
 import { resolveSpool, spoolStats } from './spool.ts';
 
-const HELP = `Usage: surveillance-sender status [--spool DIR] [--to HOST:PORT] [--json]
+const HELP = `Usage: surveillance-sender status --spool DIR [--to HOST:PORT] [--json]\n\n--spool may be left out only under systemd, whose StateDirectory= sets $STATE_DIRECTORY.
 
 Shows the spool (frames waiting and their size, frames the receiver refused for good), the
 last frame the receiver acknowledged, and, with --to, whether the receiver answers a ping.
@@ -39,7 +39,7 @@ function ago(from: Date, now: Date): string {
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const loaded = loadCommand(argv, env, HELP);
+  const loaded = loadCommand('status', argv, env, HELP);
   if (!loaded) return 0;
   const { values } = loaded;
   const dir = resolveSpool(values.spool, env);

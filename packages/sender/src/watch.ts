@@ -6,7 +6,7 @@ import { loadCommand } from './sender-command.ts';
 /** After an orderly stop, how long the process may take to end by itself. */
 const STOP_GRACE_MS = 2000;
 
-const HELP = `Usage: surveillance-sender watch --file PATH --to HOST:PORT [--spool DIR] [--camera NAME] [options]
+const HELP = `Usage: surveillance-sender watch --file PATH --to HOST:PORT --spool DIR [--camera NAME] [options]\n\n--spool may be left out only under systemd, whose StateDirectory= sets $STATE_DIRECTORY.
 
 Runs until stopped (SIGTERM, SIGINT). Every new version of the picture is compared with the
 last frame kept; a frame that changed (or is due as a heartbeat) is written to the spool first,
@@ -14,7 +14,7 @@ then delivered. Frames wait in the spool while the receiver is unreachable and g
 first when it is back. Log lines (JSON) go to stderr.`;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const loaded = loadCommand(argv, env, HELP);
+  const loaded = loadCommand('watch', argv, env, HELP);
   if (!loaded) return 0;
   const { values } = loaded;
   if (values['timer-only'] && values.poll) throw usage('options timer-only and poll exclude each other: --timer-only uses no file watcher at all');

@@ -59,8 +59,11 @@ export interface CommitOptions {
   how: 'rename' | 'link';
   /** The file's modification time, e.g. a frame's capture time. */
   mtime?: Date;
-  /** false: no fsync at all, for notes whose loss costs nothing (still never half-written). */
-  sync?: boolean;
+  /**
+   * false: no fsync at all, for notes whose loss costs nothing (still never half-written).
+   * 'data': the file's data only; the caller fsyncs the folder (several links at once, GroupSync).
+   */
+  sync?: boolean | 'data';
 }
 
 export class DurableFile {
@@ -113,7 +116,7 @@ export class DurableFile {
       const placed = placeName(this.tempPath, target, options.how);
       // Synced for an existing name too: the writer that made it may not have synced the folder
       // yet, and "it is there" lets a sender delete its copy as much as "stored" does.
-      if (sync) fsyncPath(folder);
+      if (sync === true) fsyncPath(folder);
       return placed;
     } finally {
       this.abort();

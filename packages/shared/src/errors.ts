@@ -23,6 +23,9 @@ export type ErrorCode =
   // Sender side: the receiver cannot be reached or answered something we do not understand.
   | 'unreachable'
   | 'bad-reply'
+  // An address to listen on is taken (another program listens there), not of this machine, or
+  // its host name does not resolve: nothing the command line can fix by itself, so not `usage`.
+  | 'unavailable'
   // The TLS handshake failed or the peer's identity was refused (a wrong or unknown key).
   | 'auth'
   // A file the user named cannot be read.
@@ -35,6 +38,14 @@ export type ErrorCode =
   // The process then ends with EXIT.software (70), a status no operational error has.
   | 'internal';
 
+/**
+ * Marks our errors so that `instanceof` holds across copies of this module: the per-connection
+ * receiver (dist/entry.cjs) bundles its own copy, and the NATS store, loaded on demand from an
+ * ES module output, throws with the other copy's class. Without it a store-failed from there
+ * would look like a bug (`internal`, exit 70) to the connection.
+ */
+const BRAND = Symbol.for('surveillance.SurveillanceError');
+
 export class SurveillanceError extends Error {
   override readonly name = 'SurveillanceError';
   constructor(
@@ -43,6 +54,11 @@ export class SurveillanceError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 }
 

@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { SurveillanceError, type ErrorCode } from './errors.ts';
 
 /**
@@ -31,9 +33,28 @@ export function fsErrorCode(e: unknown, role: FileRole): ErrorCode {
   return isDiskFull(e) ? 'store-full' : 'store-failed';
 }
 
-/** `WHAT: REASON` with Node's reason, less the path it names (often a temporary file's). */
+/**
+ * `WHAT: REASON` with Node's reason said once, less the path it names (often a temporary
+ * file's or an internal folder's, which the user never named). ENOTDIR names the file that is
+ * in the way instead: "/srv/afile is a file, not a folder".
+ */
 export function fsError(what: string, e: unknown, role: FileRole): Error {
   if (!isErrnoError(e)) return e instanceof Error ? e : new Error(String(e));
-  const reason = e.message.replace(/, \w+ '.*$/s, '');
+  // link and rename name two paths; the one in the way is the target's (dest).
+  const where = (e as { dest?: string }).dest ?? e.path;
+  const file = e.code === 'ENOTDIR' && where !== undefined ? fileInPath(where) : undefined;
+  const reason = file === undefined ? e.message.replace(/, \w+ '.*$/s, '') : `${what.endsWith(` ${file}`) ? 'it' : file} is a file, not a folder`;
   return new SurveillanceError(fsErrorCode(e, role), `${what}: ${reason}`, { cause: e });
+}
+
+/** The first of `path` and its parents that exists and is not a folder: why ENOTDIR. */
+export function fileInPath(path: string): string | undefined {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      return statSync(p).isDirectory() ? undefined : p;
+    } catch {
+      // not there (or a file in its path): look further up
+    }
+    if (dirname(p) === p) return undefined;
+  }
 }

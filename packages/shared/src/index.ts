@@ -47,6 +47,8 @@ export {
   type CommitOptions,
   type DurableFileOptions,
 } from './durable-file.ts';
+export { listenError } from './listen-error.ts';
+export { GroupSync, fsyncFd, fsyncFolder } from './group-sync.ts';
 export { fsError, fsErrorCode, isDiskFull, isErrnoError, type FileRole } from './fs-error.ts';
 export { formatBytes, formatDuration, formatDurationOption, formatSizeOption } from './human-units.ts';
 export { stopSignal } from './signals.ts';

@@ -9,6 +9,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   'store-failed': EXIT.cantCreate,
   'store-full': EXIT.tempFail,
   unreachable: EXIT.unavailable,
+  unavailable: EXIT.unavailable,
   auth: EXIT.noPerm,
   internal: EXIT.software,
 };

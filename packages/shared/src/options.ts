@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { usage } from './errors.ts';
 import { formatDurationOption, formatSizeOption } from './human-units.ts';
@@ -90,11 +91,29 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export function parseHostPort(text: string): HostPort | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return undefined;
+  const read = readHostPort(text);
+  return typeof read === 'string' ? undefined : read;
+}
+
+/**
+ * HOST:PORT, or why not, in words. The host's syntax is checked here, so that `999.1.1.1`
+ * is refused as a usage error up front instead of reaching the resolver (`ENOTFOUND
+ * getaddrinfo`); whether a well-formed name resolves is only known when it is used.
+ */
+function readHostPort(text: string): HostPort | string {
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return `expected ${EXPECTED.hostport}`;
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  if (port < 1 || port > 65535) return `port ${m[3]} is not between 1 and 65535`;
+  if (m[1] !== undefined) return isIPv6(m[1]) ? { host: m[1], port } : `[${m[1]}] is not an IPv6 address`;
+  const host = m[2] || '0.0.0.0';
+  // A name whose last label is a number can only be meant as an IPv4 address.
+  if (/(^|\.)\d+$/.test(host)) return isIPv4(host) ? { host, port } : `${host} is not an IPv4 address (four numbers from 0 to 255)`;
+  const labels = host.split('.');
+  if (host.length > 253 || !labels.every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l))) {
+    return `${host} is not a host name (letters, digits and -, between dots) or an address`;
+  }
+  return { host, port };
 }
 
 /** HOST:PORT as parseHostPort reads it back: an IPv6 address in brackets. */
@@ -146,10 +165,12 @@ function convert(name: string, spec: OptionSpec, raw: unknown, source: string): 
       value = typeof raw === 'number' ? raw * 1000 : text !== undefined ? parseDuration(text) : undefined;
       if (value === undefined) throw bad();
       break;
-    case 'hostport':
-      value = text !== undefined ? parseHostPort(text) : undefined;
-      if (value === undefined) throw bad();
+    case 'hostport': {
+      const read = text !== undefined ? readHostPort(text) : `expected ${EXPECTED.hostport}`;
+      if (typeof read === 'string') throw bad(read);
+      value = read;
       break;
+    }
   }
   if (typeof value === 'number') {
     if (spec.min !== undefined && value < spec.min) throw bad(`must be at least ${formatValue(spec.kind, spec.min)}`);
@@ -228,27 +249,33 @@ export function loadCommand<S extends Spec & { help: OptionSpec<'boolean'> }>(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
   help: string,
-  options: { positionals?: boolean } = {},
+  options: { positionals?: boolean; shown?: readonly (keyof S & string)[] } = {},
 ): Loaded<S> | undefined {
   const loaded = loadOptions(spec, argv, env);
   if ((loaded.values as Record<string, unknown>).help) {
-    process.stdout.write(formatHelp(help, spec));
+    process.stdout.write(formatHelp(help, spec, options.shown));
     return undefined;
   }
   if (!options.positionals && loaded.positionals.length > 0) throw usage(`unexpected argument ${JSON.stringify(loaded.positionals[0])}; see --help`);
   return loaded;
 }
 
-/** --help text: usage lines, then every option with its environment name and default. */
-export function formatHelp(usageText: string, spec: Spec): string {
-  const rows = Object.entries(spec).map(([name, s]) => {
+/**
+ * --help text: usage lines, then each option with its environment name and default: every
+ * option of `spec`, or only those `shown` (the ones that apply to this command, when several
+ * commands share one spec so that one config file serves them all).
+ */
+export function formatHelp(usageText: string, spec: Spec, shown?: readonly string[]): string {
+  const entries = Object.entries(spec).filter(([name]) => shown === undefined || shown.includes(name) || name === 'help');
+  const rows = entries.map(([name, s]) => {
     const flag = `--${name}${s.kind === 'boolean' ? '' : ` ${s.kind.toUpperCase()}`}`;
     const def = s.defaultText ?? (s.default === undefined || s.default === false ? '' : formatDefault(s));
     const env = s.flagOnly ? '' : `  [${envName(name)}]`;
     return `  ${flag.padEnd(28)} ${s.description}${def ? ` (default: ${def})` : ''}${env}`;
   });
   rows.push(`  ${'--config PATH'.padEnd(28)} JSON file of option names to values  [${envName('config')}]`);
-  return `${usageText.trimEnd()}\n\nOptions (flag, then environment variable; a config file uses the flag's name):\n${rows.join('\n')}\n`;
+  const others = shown === undefined ? '' : '\nThe other commands\' options are accepted too (one config file serves them all) and change nothing here.\n';
+  return `${usageText.trimEnd()}\n\nOptions (flag, then environment variable; a config file uses the flag's name):\n${rows.join('\n')}\n${others}`;
 }
 
 function formatDefault(s: OptionSpec): string {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadLineFormatter, loadOptions, stopSignal, SurveillanceError, writeFileDurably, type Spec } from '@surveillance/shared';
+import { listenError, loadLineFormatter, loadOptions, stopSignal, SurveillanceError, writeFileDurably, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
@@ -145,8 +145,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     url = await gallery.listen(host, port);
   } catch (e) {
     await gallery.close();
-    const err = e as NodeJS.ErrnoException;
-    throw new SurveillanceError('usage', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: e });
+    throw listenError(values.listen, e);
   }
   // The one line on stdout: where to point a browser.
   process.stdout.write(`Gallery of ${root} at ${url}\n`);

@@ -1,6 +1,6 @@
 import { createServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { EXIT, SurveillanceError, type LineFormatter, type Logger, type LogLevel } from '@surveillance/shared';
+import { EXIT, listenError, type LineFormatter, type Logger, type LogLevel } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { Connection, type ConnectionOptions } from './connection.ts';
 
@@ -165,7 +165,7 @@ export function serve(options: ServeOptions): Promise<number> {
       // Before listening it is the address (in use, not ours); after, a failed accept (EMFILE):
       // logged, and the server goes on with the connections it has.
       if (listening) log.error({ code: e.code }, `accept failed: ${e.message}`);
-      else reject(new SurveillanceError('usage', `cannot listen: ${e.code ?? ''} ${e.message}`.trim(), { cause: e }));
+      else reject(listenError(options.target, e));
     });
     server.listen(options.target, () => {
       listening = true;

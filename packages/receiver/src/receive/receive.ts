@@ -1,13 +1,16 @@
-import { fstatSync } from 'node:fs';
+import { fstatSync, mkdirSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { resolve } from 'node:path';
-import { createLineLogger, EXIT, formatHelp, loadLineFormatter, loadOptions, resolveStateFolder, SurveillanceError, type Logger, type LogLevel } from '@surveillance/shared';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { isNatsAddress } from '../store/nats/nats-address.ts';
+import { createLineLogger, EXIT, formatHelp, loadLineFormatter, loadOptions, resolveStateFolder, SurveillanceError, type LineFormatter, type Logger, type LogLevel, type Values } from '@surveillance/shared';
 import { CameraKeys } from '../keys/camera-keys.ts';
 import { acceptCameraLink, FailureGate } from '../keys/camera-link.ts';
 import { CameraSeen } from '../keys/camera-seen.ts';
 import { receiverKeyFolder } from '../keys/key-folder.ts';
 import { openStore } from '../store/store-options.ts';
+import type { Store } from '../store/store.ts';
 import { handleConnection, type ConnectionOptions } from './connection.ts';
 import { receiveSpec } from './receive-options.ts';
 
@@ -68,6 +71,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const level = values['log-level'] as LogLevel;
   const formatter = await loadLineFormatter(values['log-format'], env);
   const store = await openStore(values, env, 'write');
+  try {
+    return await receive(values, env, level, formatter, store);
+  } finally {
+    // A NATS store holds a connection open: the process would never exit with it.
+    await store.close();
+  }
+}
+
+async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEnv, level: LogLevel, formatter: LineFormatter | undefined, store: Store): Promise<number | void> {
   const connection = (log: Logger, peer: string): ConnectionOptions => ({
     store,
     log,
@@ -84,7 +96,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   // missing, stops the receiver here rather than at the first camera.
   const keysDir = receiverKeyFolder(values.keys, env);
   if (keysDir !== undefined) CameraKeys.open(keysDir);
-  const stateRoot = resolve(resolveStateFolder(values.store, 'store', env));
+  const stateRoot = receiverState(values.store, env);
   const secure = (gate: FailureGate) =>
     keysDir === undefined
       ? undefined
@@ -99,6 +111,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (values.listen || fd !== undefined) {
     const { serve } = await import('./listener.ts');
+    store.manyWriters?.();
     return serve({
       secure: keysDir === undefined ? undefined : (socket, log, peer) => secure(gates(log))!(socket, log, peer),
       keyed: keysDir !== undefined,
@@ -136,4 +149,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   // A bug was logged with its stack and answered `internal`; the exit status tells systemd.
   if (result.bug !== undefined) return EXIT.software;
   return result.error ? 1 : 0;
+}
+
+/**
+ * Where the receiver keeps its own notes (the key each camera last used, refusal counts): the
+ * store folder, or for a NATS store systemd's StateDirectory= (else ~/.local/state/surveillance).
+ */
+function receiverState(store: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (store === undefined || !isNatsAddress(store)) return resolve(resolveStateFolder(store, 'store', env));
+  const state = env.STATE_DIRECTORY?.split(':')[0] || join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'surveillance');
+  mkdirSync(state, { recursive: true, mode: 0o700 });
+  return state;
 }

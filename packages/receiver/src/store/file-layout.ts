@@ -43,12 +43,17 @@ export function cacheDirOf(root: string, env: NodeJS.ProcessEnv): string {
     accessSync(inStore, constants.W_OK);
     return inStore;
   } catch {
-    const cache = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-    // node:crypto only here: the per-connection path, which shares this module, must not load it.
-    const { createHash } = process.getBuiltinModule('node:crypto');
-    const key = createHash('sha256').update(root).digest('hex').slice(0, 12);
-    return join(cache, 'surveillance', 'thumbs', key);
+    return userCacheDir(root, env);
   }
+}
+
+/** A folder in the user's cache (XDG_CACHE_HOME) for one store, named by its location. */
+export function userCacheDir(location: string, env: NodeJS.ProcessEnv): string {
+  const cache = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  // node:crypto only here: the per-connection path, which shares this module, must not load it.
+  const { createHash } = process.getBuiltinModule('node:crypto');
+  const key = createHash('sha256').update(location).digest('hex').slice(0, 12);
+  return join(cache, 'surveillance', 'thumbs', key);
 }
 
 /** Frames that went: their thumbnails go too, and the folders that leaves empty. */

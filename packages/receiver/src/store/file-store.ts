@@ -14,7 +14,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DurableFile, formatBytes, formatSizeOption, fsError, isErrnoError, SurveillanceError } from '@surveillance/shared';
+import { DurableFile, formatBytes, formatSizeOption, fsError, GroupSync, isErrnoError, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
 import { appendIndex, forgetIndexDays, IndexTail } from './event-index.ts';
@@ -71,6 +71,8 @@ export class FileStore implements Store {
   readonly namePattern: string;
   readonly minFreeBytes: number;
   private readonly incoming: string;
+  /** Set by manyWriters(): folder fsyncs shared by the frames linked together. */
+  folderSync: GroupSync | undefined;
   /** The event index as read so far (marks), made when first asked. */
   private tail: IndexTail | undefined;
 
@@ -259,6 +261,15 @@ export class FileStore implements Store {
     return outcome;
   }
 
+  /**
+   * A listener writes frames from many connections at once: their folder entries are made
+   * durable together, one folder fsync (on the thread pool) for all the links made before it
+   * starts. One process per connection keeps the plain synchronous fsync, which costs it less.
+   */
+  manyWriters(): void {
+    this.folderSync ??= new GroupSync();
+  }
+
   async marks(frames: readonly FrameEntry[]): Promise<EventFrame[]> {
     this.tail ??= new IndexTail(this.root);
     const tail = this.tail;
@@ -333,7 +344,10 @@ class FileFrameWriter implements FrameWriter {
     const warning = this.store.indexFrame(meta);
     let duplicate: boolean;
     try {
-      duplicate = !this.file.commit(path, { how: 'link', mtime: meta.time });
+      const group = this.store.folderSync;
+      duplicate = !this.file.commit(path, { how: 'link', mtime: meta.time, sync: group ? 'data' : true });
+      // Synced for a DUP too (see DurableFile.commit); frames linked together share the fsync.
+      if (group) await group.sync(dirname(path));
     } catch (e) {
       throw storeError(`cannot store ${name}`, e);
     }

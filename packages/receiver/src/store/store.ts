@@ -70,6 +70,12 @@ export interface FrameSink {
    * Throws `store-full` before anything is written when the frame would not fit.
    */
   begin(expectedBytes?: number): FrameWriter;
+  /**
+   * Says that a long-lived process writes frames from many connections at once, so that the
+   * store may make frames that arrive together durable together (group commit). Each commit
+   * still resolves only once its own frame is durable.
+   */
+  manyWriters?(): void;
   /** Housekeeping for long-running modes (temporary files of receivers that died). */
   tidy?(): void;
   close(): Promise<void>;

@@ -1,0 +1,140 @@
+// The NATS JetStream store against the file store: 300 KB frames through the built receiver,
+// into the file store, a single nats-server and a 3-node cluster (R=3), in listener mode
+// (--listen, one process for all connections) and per connection (systemd-socket-activate
+// --inetd, one process per connection, which must connect to NATS each time).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startNatsServers } from '../lib/nats-servers.mjs';
+import { frame300k } from './10-receiver.mjs';
+import { encodeHeader } from './framing.mjs';
+
+export const title = 'NATS store: frames/s and latency per frame, against the file store';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'packages/receiver/bin/surveillance-receiver.cjs');
+const FRAMES = Number(process.env.BENCH_NATS_FRAMES ?? 150);
+const CONNECTIONS = Number(process.env.BENCH_NATS_CONNECTIONS ?? 30);
+const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8' };
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(child, pattern) {
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const deadline = Date.now() + 20_000;
+  while (!pattern.test(err)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`receiver did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
+
+/** Listener mode: frames one at a time on one connection, each waiting for its OK. */
+async function listener(storeArgs, jpeg, tag) {
+  const port = await freePort();
+  const child = spawn('node', [bin, ...storeArgs, '--listen', `127.0.0.1:${port}`, '--log-level', 'info'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    await waitFor(child, /listening|127\.0\.0\.1/i);
+    const s = connect({ port, host: '127.0.0.1' });
+    await new Promise((r) => s.once('connect', r));
+    let buffered = '';
+    const waiters = [];
+    s.on('data', (d) => {
+      buffered += d;
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        waiters.shift()?.(line);
+      }
+    });
+    const times = [];
+    let ok = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < FRAMES; i++) {
+      const t = process.hrtime.bigint();
+      const answer = new Promise((r) => waiters.push(r));
+      s.write(Buffer.concat([encodeHeader('bench', `${tag}-${i}`, jpeg.length), jpeg]));
+      if ((await answer).startsWith('OK ')) ok++;
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    s.end();
+    return { ok, n: FRAMES, fps: FRAMES / seconds, median: median(times), p90: p90(times) };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/** Per connection: one raw JPEG per connection, one receiver process each. */
+async function perConnection(storeArgs, jpeg) {
+  const port = await freePort();
+  const child = spawn('systemd-socket-activate', ['--inetd', '-a', '-l', `127.0.0.1:${port}`, 'node', bin, ...storeArgs], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    await waitFor(child, /Listening on/);
+    const times = [];
+    let ok = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const { ms, answer } = await new Promise((resolve, reject) => {
+        const t = process.hrtime.bigint();
+        const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+        let text = '';
+        s.on('connect', () => s.end(jpeg));
+        s.on('data', (d) => (text += d));
+        s.on('end', () => s.end());
+        s.on('error', (e) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? undefined : reject(e)));
+        s.on('close', () => resolve({ ms: Number(process.hrtime.bigint() - t) / 1e6, answer: text }));
+      });
+      if (answer.startsWith('OK ')) ok++;
+      times.push(ms);
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { ok, n: CONNECTIONS, fps: CONNECTIONS / seconds, median: median(times), p90: p90(times) };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+export async function run() {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-nats-'));
+  const single = await startNatsServers(1);
+  const cluster = await startNatsServers(3);
+  try {
+    const jpeg = frame300k(dir);
+    const stores = [
+      ['file store (baseline)', () => ['--store', join(dir, 'files'), '--min-free', '0']],
+      ['NATS, one node (R=1)', (b) => ['--store', single.url(b)]],
+      ['NATS, 3-node cluster (R=3)', (b) => ['--store', cluster.url(b), '--nats-replicas', '3']],
+    ];
+    const rows = [];
+    for (const [name, args] of stores) {
+      rows.push([name, 'listener (--listen)', await listener(args('listen'), jpeg, `l-${rows.length}`)]);
+      rows.push([name, 'per connection (inetd)', await perConnection(args('inetd'), jpeg)]);
+    }
+    console.log(`${(jpeg.length / 1024).toFixed(0)} KiB JPEGs on loopback: listener mode ${FRAMES} framed frames on one connection, each waiting for its answer; per connection ${CONNECTIONS} connections of one frame.\n`);
+    console.log('| store | mode | OK | frames/s | median ms per frame | p90 ms | frames/s ratio to file store, same mode |');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const [name, mode, r] of rows) {
+      const base = rows.find((x) => x[1] === mode)[2];
+      console.log(`| ${name} | ${mode} | ${r.ok}/${r.n} | ${r.fps.toFixed(1)} | ${r.median.toFixed(1)} | ${r.p90.toFixed(1)} | ${(r.fps / base.fps).toFixed(2)}x |`);
+    }
+    console.log('\nms per frame: from the first byte sent to the answer (listener), or from connect to close (per connection, which includes the process start and, for NATS, the connection to the cluster).');
+  } finally {
+    await Promise.all([single.stop(), cluster.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
