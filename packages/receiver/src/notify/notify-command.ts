@@ -1,4 +1,4 @@
-import { stopSignal, SurveillanceError, type Spec } from '@surveillance/shared';
+import { loadLineFormatter, stopSignal, SurveillanceError, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
@@ -45,7 +45,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const start = await startCommand(HELP, notifySpec, argv, env);
   if (!start) return 0;
   const { values, store } = start;
-  const log = createLogger('surveillance-notify', values['log-level'] as 'info', env);
+  const log = createLogger('surveillance-notify', values['log-level'] as 'info', env, await loadLineFormatter(values['log-format'], env));
   for (const key of ['mqtt-prefix', 'discovery-prefix'] as const) {
     if (!TOPIC_RE.test(values[key])) throw new SurveillanceError('usage', `option ${key}: ${JSON.stringify(values[key])} must be 1-64 letters, digits, '_' or '-'`);
   }
