@@ -34,7 +34,7 @@ describe.skipIf(!needContainers())('load: 64 cameras x 100 frames at once', () =
     // A small real JPEG (160x120, about 4 kB): the load is in connections and frames, not bytes.
     jpeg = makeFrames(join(tmp.path, 'frames'), 1, '160x120')[0]!;
     const port = await freePort();
-    box = await Container.boot({ ownDirs: ['/usr/local'], prepare: (root) => install(['--root', root, '--port', String(port), '--address', '127.0.0.1']) });
+    box = await Container.boot({ ownDirs: ['/usr/local'], prepare: (root) => install(['--root', root, '--open', '--port', String(port), '--address', '127.0.0.1']) });
   }, 120_000);
   afterAll(async () => {
     await box?.stop();
@@ -84,7 +84,7 @@ describe.skipIf(!needContainers())('load: 64 cameras x 100 frames at once', () =
 
   it('the listener pair (Accept=no): all stored, the socket stays active', async () => {
     const port = await freePort();
-    install(['--root', box.root, '--mode', 'listener', '--port', String(port), '--address', '127.0.0.1']);
+    install(['--root', box.root, '--open', '--mode', 'listener', '--port', String(port), '--address', '127.0.0.1']);
     await box.systemctl('daemon-reload');
     await box.systemctl('start', 'surveillance-listener.socket');
     const { results, states } = await flood(port, 'surveillance-listener.socket', 'l');
