@@ -34,6 +34,9 @@ Usage: scripts/install-receiver-units.sh [options]
   --no-start             install and enable, but do not (re)start the socket now
   --notify               also enable surveillance-notify.service (MQTT / Home Assistant,
                          webhook, ntfy; options in notify.env, secrets in notify.d/)
+  --gallery              also enable surveillance-gallery.service, the web gallery on
+                         127.0.0.1:8080 (options in gallery.env, password, token and HTTPS
+                         certificate in gallery.d/; README "Review from a phone")
   --dry-run              show what would be done, change nothing
   -h, --help             this text
 
@@ -46,7 +49,7 @@ fail() {
   exit 64
 }
 
-SCOPE=system MODE=inetd PORT=4444 ADDRESS='' DRY=0 ROOT='' NODE='' START=1 NOTIFY=0 OPEN=0
+SCOPE=system MODE=inetd PORT=4444 ADDRESS='' DRY=0 ROOT='' NODE='' START=1 NOTIFY=0 GALLERY=0 OPEN=0
 NATS_STORE='' NATS_REPLICAS='' NATS_PASSWORD='' NATS_CREDS='' NATS_CA=''
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -55,6 +58,7 @@ while [ $# -gt 0 ]; do
     --no-start) START=0 ;;
     --open) OPEN=1 ;;
     --notify) NOTIFY=1 ;;
+    --gallery) GALLERY=1 ;;
     --mode | --port | --address | --root | --node | --store | --nats-replicas | --nats-password-file | --nats-creds | --nats-ca)
       [ $# -ge 2 ] && [ -n "$2" ] || fail "option $1 needs a value"
       case "$1" in
@@ -235,6 +239,7 @@ unit_text() {
     )
   fi
   sedscript+=(-e "s|^LoadCredential=notify:/etc/surveillance/notify.d\$|LoadCredential=notify:$CONF_DIR/notify.d|")
+  sedscript+=(-e "s|^LoadCredential=gallery:/etc/surveillance/gallery.d\$|LoadCredential=gallery:$CONF_DIR/gallery.d|")
   sed "${sedscript[@]}" "$UNITS/$1"
 }
 
@@ -276,11 +281,11 @@ enable_unit() {
 install_snapshot
 command_text | put "$ROOT$COMMAND" 0755
 for unit in surveillance.socket surveillance@.service surveillance-listener.socket surveillance-listener.service \
-  surveillance-prune.service surveillance-prune.timer surveillance-notify.service; do
+  surveillance-prune.service surveillance-prune.timer surveillance-notify.service surveillance-gallery.service; do
   unit_text "$unit" | sed "s|^EnvironmentFile=-/etc/surveillance/|EnvironmentFile=-$CONF_DIR/|" | put "$ROOT$UNIT_DIR/$unit" 0644
 done
 # Options files are the user's once installed: never overwritten.
-for env in receiver prune notify; do
+for env in receiver prune notify gallery; do
   if [ -e "$ROOT$CONF_DIR/$env.env" ]; then
     echo "keeping $ROOT$CONF_DIR/$env.env"
   else
@@ -307,6 +312,8 @@ fi
 # The notifier's credentials folder (LoadCredential=notify:...): only root reads it; systemd
 # hands each file to the service. It must exist, or the unit does not start.
 run mkdir -p -m 0700 "$ROOT$CONF_DIR/notify.d"
+# The same for the gallery (LoadCredential=gallery:...): password, token, tls-cert, tls-key.
+run mkdir -p -m 0700 "$ROOT$CONF_DIR/gallery.d"
 # A NATS store: the receivers and prune get the address, the secrets as credentials, and the
 # network they need to reach the cluster, which the units otherwise deny.
 nats_dropin() {
@@ -337,11 +344,17 @@ fi
 enable_socket
 enable_unit surveillance-prune.timer timers.target.wants
 [ "$NOTIFY" = 0 ] || enable_unit surveillance-notify.service default.target.wants
+[ "$GALLERY" = 0 ] || enable_unit surveillance-gallery.service default.target.wants
 
 if [ "$OPEN" = 1 ]; then
   echo "Open (--open): anyone who can connect may store frames, in plaintext; no key folder."
 else
   echo "Paired cameras only, over TLS. Pair one:  ${SUDO_HINT}surveillance-receiver camera add NAME > NAME.key   (keys in $KEYS)"
+fi
+if [ "$GALLERY" = 1 ]; then
+  echo "Gallery: surveillance-gallery.service on 127.0.0.1:8080 (options in $CONF_DIR/gallery.env)."
+  echo "  Its password:  ${SUDO_HINT}surveillance-receiver serve --set-password --password-file $CONF_DIR/gallery.d/password"
+  echo "  then ${SUDO_HINT}${SYSTEMCTL[*]} restart surveillance-gallery; HTTPS for other machines: README \"Review from a phone or another computer\""
 fi
 if [ "$SCOPE" = system ]; then
   cat <<EOF

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseKeyLine } from '@surveillance/shared';
-import { CameraKeys } from '../packages/receiver/src/keys/camera-keys.ts';
+import { CameraKeys, RELIST_MS } from '../packages/receiver/src/keys/camera-keys.ts';
 import { CameraSeen } from '../packages/receiver/src/keys/camera-seen.ts';
 import { tempDir } from './helpers/receiver.ts';
 import { cli, ensureBuilt } from './helpers/review-cli.ts';
@@ -85,5 +86,48 @@ describe('camera keys: add, list, rotate, remove', () => {
     expect(camera('remove', 'front').status).toBe(0);
     expect(readdirSync(keys)).toEqual([]);
     expect(camera('list').stdout).toMatch(/no cameras paired/);
+  });
+});
+
+/**
+ * The listener keeps one CameraKeys for all its connections: a key written after its first
+ * reading is found by reading the folder again, but no more than once per RELIST_MS however
+ * many unknown identities arrive, and a removed key is refused at once. Real files, clock
+ * injected.
+ */
+describe('a listener’s key folder: read again for an unknown key, at most every few seconds', () => {
+  const dir = tempDir();
+  const keys = join(dir.path, 'keys');
+  afterAll(() => dir.remove());
+
+  it('finds a camera paired since, is not made to read the folder by a flood, refuses a removed key at once', () => {
+    let now = 1_000_000;
+    const writer = CameraKeys.open(keys, { create: true });
+    const front = writer.add('front', () => randomBytes(32), new Date('2026-11-21T05:00:00Z'));
+    const listener = CameraKeys.open(keys, { clock: () => now });
+    expect(listener.lookup('front', front.keyId)).toMatchObject({ key: { camera: 'front' }, relisted: false });
+
+    // A camera paired while the listener runs, asked for within RELIST_MS of the last reading:
+    // not read again yet; once that time has passed, the next handshake finds it.
+    const back = writer.add('back', () => randomBytes(32), new Date('2026-11-21T05:01:00Z'));
+    now += RELIST_MS - 1;
+    expect(listener.lookup('back', back.keyId)).toEqual({ key: undefined, relisted: false });
+    now += 1;
+    const found = listener.lookup('back', back.keyId);
+    expect(found.relisted).toBe(true);
+    expect(found.key!.key.equals(back.key)).toBe(true);
+
+    // A flood of made-up identities: one reading of the folder per RELIST_MS, not one each.
+    let readings = 0;
+    for (let i = 0; i < 1000; i++) {
+      now += 10; // 10 s of flood in all
+      if (listener.lookup('ghost', `k${i}`).relisted) readings++;
+    }
+    expect(readings).toBe(Math.floor((1000 * 10) / RELIST_MS));
+
+    // camera remove: the next handshake with that key is refused, with no wait.
+    for (const entry of writer.keysOf('front')) writer.delete(entry);
+    expect(listener.lookup('front', front.keyId).key).toBeUndefined();
+    expect(listener.lookup('back', back.keyId).key).toBeDefined();
   });
 });

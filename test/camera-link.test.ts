@@ -7,7 +7,7 @@ import { connect as connectTls } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader, formatKeyLine, pskClientOptions, type CameraKey } from '@surveillance/shared';
-import { CameraKeys } from '../packages/receiver/src/keys/camera-keys.ts';
+import { CameraKeys, RELIST_MS } from '../packages/receiver/src/keys/camera-keys.ts';
 import { exchange } from './helpers/client.ts';
 import { cleanEnv, FIXTURES, RECEIVER_BIN, SENDER_BIN, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { ensureBuilt } from './helpers/review-cli.ts';
@@ -306,5 +306,55 @@ describe.skipIf(!needTools('ffmpeg'))('a sender whose key the receiver refuses',
       await sender.stop();
     }
     expect(spooled(spool).length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('a long-lived listener and a camera paired while it runs', () => {
+  const dir = tempDir();
+  const store = join(dir.path, 'store');
+  let receiver: RunningReceiver;
+  afterAll(async () => {
+    await receiver?.stop();
+    dir.remove();
+  });
+
+  it('lets the new camera in without a restart; a flood of unknown identities does not make it read the folder each time', async () => {
+    const paired = pair(dir.path, ['front']);
+    receiver = await startReceiver('listener', store, ['--keys', paired.keys, '--min-free', '0', '--log-level', 'debug']);
+    expect(send(receiver.port, ['--key', paired.file.front!, join(FIXTURES, 'jpeg/cjpeg-baseline.jpg')]).stdout).toMatch(/: OK front\//);
+
+    // The admin pairs a camera now; the listener keeps running.
+    const added = await run('node', [RECEIVER_BIN, 'camera', 'add', 'back', '--keys', paired.keys, '--store', store], { env: cleanEnv() });
+    const backKey = join(dir.path, 'back.key');
+    writeFileSync(backKey, added.stdout, { mode: 0o600 });
+    // Its sender retries as a camera box does; it gets in once the folder was read again
+    // (at once, or within RELIST_MS of the last reading).
+    await waitFor(async () => {
+      const r = await sendAsync(receiver.port, ['--key', backKey, join(FIXTURES, 'jpeg/cjpeg-baseline.jpg')]);
+      if (/: OK back\//.test(r.stdout)) return true;
+      expect(r.stdout).toMatch(/ERR auth/);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return false;
+    }, 'the camera paired while the listener runs stores a frame');
+    expect(storedFrames(join(store, 'back'))).toHaveLength(1);
+    expect(receiver.process.exitCode).toBeNull();
+
+    // A flood of made-up identities: each is refused, and the folder is read again at most
+    // once per RELIST_MS of the flood (plus the one reading it may start with), not once each.
+    const readings = () => parseLog(receiver.stderr()).filter((l) => /key folder read again/.test(String(l.msg))).length;
+    const before = readings();
+    const started = performance.now();
+    const FLOOD = 40;
+    for (let i = 0; i < FLOOD; i++) {
+      const reply = await tlsExchange(receiver.port, { camera: 'ghost', keyId: `k${i}`, key: randomBytes(32) }, framed('ghost', `g${i}`)).catch(() => '');
+      expect(reply).toBe('');
+    }
+    const elapsed = performance.now() - started;
+    // A frame from a paired camera after the flood: its log line comes after every line of it.
+    expect((await sendAsync(receiver.port, ['--key', paired.file.front!, join(FIXTURES, 'jpeg/ffmpeg-baseline.jpg')])).stdout).toMatch(/: OK front\//);
+    await waitFor(() => parseLog(receiver.stderr()).filter((l) => l.msg === 'stored').length >= 3, 'the last frame in the log');
+    expect(readings() - before).toBeLessThanOrEqual(1 + Math.floor(elapsed / RELIST_MS));
+    expect(readings() - before).toBeLessThan(FLOOD);
+    expect(storedFrames(join(store, 'ghost'))).toEqual([]);
   });
 });

@@ -18,6 +18,8 @@ const SERVICES = RECEIVER_UNITS.filter((u) => u.endsWith('.service'));
 // Installed along: the daily retention (its own README section and tests in review-prune-units).
 const PRUNE_UNITS = ['surveillance-prune.service', 'surveillance-prune.timer'];
 const NOTIFY_UNITS = ['surveillance-notify.service'];
+// Installed along, enabled with --gallery (tests in gallery-unit.test.ts).
+const GALLERY_UNITS = ['surveillance-gallery.service'];
 
 function install(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync('bash', [INSTALL, ...args], { env: cleanEnv(env), encoding: 'utf8' });
@@ -48,15 +50,17 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       expect.stringMatching(new RegExp(`^\\+ pnpm deploy surveillance-receiver to ${lib}/[0-9a-f]{12} \\(bin/, dist/, node_modules/\\)$`)),
       expect.stringMatching(new RegExp(`^\\+ ln -sfn [0-9a-f]{12} ${lib}/current$`)),
       `+ write ${root}/usr/local/bin/surveillance-receiver (mode 0755)`,
-      ...[...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS].map((u) => `+ write ${root}/etc/systemd/system/${u} (mode 0644)`),
+      ...[...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS, ...GALLERY_UNITS].map((u) => `+ write ${root}/etc/systemd/system/${u} (mode 0644)`),
       `+ write ${root}/etc/surveillance/receiver.env (mode 0640)`,
       `+ write ${root}/etc/surveillance/prune.env (mode 0640)`,
       `+ write ${root}/etc/surveillance/notify.env (mode 0640)`,
+      `+ write ${root}/etc/surveillance/gallery.env (mode 0640)`,
       `+ write ${root}/etc/sysusers.d/surveillance.conf (mode 0644)`,
       `+ systemd-sysusers --root=${root} ${root}/etc/sysusers.d/surveillance.conf`,
       `+ install -d -m 0750 ${root}/var/lib/surveillance`,
       `+ install -d -m 0700 ${root}/etc/surveillance/camera-keys`,
       `+ mkdir -p -m 0700 ${root}/etc/surveillance/notify.d`,
+      `+ mkdir -p -m 0700 ${root}/etc/surveillance/gallery.d`,
       `+ systemctl --root=${root} disable surveillance-listener.socket`,
       `+ systemctl --root=${root} enable surveillance.socket`,
       `+ systemctl --root=${root} enable surveillance-prune.timer`,
@@ -90,7 +94,7 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       expect(r.stderr).not.toMatch(/warning|fail|error/i);
       expect(r.status).toBe(0);
       const units = join(root, 'etc/systemd/system');
-      for (const u of [...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS]) expect(readFileSync(join(units, u), 'utf8')).toBe(readFileSync(join(UNITS, u), 'utf8'));
+      for (const u of [...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS, ...GALLERY_UNITS]) expect(readFileSync(join(units, u), 'utf8')).toBe(readFileSync(join(UNITS, u), 'utf8'));
       expect(readlinkSync(join(units, 'sockets.target.wants/surveillance.socket'))).toBe('/etc/systemd/system/surveillance.socket');
       expect(readlinkSync(join(units, 'timers.target.wants/surveillance-prune.timer'))).toBe('/etc/systemd/system/surveillance-prune.timer');
       expect(readFileSync(join(root, 'etc/passwd'), 'utf8')).toMatch(/^surveillance:x:\d+:\d+:Surveillance frame receiver:\/var\/lib\/surveillance:\/usr\/sbin\/nologin$/m);
@@ -117,12 +121,18 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
     });
 
     it('passes systemd-analyze verify without a single warning', () => {
-      const all = [...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS].map((u) => join(root, 'etc/systemd/system', u));
+      const all = [...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS, ...GALLERY_UNITS].map((u) => join(root, 'etc/systemd/system', u));
       expect(verifyUnits(root, all)).toEqual({ status: 0, stderr: '' });
     });
 
     it.each(SERVICES)('%s has an exposure of at most 2.0 (systemd-analyze security)', (service) => {
       expect(exposure(root, service)).toBeLessThanOrEqual(2.0);
+    });
+
+    it('surveillance-gallery.service has an exposure of at most 2.0 (systemd-analyze security), recorded', () => {
+      const value = exposure(root, 'surveillance-gallery.service');
+      console.log(`surveillance-gallery.service exposure: ${value}`);
+      expect(value).toBeLessThanOrEqual(2.0);
     });
   });
 
@@ -146,6 +156,17 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
     expect(statSync(join(root, 'home/me/.local/state/surveillance')).isDirectory()).toBe(true);
     expect(existsSync(join(root, 'home/me/.local/lib/surveillance-receiver/current/dist'))).toBe(true);
     expect(readdirSync(root)).toEqual(['home']);
+  });
+
+  it('explains every directive of the gallery unit in units/README.md', () => {
+    const readme = readFileSync(join(UNITS, 'README.md'), 'utf8');
+    const start = readme.indexOf('## Gallery (laptop): surveillance-gallery.service');
+    expect(start).toBeGreaterThan(0);
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const directives = new Set<string>();
+    for (const m of readFileSync(join(UNITS, 'surveillance-gallery.service'), 'utf8').matchAll(/^([A-Za-z]+)=/gm)) directives.add(m[1]!);
+    expect([...directives].filter((d) => !section.includes(`${d}=`))).toEqual([]);
+    for (const file of ['gallery.env.example', 'gallery.d', '--gallery']) expect(section).toContain(file);
   });
 
   it('explains every directive of the receiver units in units/README.md', () => {

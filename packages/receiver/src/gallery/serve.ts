@@ -26,7 +26,8 @@ machines and needs a login and HTTPS:
 Scripts send "Authorization: Bearer TOKEN", the token read from --token-file, the credential
 gallery-token or $SURVEILLANCE_TOKEN; never from the command line, where ps shows it.
 Under systemd, LoadCredential= may provide gallery-password, gallery-token, gallery-tls-cert
-and gallery-tls-key instead of the files.
+and gallery-tls-key instead of the files; surveillance-gallery.service loads them from
+/etc/surveillance/gallery.d/ (files password, token, tls-cert, tls-key).
 
 Thumbnails are made once and kept in STORE/.thumbs/.`;
 
@@ -36,7 +37,7 @@ export const serveSpec = {
   'password-file': {
     kind: 'path',
     description: 'file holding the login password hash (written by --set-password)',
-    defaultText: '$CREDENTIALS_DIRECTORY/gallery-password, else /etc/surveillance/gallery-password as root, ~/.config/surveillance/gallery-password otherwise',
+    defaultText: '$CREDENTIALS_DIRECTORY/gallery-password, else /etc/surveillance/gallery.d/password as root (what surveillance-gallery.service loads), ~/.config/surveillance/gallery-password otherwise',
   },
   'set-password': { kind: 'boolean', description: 'ask for a new password, store its hash in the password file, and exit', default: false, flagOnly: true },
   'token-file': {
@@ -64,14 +65,21 @@ function usage(message: string): SurveillanceError {
   return new SurveillanceError('usage', message);
 }
 
-/** A credential systemd loaded for us (LoadCredential=NAME:...), if there is one. */
-function credential(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const path = env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, name) : undefined;
-  return path && existsSync(path) ? path : undefined;
+/**
+ * A credential systemd loaded for us, if there is one: `gallery-password` from
+ * LoadCredential=gallery-password:FILE, or `gallery_password` from the folder
+ * LoadCredential=gallery:/etc/surveillance/gallery.d (surveillance-gallery.service), where each
+ * file becomes gallery_FILE.
+ */
+function credential(env: NodeJS.ProcessEnv, name: `gallery-${string}`): string | undefined {
+  const dir = env.CREDENTIALS_DIRECTORY;
+  if (!dir) return undefined;
+  return [join(dir, name), join(dir, name.replace('gallery-', 'gallery_'))].find((p) => existsSync(p));
 }
 
+/** As root, the file surveillance-gallery.service loads from its credentials folder. */
 function defaultPasswordFile(env: NodeJS.ProcessEnv): string {
-  if (process.getuid?.() === 0) return '/etc/surveillance/gallery-password';
+  if (process.getuid?.() === 0) return '/etc/surveillance/gallery.d/password';
   return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'surveillance', 'gallery-password');
 }
 
@@ -171,6 +179,6 @@ async function setPassword(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   } catch (e) {
     throw new SurveillanceError('cannot-write', `password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
-  process.stderr.write(`password set: its hash is in ${file}; restart the gallery to use it\n`);
+  process.stderr.write(`password set: its hash is in ${file}; restart the gallery to use it${file === '/etc/surveillance/gallery.d/password' ? ' (sudo systemctl restart surveillance-gallery)' : ''}\n`);
   return 0;
 }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { formatHelp, formatKeyLine, ignoreClosedStdout, KEY_BYTES, loadOptions, SurveillanceError, type Spec } from '@surveillance/shared';
 import { CameraKeys, type KeyEntry } from './camera-keys.ts';
 import { CameraSeen } from './camera-seen.ts';
@@ -12,7 +14,9 @@ const HELP = `Usage: surveillance-receiver camera add NAME      pair a camera: m
 
 Once a key folder exists, the receiver (started with it, or under systemd with the folder as
 LoadCredential=camera-keys:FOLDER) takes frames only over TLS from cameras with a key, and
-each camera only under its own name.
+each camera only under its own name. A listener that reads the folder itself finds a camera
+added while it runs within a few seconds; under systemd, surveillance-listener.service keeps the
+copy of the credential it started with until it is restarted (this command says so).
 
 add and rotate print the key once, as one line on stdout. Keep it on the camera box as its
 key file, readable only by the sender (for example /etc/surveillance/camera.key, mode 600),
@@ -62,6 +66,26 @@ function sweep(keys: CameraKeys, seen: CameraSeen): Row[] {
     rows.push({ entry, state: retired ? 'retired' : 'active' });
   }
   return rows;
+}
+
+/**
+ * Under systemd, LoadCredential= copies the key folder when the service starts. The per-connection
+ * receiver (surveillance@.service) starts for every connection and so sees a change at once; the
+ * listener (surveillance-listener.service) runs for many connections and keeps the copy it
+ * started with until it is restarted (or exits when idle and is started again). When that listener
+ * is installed and enabled with this folder as its credential, the admin is told so.
+ */
+export function listenerRestartHint(dir: string, unitDir = '/etc/systemd/system'): string | undefined {
+  const enabled = existsSync(join(unitDir, 'sockets.target.wants/surveillance-listener.socket'));
+  let unit: string;
+  try {
+    unit = readFileSync(join(unitDir, 'surveillance-listener.service'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const loads = unit.split('\n').some((l) => /^LoadCredential=camera-keys:/.test(l) && resolve(l.slice(l.indexOf(':') + 1).trim()) === resolve(dir));
+  if (!enabled || !loads) return undefined;
+  return 'hint: surveillance-listener.service loads this key folder as a credential, copied when it starts: until it restarts it uses the keys it started with. Take the change now: sudo systemctl restart surveillance-listener.service\n';
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, now = () => new Date()): Promise<number> {
@@ -133,6 +157,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
           ? `camera ${name} paired: store the line above on the camera box as its key file (mode 600); it is not shown again\n`
           : `camera ${name}: new key made; the old one works until the camera has connected with the new one. Store the line above on the camera box in place of its key file\n`,
       );
+      process.stderr.write(listenerRestartHint(dir) ?? '');
       return 0;
     }
     case 'remove': {
@@ -146,6 +171,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         // a store we may not write: the hint goes stale, and a new pairing starts a new one
       }
       process.stderr.write(`camera ${name} removed: ${ofCamera.length} key(s) deleted; its frames stay in the store\n`);
+      process.stderr.write(listenerRestartHint(dir) ?? '');
       return 0;
     }
   }

@@ -45,16 +45,28 @@ function notPrivate(what: string, path: string, mode: number): SurveillanceError
   return problem(`${what} ${path} is open to other users (mode ${octal}); camera keys must be readable by the receiver's user only: chmod ${what === 'key folder' ? '700' : '600'} ${path}`);
 }
 
+/**
+ * How often a long-lived listener may read its key folder's list again for a key it does not
+ * know (see CameraKeys.lookup): a camera paired meanwhile gets in within this time, and a flood
+ * of made-up identities costs one readdir per this time, not one per connection.
+ */
+export const RELIST_MS = 5_000;
+
 export class CameraKeys {
   private entries: KeyEntry[] | undefined;
+  private listedAt = -Infinity;
 
-  constructor(readonly dir: string) {}
+  /** `clock` is monotonic milliseconds, injected by tests. */
+  constructor(
+    readonly dir: string,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
 
   /**
    * Checks the folder (it exists, it is a folder, it is private). `create` makes it, 0700,
    * when it is missing: what `camera add` does on a new machine.
    */
-  static open(dir: string, options: { create?: boolean } = {}): CameraKeys {
+  static open(dir: string, options: { create?: boolean; clock?: () => number } = {}): CameraKeys {
     let stat;
     try {
       stat = statSync(dir);
@@ -62,19 +74,20 @@ export class CameraKeys {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' && options.create) {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
-        return new CameraKeys(dir);
+        return new CameraKeys(dir, options.clock);
       }
       if (code === 'ENOENT') throw problem(`key folder ${dir} does not exist; pair a camera first: surveillance-receiver camera add NAME --keys ${dir}`, e);
       throw problem(`key folder ${dir} cannot be read: ${code ?? (e as Error).message}`, e);
     }
     if (!stat.isDirectory()) throw problem(`key folder ${dir} is not a folder`);
     if ((stat.mode & 0o077) !== 0) throw notPrivate('key folder', dir, stat.mode);
-    return new CameraKeys(dir);
+    return new CameraKeys(dir, options.clock);
   }
 
-  /** Every key in the folder, by camera then age (oldest first). */
+  /** Every key in the folder, by camera then age (oldest first); read once, then kept. */
   list(): KeyEntry[] {
     if (this.entries) return this.entries;
+    this.listedAt = this.clock();
     let names: string[];
     try {
       names = readdirSync(this.dir);
@@ -104,7 +117,15 @@ export class CameraKeys {
     const entry = this.list().find((e) => e.camera === camera && e.keyId === keyId);
     if (!entry) return undefined;
     const path = join(this.dir, entry.file);
-    const fd = openSync(path, 'r');
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // Removed since the list was read (camera remove): unknown, and the list is stale.
+      this.entries = undefined;
+      return undefined;
+    }
     let text: string;
     try {
       const mode = fstatSync(fd).mode;
@@ -116,6 +137,21 @@ export class CameraKeys {
     const key = parseKeyLine(text, path);
     if (key.camera !== camera || key.keyId !== keyId) throw problem(`key file ${path} holds the key of ${key.camera}.${key.keyId}, not of what its name says`);
     return key;
+  }
+
+  /**
+   * The key a handshake names, for a receiver that keeps this object for all its connections
+   * (the listener): the list of the folder is kept, and read again when the key is not in it
+   * (a camera paired or rotated since) if the last reading is `relistMs` old, so a flood of
+   * unknown identities cannot make it read the folder for every connection. The key file itself
+   * is opened for every handshake: a removed key is refused at once. `relisted` says whether
+   * this lookup read the folder's list again.
+   */
+  lookup(camera: string, keyId: string, relistMs = RELIST_MS): { key: CameraKey | undefined; relisted: boolean } {
+    const key = this.read(camera, keyId);
+    if (key || this.entries === undefined || this.clock() - this.listedAt < relistMs) return { key, relisted: false };
+    this.entries = undefined;
+    return { key: this.read(camera, keyId), relisted: true };
   }
 
   /** Writes a new key for `camera`, newer than any it has; returns it (the only time it is shown). */

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { formatAck, pskServerOptions, type Logger } from '@surveillance/shared';
-import { CameraKeys } from './camera-keys.ts';
+import type { CameraKeys } from './camera-keys.ts';
 import type { CameraSeen } from './camera-seen.ts';
 
 /**
@@ -21,8 +21,12 @@ import type { CameraSeen } from './camera-seen.ts';
  */
 
 export interface CameraLinkOptions {
-  /** The key folder; read again for every connection, so a camera added is known at once. */
-  keysDir: string;
+  /**
+   * The key folder, one object for all of a listener's connections: a camera paired while it
+   * runs is found by CameraKeys.lookup, which reads the folder again for a key it does not
+   * know, at most every RELIST_MS.
+   */
+  keys: CameraKeys;
   seen: CameraSeen;
   log: Logger;
   peer: string;
@@ -74,7 +78,6 @@ export function acceptCameraLink(raw: Socket, options: CameraLinkOptions): Promi
         if (settled) return;
         let who: { camera: string; keyId: string } | undefined;
         let lookupProblem: string | undefined;
-        const keys = new CameraKeys(options.keysDir);
         const tls = new TLSSocket(raw, {
           isServer: true,
           ...pskServerOptions(
@@ -84,7 +87,9 @@ export function acceptCameraLink(raw: Socket, options: CameraLinkOptions): Promi
                   lookupProblem = `key ${keyId} of camera ${camera} is retired (the camera connected with a newer key)`;
                   return undefined;
                 }
-                const key = keys.read(camera, keyId)?.key;
+                const { key: found, relisted } = options.keys.lookup(camera, keyId);
+                if (relisted) log.debug({ peer, camera, keyId, found: found !== undefined }, `key folder read again for a key it did not list`);
+                const key = found?.key;
                 if (!key) lookupProblem = `no key ${keyId} for camera ${camera} (unknown camera, or a removed key)`;
                 return key;
               } catch (e) {

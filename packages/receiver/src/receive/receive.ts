@@ -95,13 +95,13 @@ async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEn
   // (docs/protocol.md, "TLS"). The folder is checked now: a folder open to other users, or
   // missing, stops the receiver here rather than at the first camera.
   const keysDir = receiverKeyFolder(values.keys, env);
-  if (keysDir !== undefined) CameraKeys.open(keysDir);
+  const keys = keysDir !== undefined ? CameraKeys.open(keysDir) : undefined;
   const stateRoot = receiverState(values.store, env);
   const secure = (gate: FailureGate) =>
-    keysDir === undefined
+    keys === undefined
       ? undefined
       : async (socket: Socket, log: Logger, peer: string) => {
-          const link = await acceptCameraLink(socket, { keysDir, seen: new CameraSeen(stateRoot), log, peer, timeoutMs: values['idle-timeout'], gate });
+          const link = await acceptCameraLink(socket, { keys, seen: new CameraSeen(stateRoot), log, peer, timeoutMs: values['idle-timeout'], gate });
           return link.ok ? { socket: link.socket, camera: link.camera } : undefined;
         };
 
@@ -113,8 +113,8 @@ async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEn
     const { serve } = await import('./listener.ts');
     store.manyWriters?.();
     return serve({
-      secure: keysDir === undefined ? undefined : (socket, log, peer) => secure(gates(log))!(socket, log, peer),
-      keyed: keysDir !== undefined,
+      secure: keys === undefined ? undefined : (socket, log, peer) => secure(gates(log))!(socket, log, peer),
+      keyed: keys !== undefined,
       level,
       formatter,
       env,
@@ -139,7 +139,7 @@ async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEn
   const peer = env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown';
   let stream: Duplex = socket;
   let camera: string | undefined;
-  if (keysDir !== undefined) {
+  if (keys !== undefined) {
     // One process per connection: the refusal count lives in a small file of the store.
     const link = await secure(new FailureGate(log, undefined, undefined, `${stateRoot}/.cameras/.refused`))!(socket, log, peer);
     if (!link) return 1;
