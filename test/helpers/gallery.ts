@@ -107,10 +107,10 @@ export interface EventStream {
   close: () => void;
 }
 
-/** A server-sent-events reader, as EventSource would read /api/events. */
+/** A server-sent-events reader, as EventSource would read /api/feed. */
 export function openEvents(port: number, headers: Record<string, string> = {}): Promise<EventStream> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/api/events', headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream', ...headers } });
+    const req = request({ host: '127.0.0.1', port, path: '/api/feed', headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream', ...headers } });
     req.on('error', reject);
     req.on('response', (response) => {
       const received: { event: string; data: string }[] = [];

@@ -667,7 +667,7 @@ async function onRemoved({ days }) {
 }
 
 function connect() {
-  const events = new EventSource('/api/events');
+  const events = new EventSource('/api/feed');
   events.onopen = () => say('● live', 'good');
   events.onerror = () => say('reconnecting…', 'bad');
   events.addEventListener('frames', (/** @type {MessageEvent<string>} */ e) => onFrames(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
