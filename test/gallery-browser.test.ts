@@ -86,6 +86,8 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
 
   it('lists the cameras and the newest day of the first one, with the zone named', async () => {
     await page.goto(gallery.url);
+    // The Events view is the default (gallery-events.test.ts); these tests are of the Frames view.
+    await page.click('#tab-frames');
     await poll(() => page.locator('#cameras button').allTextContents()).toEqual(['front', 'garden']);
     await poll(() => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day))).toEqual([
       '2026-11-21',
