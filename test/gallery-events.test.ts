@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { encodeHeader } from '@surveillance/shared';
 import { exchange } from './helpers/client.ts';
-import { SERVER_TZ, startGallery, type RunningGallery } from './helpers/gallery.ts';
+import { launchChromium, SERVER_TZ, startGallery, type RunningGallery } from './helpers/gallery.ts';
 import { JPEGS, storeFrame } from './helpers/notify.ts';
-import { realClockEnv, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { needTools } from './helpers/tools.ts';
 
 /**
@@ -13,8 +13,6 @@ import { needTools } from './helpers/tools.ts';
  * Capture times are on 2026-11-21 in Berlin, before any `now` these tests run at; --event-gap 2s.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const poll = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 15_000, interval: 50 });
 
 const T0 = Date.parse('2026-11-21T09:00:00.000Z'); // 10:00 in Berlin
@@ -55,7 +53,7 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate'))('the Events v
     storeFrame(dir.path, 'garden', at(30), JPEGS[2]!, 'motion', 0.3);
     gallery = await startGallery(dir.path, ['--event-gap', '2s']);
     receiver = await startReceiver('inetd', dir.path, ['--min-free', '0']);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, env: realClockEnv() });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'America/New_York', locale: 'en-US' });
     page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));

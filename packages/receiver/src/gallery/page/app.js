@@ -407,9 +407,8 @@ new ResizeObserver(() => layout()).observe(grid);
 
 const canvas = $('bars');
 
-function drawTimeline() {
-  if (state.view === 'events') return drawEventTimeline();
-  const s = state.summary;
+/** The timeline's canvas, sized to the screen's pixels and cleared. */
+function clearCanvas() {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth;
   const h = canvas.clientHeight;
@@ -418,6 +417,13 @@ function drawTimeline() {
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
   ctx.scale(dpr, dpr);
   ctx.clearRect(0, 0, w, h);
+  return { ctx, w, h };
+}
+
+function drawTimeline() {
+  if (state.view === 'events') return drawEventTimeline();
+  const s = state.summary;
+  const { ctx, w, h } = clearCanvas();
   if (!s) return;
   const from = Date.parse(s.from);
   const span = Date.parse(s.to) - from;
@@ -915,14 +921,7 @@ function eventSpan() {
 }
 
 function drawEventTimeline() {
-  const dpr = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth;
-  const h = canvas.clientHeight;
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
-  ctx.scale(dpr, dpr);
-  ctx.clearRect(0, 0, w, h);
+  const { ctx, w, h } = clearCanvas();
   for (const b of document.querySelectorAll('.zoom button')) b.classList.toggle('current', /** @type {HTMLElement} */ (b).dataset.zoom === state.zoom);
   const span = eventSpan();
   const tl = $('timeline');
