@@ -2,30 +2,18 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader } from '@surveillance/shared';
 import { exchange } from './helpers/client.ts';
-import { GALLERY_SERIES, SERVER_TZ, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
-import { FIXTURES, realClockEnv, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { GALLERY_SERIES, launchChromium, SERVER_TZ, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
+import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 import { needTools } from './helpers/tools.ts';
 
 const run = promisify(execFile);
 
-/** Debian's Chromium, as CI installs it; flags that keep it from phoning home or needing a GPU. */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Spread of pixel values: a blank or single-colour screenshot is close to 0. */
 async function pixelSpread(png: Buffer): Promise<number> {
@@ -65,9 +53,7 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
     frames = writeStore(dir.path, GALLERY_SERIES);
     gallery = await startGallery(dir.path);
     receiver = await startReceiver('inetd', dir.path, ['--min-free', '0']);
-    // On the real clock even when scripts/test-at-hours.sh moves the others': Chromium under
-    // libfaketime starts too slowly to test, and the page reads no clock (times come from the server).
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, env: realClockEnv() });
+    browser = await launchChromium();
     // The browser is in another zone than the server on purpose: the page must show the
     // server's local times, which are the days it lists.
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'America/New_York', locale: 'en-US' });
@@ -86,6 +72,8 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
 
   it('lists the cameras and the newest day of the first one, with the zone named', async () => {
     await page.goto(gallery.url);
+    // The Events view is the default (gallery-events.test.ts); these tests are of the Frames view.
+    await page.click('#tab-frames');
     await poll(() => page.locator('#cameras button').allTextContents()).toEqual(['front', 'garden']);
     await poll(() => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day))).toEqual([
       '2026-11-21',

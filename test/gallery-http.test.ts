@@ -336,7 +336,8 @@ describe('serve with a token', () => {
     ['the token as a cookie', '/api/cameras', { cookie: `surveillance_session=${token}` }],
     ['the token in the query (it would end up in logs and history)', `/api/cameras?token=${token}`, {}],
     ['a frame without credentials', '/frames/garden/2026-11-20/20261120T050000.500Z_f00000.jpg', {}],
-    ['the event feed without credentials', '/api/events', {}],
+    ['the event feed without credentials', '/api/feed', {}],
+    ['events without credentials', '/api/events?day=2026-11-21', {}],
   ])('%s: 401 unauthorized', async (_what, path, headers) => {
     const r = await api(path, headers as Record<string, string>);
     expect(r.status).toBe(401);

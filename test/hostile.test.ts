@@ -246,7 +246,7 @@ describe('hostile visitors of the gallery', () => {
   it('caps event streams: a few per address, 64 in all; the next gets 503 with a JSON error, and a closed stream frees its place', async () => {
     const open = (from: string) =>
       new Promise<{ status: number; body: Promise<string>; close: () => void }>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port: gallery.port, localAddress: from, path: '/api/events', headers: { accept: 'text/event-stream' } });
+        const req = request({ host: '127.0.0.1', port: gallery.port, localAddress: from, path: '/api/feed', headers: { accept: 'text/event-stream' } });
         req.on('error', reject);
         req.on('response', (res) => {
           const chunks: Buffer[] = [];

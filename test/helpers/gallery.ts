@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { chromium, type Browser } from 'playwright-core';
 import type { Series } from './store-fixture.ts';
-import { cleanEnv, freePort, RECEIVER_BIN } from './receiver.ts';
+import { cleanEnv, freePort, realClockEnv, RECEIVER_BIN } from './receiver.ts';
 
 export interface RunningGallery {
   url: string;
@@ -107,10 +108,10 @@ export interface EventStream {
   close: () => void;
 }
 
-/** A server-sent-events reader, as EventSource would read /api/events. */
+/** A server-sent-events reader, as EventSource would read /api/feed. */
 export function openEvents(port: number, headers: Record<string, string> = {}): Promise<EventStream> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/api/events', headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream', ...headers } });
+    const req = request({ host: '127.0.0.1', port, path: '/api/feed', headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream', ...headers } });
     req.on('error', reject);
     req.on('response', (response) => {
       const received: { event: string; data: string }[] = [];
@@ -149,4 +150,16 @@ export function openEvents(port: number, headers: Record<string, string> = {}): 
     });
     req.end();
   });
+}
+
+/** Debian's Chromium, as CI installs it; flags that keep it from phoning home or needing a GPU. */
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/**
+ * Chromium on the real clock even when scripts/test-at-hours.sh moves the others': under
+ * libfaketime it starts too slowly to test, and the page reads no clock (times come from the server).
+ */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, env: realClockEnv() });
 }

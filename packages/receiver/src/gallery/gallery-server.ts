@@ -2,10 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import { checkCameraName, isSurveillanceError, SurveillanceError, type ErrorCode, type Logger } from '@surveillance/shared';
 import send from 'send';
+import { eventWithFrames } from '../store/event-query.ts';
+import { eventJson, parseEventId } from '../store/events.ts';
+import { localDate } from '../store/local-date.ts';
 import type { FrameData, FrameEntry, FrameIndex, StoreChanges } from '../store/store.ts';
+import { localDay } from '../review/time-range.ts';
 import { Access, LOGIN_PAGE_CSP, loginPage, type AccessOptions, type Verdict } from './access.ts';
 import { BUCKET_MS, bucketsOf, DayIndex, indexAt, type DayListing } from './day-index.ts';
 import { EventFeed } from './event-feed.ts';
+import { eventMessage, LiveEvents } from './live-events.ts';
 import { PAGE_FILES, pageFolder } from './page-assets.ts';
 import { PixelLimit } from './pixel-limit.ts';
 import { ThumbnailCache } from './thumbnails.ts';
@@ -17,8 +22,12 @@ export interface GalleryOptions {
   /** HTTPS with this certificate and key (PEM); plain HTTP without. */
   tls?: { cert: Buffer; key: Buffer };
   thumbJobs: number;
+  /** Quiet that ends an event (--event-gap, as for `events` and `notify`). */
+  gapMs: number;
   log: Logger;
   env?: NodeJS.ProcessEnv;
+  /** What time it is, to tell an open event from one that is over. */
+  now?: () => Date;
 }
 
 /** Frames and thumbnails never change under their name (the frame id is part of it). */
@@ -131,8 +140,15 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
  *   GET /api/day?camera=C&day=D          {total, from, to, bucketMs, buckets} of that local day
  *   GET /api/frames?camera=C&day=D&offset=N&limit=N   a page of frames, oldest first
  *   GET /api/frames?camera=C&day=D&at=ISO&limit=N     the page starting at that time
- *   GET /api/events           server-sent events: `frames` (new frames: name, time, id, camera,
- *                             day), `removed` ({days: [{camera, day}]} that lost frames)
+ *   GET /api/events?day=D[&camera=C]    {camera, day, from, to, gapMs, events: [event]} that start
+ *                             on that local day, oldest first, of one camera or of all; an event
+ *                             is {id, camera, start, last, end (null while open), open, frames,
+ *                             cover (a frame name), score?}
+ *   GET /api/event?id=ID      {event, frames: [{name, time, id}]}: its frames, first to last,
+ *                             heartbeats left out (what playing it steps through)
+ *   GET /api/feed             server-sent events: `frames` (new frames: name, time, id, camera,
+ *                             day), `removed` ({days: [{camera, day}]} that lost frames), `event`
+ *                             (an event with `change`: start, grow or end, and its local `day`)
  *   GET /frames/NAME, /thumbs/NAME       NAME as in the store: CAMERA/2026-11-21/...jpg
  *   GET /login, POST /login (form: password), POST /logout    with a password set
  *
@@ -150,6 +166,8 @@ export class GalleryServer {
   private readonly feed = new EventFeed();
   private readonly pixels = new PixelLimit();
   private watch: StoreChanges | undefined;
+  private readonly live: LiveEvents;
+  private readonly now: () => Date;
   private readonly page = pageFolder();
   private readonly log: Logger;
   /** Days and times are in the server's zone; the page is told which one. */
@@ -160,6 +178,14 @@ export class GalleryServer {
     this.access = new Access({ ...options.access, secure: options.tls !== undefined });
     this.index = new DayIndex(options.store);
     this.thumbs = new ThumbnailCache(options.store, options.thumbJobs, options.log, options.env);
+    this.now = options.now ?? (() => new Date());
+    this.live = new LiveEvents({
+      store: options.store,
+      gapMs: options.gapMs,
+      now: this.now,
+      emit: (change, event) => this.feed.send('event', eventMessage(change, event)),
+      onError: (e) => this.log.warn({ err: e.message }, 'cannot follow events'),
+    });
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((e: unknown) => this.fail(res, e));
     };
@@ -175,6 +201,7 @@ export class GalleryServer {
     watch.on('added', (frames) => {
       const added = this.index.add(frames).map((f) => ({ ...frameJson(f), camera: f.camera, day: f.day }));
       this.feed.send('frames', added);
+      this.live.added(frames);
     });
     watch.on('removed', (frames) => {
       this.thumbs.forget(frames.map((f) => f.name));
@@ -182,6 +209,7 @@ export class GalleryServer {
       this.feed.send('removed', { days: [...days.values()] });
     });
     watch.on('error', (e) => this.log.warn({ err: e.message }, 'store watcher'));
+    await this.live.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -199,6 +227,7 @@ export class GalleryServer {
   async close(): Promise<void> {
     this.feed.close();
     await this.watch?.close();
+    await this.live.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -237,7 +266,11 @@ export class GalleryServer {
         return json(res, 200, this.daySummary(await this.day(url)));
       case '/api/frames':
         return json(res, 200, this.framePage(await this.day(url), url));
-      case '/api/events': {
+      case '/api/events':
+        return json(res, 200, await this.dayEvents(url));
+      case '/api/event':
+        return json(res, 200, await this.event(url));
+      case '/api/feed': {
         const refusal = this.feed.refusal(req);
         if (refusal) {
           res.setHeader('retry-after', '30');
@@ -252,6 +285,10 @@ export class GalleryServer {
   private async camera(url: URL): Promise<string> {
     const camera = url.searchParams.get('camera');
     if (camera === null) throw new HttpError(400, 'usage', 'camera is required');
+    return this.knownCamera(camera);
+  }
+
+  private async knownCamera(camera: string): Promise<string> {
     const problem = checkCameraName(camera);
     if (problem) throw new HttpError(400, 'usage', problem);
     if (!(await this.index.cameras()).includes(camera)) throw new HttpError(404, 'not-found', `no camera ${JSON.stringify(camera)} in the store`);
@@ -268,6 +305,35 @@ export class GalleryServer {
       if (isSurveillanceError(e, 'usage')) throw new HttpError(400, 'usage', e.message);
       throw e;
     }
+  }
+
+  /** The events that start on a local day, of one camera or of all. */
+  private async dayEvents(url: URL): Promise<object> {
+    const camera = url.searchParams.has('camera') ? await this.camera(url) : undefined;
+    const dayText = url.searchParams.get('day');
+    if (dayText === null) throw new HttpError(400, 'usage', 'day is required (a local date, yyyy-MM-dd)');
+    let range: { from: Date; to: Date };
+    try {
+      range = localDay(dayText, 'day');
+    } catch (e) {
+      if (isSurveillanceError(e, 'usage')) throw new HttpError(400, 'usage', e.message);
+      throw e;
+    }
+    const { gapMs } = this.options;
+    const events = await this.options.store.events({ camera, ...range, gapMs, now: this.now() });
+    return { camera: camera ?? null, day: localDate(range.from), from: range.from.toISOString(), to: range.to.toISOString(), gapMs, events: events.map(eventJson) };
+  }
+
+  /** One event with its frames, for playing it. */
+  private async event(url: URL): Promise<object> {
+    const id = url.searchParams.get('id');
+    if (id === null) throw new HttpError(400, 'usage', 'id is required (an event id, as /api/events lists it)');
+    const parsed = parseEventId(id);
+    if (!parsed) throw new HttpError(400, 'usage', `not an event id: ${JSON.stringify(id.slice(0, 200))} (CAMERA-yyyyMMddTHHmmss.SSSZ)`);
+    await this.knownCamera(parsed.camera);
+    const found = await eventWithFrames(this.options.store, id, parsed, this.options.gapMs, this.now());
+    if (!found) throw new HttpError(404, 'not-found', `no event ${id} (pruned, or grouped with another --event-gap than ${this.options.gapMs / 1000} s?)`);
+    return { event: eventJson(found.event), frames: found.frames.map(frameJson) };
   }
 
   private daySummary(listing: DayListing): object {

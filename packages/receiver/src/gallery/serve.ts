@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { listenError, loadLineFormatter, loadOptions, stopSignal, SurveillanceError, writeFileDurably, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { startCommand } from '../command-start.ts';
+import { eventGapOption } from '../review/review-command.ts';
 import { storeSpec } from '../store/store-options.ts';
 import { checkPasswordHash, hashPassword, isLoopbackHost, MIN_PASSWORD_LENGTH, MIN_TOKEN_LENGTH } from './access.ts';
 import { GalleryServer } from './gallery-server.ts';
@@ -12,8 +13,11 @@ import { readPassword } from './read-password.ts';
 const HELP = `Usage: surveillance-receiver serve [options]
        surveillance-receiver serve --set-password [--password-file FILE]
 
-A web gallery of the store: cameras and days, a timeline of thumbnails, full-size frames with
-keyboard navigation (arrows, Home, End, Escape, Space to play), and new frames as they arrive.
+A web gallery of the store. It opens on the Events view: a card per event (a camera's burst of
+frames after --event-gap of quiet; heartbeats are not part of one), newest first, that plays
+when clicked, with the day's timeline of events (zoom to an hour or to an event), and new
+events as they happen. The Frames view has every frame of a day as thumbnails, full-size frames
+with keyboard navigation (arrows, Home, End, Escape, Space to play), and new frames as they arrive.
 Days and times are shown in this machine's time zone (TZ); names on disk stay in UTC.
 
 It listens on 127.0.0.1 only, unless told otherwise. Any other address is reachable from other
@@ -33,6 +37,7 @@ Thumbnails are made once and kept in STORE/.thumbs/.`;
 
 export const serveSpec = {
   ...storeSpec,
+  ...eventGapOption,
   listen: { kind: 'hostport', description: 'address to serve the gallery on', default: { host: '127.0.0.1', port: 8080 } },
   'password-file': {
     kind: 'path',
@@ -143,7 +148,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const log = createLogger('surveillance-receiver', values['log-level'] as 'info', env, await loadLineFormatter(values['log-format'], env));
   let gallery: GalleryServer;
   try {
-    gallery = new GalleryServer({ store, access: { passwordHash, token, sessionMs: values.session }, tls, thumbJobs: values['thumb-jobs'], log, env });
+    gallery = new GalleryServer({ store, access: { passwordHash, token, sessionMs: values.session }, tls, thumbJobs: values['thumb-jobs'], gapMs: values['event-gap'], log, env });
   } catch (e) {
     // A certificate and key that do not fit, or are not PEM.
     throw usage(`HTTPS: ${(e as Error).message} (--tls-cert ${certPath}, --tls-key ${keyPath})`);

@@ -10,6 +10,7 @@ import { OutputFile } from './output-file.ts';
 import { ProgressBar } from './progress-bar.ts';
 import { cameraOption, checkCamera, eventGapOption, out } from './review-command.ts';
 import { parseEventId } from '../store/events.ts';
+import { eventWithFrames } from '../store/event-query.ts';
 import { formatLocal, rangeSpec, resolveRange, type TimeRange } from './time-range.ts';
 
 const HELP = `Usage: surveillance-receiver export --out FILE [--camera NAME] [--since 2h | --day DATE | --from TIME [--to TIME]]
@@ -175,18 +176,15 @@ async function eventFrames(store: FrameIndex, values: ExportValues): Promise<{ c
   if (given.length > 0) throw new SurveillanceError('usage', `option --event cannot be combined with --${given[0]}: the event says which frames`);
   const parsed = parseEventId(id);
   if (!parsed) throw new SurveillanceError('usage', `option --event: ${JSON.stringify(id)} is not an event id (CAMERA-yyyyMMddTHHmmss.SSSZ, as \`events\` prints it)`);
-  const { camera, start } = parsed;
+  const { camera } = parsed;
   if (values.camera !== undefined && values.camera !== camera) throw new SurveillanceError('usage', `option --camera ${values.camera} does not match event ${id}, which is of camera ${camera}`);
   await checkCamera(store, camera);
-  const now = new Date();
-  const [event] = (await store.events({ camera, from: start, to: new Date(start.getTime() + 1), gapMs: values['event-gap'], now })).filter((e) => e.id === id);
-  if (!event) {
+  const found = await eventWithFrames(store, id, parsed, values['event-gap'], new Date());
+  if (!found) {
     throw new SurveillanceError('not-found', `no event ${id} in store ${store.location} (pruned, or listed with another --event-gap than ${values['event-gap'] / 1000} s?)`);
   }
-  const range = { from: event.start, to: new Date(event.last.getTime() + 1) };
-  const frames = await store.frames({ camera, ...range });
-  const marks = await store.marks(frames);
-  return { camera, range, inRange: frames.filter((_, i) => marks[i]!.reason !== 'heartbeat') };
+  const range = { from: found.event.start, to: new Date(found.event.last.getTime() + 1) };
+  return { camera, range, inRange: found.frames };
 }
 
 async function onlyCamera(store: FrameIndex): Promise<string> {

@@ -1,5 +1,5 @@
 import { EventGrouper, type EventFrame, type FrameEvent } from './events.ts';
-import type { EventQuery, FrameIndex } from './store.ts';
+import type { EventQuery, FrameEntry, FrameIndex } from './store.ts';
 
 /**
  * `FrameIndex.events` over any store's `frames` and `marks`: the file store uses it, and so can
@@ -63,4 +63,23 @@ async function cameraEvents(index: Source, camera: string, { from, to, gapMs, no
   const last = grouper.current;
   if (last) keep(grouper.expire(now) ?? { ...last });
   return events;
+}
+
+/**
+ * One event by its id (parseEventId), with its frames from the first to the last, heartbeats
+ * left out: what `export --event` makes a clip of and the gallery plays. Undefined when there
+ * is no such event (pruned, or grouped with another gap).
+ */
+export async function eventWithFrames(
+  index: Pick<FrameIndex, 'events' | 'frames' | 'marks'>,
+  id: string,
+  { camera, start }: { camera: string; start: Date },
+  gapMs: number,
+  now: Date,
+): Promise<{ event: FrameEvent; frames: FrameEntry[] } | undefined> {
+  const [event] = (await index.events({ camera, from: start, to: new Date(start.getTime() + 1), gapMs, now })).filter((e) => e.id === id);
+  if (!event) return undefined;
+  const frames = await index.frames({ camera, from: event.start, to: new Date(event.last.getTime() + 1) });
+  const marks = await index.marks(frames);
+  return { event, frames: frames.filter((_, i) => marks[i]!.reason !== 'heartbeat') };
 }

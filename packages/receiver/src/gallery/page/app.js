@@ -10,11 +10,15 @@
  * @typedef {Frame & { camera: string, day: string }} NewFrame  a frame of the `frames` event
  * @typedef {{ camera: string, day: string, from: string, to: string, total: number, bucketMs: number, buckets: number[] }} DaySummary  /api/day
  * @typedef {{ camera: string, day: string, total: number, offset: number, frames: Frame[] }} FramePage  /api/frames
+ * @typedef {{ id: string, camera: string, start: string, last: string, end: string | null, open: boolean, frames: number, cover: string }} FrameEvent  of /api/events
+ * @typedef {{ camera: string | null, day: string, from: string, to: string, gapMs: number, events: FrameEvent[] }} DayEvents  /api/events
+ * @typedef {{ event: FrameEvent, frames: Frame[] }} EventClip  /api/event: what playing an event steps through
+ * @typedef {FrameEvent & { change: 'start' | 'grow' | 'end', day: string }} EventChange  the feed's `event`
  */
 
 /**
  * Elements of index.html that are not plain HTMLElements, by id.
- * @typedef {{ follow: HTMLInputElement, fps: HTMLSelectElement, bars: HTMLCanvasElement, full: HTMLImageElement, vname: HTMLAnchorElement }} Typed
+ * @typedef {{ follow: HTMLInputElement, allcams: HTMLInputElement, fps: HTMLSelectElement, bars: HTMLCanvasElement, full: HTMLImageElement, vname: HTMLAnchorElement }} Typed
  */
 
 /**
@@ -42,6 +46,8 @@ const GRID_PADDING = 32;
  *   summary: DaySummary | null, pages: Map<number, Frame[] | Promise<Frame[]>>, generation: number,
  *   selected: number, viewer: boolean, playing: boolean, range: { start: number | null, end: number | null },
  *   fresh: Set<string>, cols: number, cellW: number,
+ *   view: 'events' | 'frames', dayEvents: DayEvents | null, events: FrameEvent[], eventId: string | null,
+ *   clip: EventClip | null, clipAt: number, zoom: 'day' | 'hour' | 'event', anchor: number | null,
  * }}
  */
 const state = {
@@ -65,6 +71,19 @@ const state = {
   cols: 1,
   /** Cells share the grid's width: at least MIN_CELL_W each. */
   cellW: MIN_CELL_W,
+  /** The Events view is the default; the Frames view has every frame of the day. */
+  view: 'events',
+  /** The open day's events (/api/events), and the same newest first, as the cards show them. */
+  dayEvents: null,
+  events: [],
+  /** The event selected (its card, its mark on the timeline). */
+  eventId: null,
+  /** The event being played in the viewer, and which of its frames is shown. */
+  clip: null,
+  clipAt: 0,
+  /** What the timeline spans: the day, the hour around `anchor`, or the selected event. */
+  zoom: 'day',
+  anchor: null,
 };
 
 // ---------------------------------------------------------------- times
@@ -185,9 +204,10 @@ async function selectCamera(camera, wantedDay) {
 async function selectDay(day) {
   state.day = day;
   renderDays();
-  history.replaceState(null, '', `#${q({ camera: state.camera, day })}`);
+  writeAddress();
   const generation = ++state.generation;
   state.pages.clear();
+  loadEvents().catch((e) => say(`cannot load events: ${e.message}`, 'bad'));
   // Most days open at their first frames: ask for them alongside the day's summary.
   if (!$('follow').checked) loadPage(0);
   /** @type {DaySummary} */
@@ -204,13 +224,13 @@ function showDay(summary) {
   clearCells();
   const total = summary?.total ?? 0;
   state.selected = $('follow').checked ? Math.max(0, total - 1) : 0;
-  $('title').textContent = summary ? `${state.camera} · ${dayLabel(summary.day)}` : state.camera ?? 'No cameras yet';
+  renderTitle();
   $('empty').hidden = total > 0;
   updateCount();
   layout();
   $('grid').scrollTop = 0;
   if (total > 0) scrollToSelected();
-  if (state.viewer) total > 0 ? showFrame(state.selected) : closeViewer();
+  if (state.viewer && !state.clip) total > 0 ? showFrame(state.selected) : closeViewer();
 }
 
 function updateCount() {
@@ -263,6 +283,7 @@ function frameNow(i) {
  * @returns {Promise<Frame | undefined>}
  */
 async function frameAt(i) {
+  if (state.clip) return state.clip.frames[i];
   const page = await loadPage(Math.floor(i / PAGE));
   return page[i % PAGE];
 }
@@ -386,8 +407,8 @@ new ResizeObserver(() => layout()).observe(grid);
 
 const canvas = $('bars');
 
-function drawTimeline() {
-  const s = state.summary;
+/** The timeline's canvas, sized to the screen's pixels and cleared. */
+function clearCanvas() {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth;
   const h = canvas.clientHeight;
@@ -396,6 +417,13 @@ function drawTimeline() {
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
   ctx.scale(dpr, dpr);
   ctx.clearRect(0, 0, w, h);
+  return { ctx, w, h };
+}
+
+function drawTimeline() {
+  if (state.view === 'events') return drawEventTimeline();
+  const s = state.summary;
+  const { ctx, w, h } = clearCanvas();
   if (!s) return;
   const from = Date.parse(s.from);
   const span = Date.parse(s.to) - from;
@@ -443,6 +471,7 @@ function drawTimeline() {
 }
 
 canvas.addEventListener('click', async (e) => {
+  if (state.view === 'events') return pickOnTimeline(e);
   const s = state.summary;
   if (!s || s.total === 0) return;
   const rect = canvas.getBoundingClientRect();
@@ -462,6 +491,12 @@ let shown = 0;
 
 /** @param {number} i */
 async function go(i) {
+  if (state.clip) {
+    state.clipAt = Math.max(0, Math.min(state.clip.frames.length - 1, i));
+    if (state.viewer) await showFrame(state.clipAt);
+    drawTimeline();
+    return;
+  }
   const total = state.summary?.total ?? 0;
   if (total === 0) return;
   state.selected = Math.max(0, Math.min(total - 1, i));
@@ -482,7 +517,7 @@ async function showFrame(i) {
   viewer.dataset.index = String(i);
   viewer.dataset.time = frame.time;
   $('vtime').textContent = fmtFull.format(new Date(frame.time));
-  $('vpos').textContent = `${(i + 1).toLocaleString()} / ${/** @type {DaySummary} */ (state.summary).total.toLocaleString()}`;
+  $('vpos').textContent = `${(i + 1).toLocaleString()} / ${viewTotal().toLocaleString()}${state.clip ? ` · event ${state.clip.event.camera}` : ''}`;
   const vname = $('vname');
   vname.textContent = frame.name.slice(frame.name.lastIndexOf('/') + 1);
   vname.href = full.src;
@@ -512,18 +547,26 @@ async function explainMissing(name, ticket) {
   nofull.hidden = false;
 }
 
+/** Frames the viewer steps through: the event being played, or the open day's. */
+const viewTotal = () => (state.clip ? state.clip.frames.length : state.summary?.total ?? 0);
+const viewAt = () => (state.clip ? state.clipAt : state.selected);
+
 function openViewer() {
-  if (!state.summary?.total) return;
+  if (!viewTotal()) return;
   state.viewer = true;
   viewer.hidden = false;
-  showFrame(state.selected);
+  showFrame(viewAt());
 }
 
 function closeViewer() {
   stopPlay();
   state.viewer = false;
   viewer.hidden = true;
-  grid.focus();
+  if (state.clip) {
+    state.clip = null;
+    writeAddress();
+    $('events').focus();
+  } else grid.focus();
 }
 
 function updateRange() {
@@ -549,16 +592,19 @@ function stopPlay() {
 
 /** Steps through the play range (default: from here to the day's last frame) at the chosen rate. */
 async function play() {
-  if (state.playing || !state.summary?.total) return;
+  const total = viewTotal();
+  if (state.playing || !total) return;
   if (!state.viewer) openViewer();
-  const total = state.summary.total;
-  const start = state.range.start ?? 0;
-  const end = Math.min(total - 1, state.range.end ?? total - 1);
-  let i = state.selected;
-  if (i < start || i >= end) i = start;
+  // An event plays whole; the day plays its marked range.
+  const range = state.clip ? { start: null, end: null } : state.range;
+  const start = range.start ?? 0;
+  // An event still going on may grow while it plays.
+  const end = () => Math.min(viewTotal() - 1, range.end ?? Infinity);
+  let i = viewAt();
+  if (i < start || i >= end()) i = start;
   state.playing = true;
   $('play').textContent = '❚❚ Pause';
-  while (state.playing && i <= end) {
+  while (state.playing && i <= end()) {
     const t0 = performance.now();
     await go(i);
     const wait = 1000 / Number($('fps').value) - (performance.now() - t0);
@@ -569,8 +615,8 @@ async function play() {
 }
 
 $('play').onclick = () => (state.playing ? stopPlay() : play());
-$('prev').onclick = () => go(state.selected - 1);
-$('next').onclick = () => go(state.selected + 1);
+$('prev').onclick = () => go(viewAt() - 1);
+$('next').onclick = () => go(viewAt() + 1);
 $('close').onclick = closeViewer;
 // Clicking a control must not take the keyboard away from the frames (Space would press it).
 document.addEventListener('mousedown', (e) => e.target instanceof Element && e.target.closest('button') && e.preventDefault());
@@ -581,21 +627,22 @@ $('fps').onchange = () => $('fps').blur();
 document.addEventListener('keydown', (e) => {
   if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
   if (e.altKey || e.ctrlKey || e.metaKey) return;
-  const total = state.summary?.total ?? 0;
+  if (state.view === 'events' && !state.viewer && e.key !== 'Enter') return;
+  const total = viewTotal();
   const rowsOnScreen = Math.max(1, Math.floor(grid.clientHeight / CELL_H));
   switch (e.key) {
-    case 'ArrowRight': go(state.selected + 1); break;
-    case 'ArrowLeft': go(state.selected - 1); break;
+    case 'ArrowRight': go(viewAt() + 1); break;
+    case 'ArrowLeft': go(viewAt() - 1); break;
     case 'ArrowDown': if (!state.viewer) go(state.selected + state.cols); break;
     case 'ArrowUp': if (!state.viewer) go(state.selected - state.cols); break;
     case 'PageDown': go(state.selected + state.cols * rowsOnScreen); break;
     case 'PageUp': go(state.selected - state.cols * rowsOnScreen); break;
     case 'Home': go(0); break;
+    case 'Enter': if (state.view === 'events' && !state.viewer) { if (state.eventId) playEvent(state.eventId); break; } if (!state.viewer) openViewer(); break;
     case 'End': go(total - 1); break;
-    case 'Enter': if (!state.viewer) openViewer(); break;
     case ' ': state.playing ? stopPlay() : play(); break;
-    case '[': state.range.start = state.selected; updateRange(); break;
-    case ']': state.range.end = state.selected; updateRange(); break;
+    case '[': if (state.clip) break; state.range.start = state.selected; updateRange(); break;
+    case ']': if (state.clip) break; state.range.end = state.selected; updateRange(); break;
     case 'Escape':
       if (state.playing) stopPlay();
       else if (state.viewer) closeViewer();
@@ -655,7 +702,7 @@ async function onFrames(frames) {
   updateCount();
   $('empty').hidden = summary.total > 0;
   layout();
-  if ($('follow').checked && !state.playing) await go(summary.total - 1);
+  if ($('follow').checked && !state.playing && !state.clip) await go(summary.total - 1);
   else if (wasAtEnd && !state.viewer) grid.scrollTop = grid.scrollHeight;
 }
 
@@ -683,16 +730,293 @@ async function onRemoved({ days }) {
   updateCount();
   $('empty').hidden = summary.total > 0;
   layout();
-  if (state.viewer) summary.total > 0 ? showFrame(state.selected) : closeViewer();
+  if (state.viewer && !state.clip) summary.total > 0 ? showFrame(state.selected) : closeViewer();
+  loadEvents().catch((e) => say(`cannot load events: ${e.message}`, 'bad'));
 }
 
 function connect() {
-  const events = new EventSource('/api/events');
+  const events = new EventSource('/api/feed');
   events.onopen = () => say('● live', 'good');
   events.onerror = () => say('reconnecting…', 'bad');
   events.addEventListener('frames', (/** @type {MessageEvent<string>} */ e) => onFrames(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
+  events.addEventListener('event', (/** @type {MessageEvent<string>} */ e) => onEvent(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
   events.addEventListener('removed', (/** @type {MessageEvent<string>} */ e) => onRemoved(JSON.parse(e.data)).catch((err) => say(err.message, 'bad')));
 }
+
+// ---------------------------------------------------------------- the Events view
+
+/** The address says the view, camera and day (#...), and the event played (?event=ID). */
+function writeAddress() {
+  const hash = q({ camera: state.camera, day: state.day, ...(state.view === 'frames' ? { view: 'frames' } : {}), ...($('allcams').checked ? { all: 1 } : {}) });
+  const search = state.clip ? `?${q({ event: state.clip.event.id })}` : '';
+  history.replaceState(null, '', `${location.pathname}${search}#${hash}`);
+}
+
+/** @param {'events' | 'frames'} view */
+function setView(view) {
+  state.view = view;
+  $('events').hidden = view !== 'events';
+  grid.hidden = view !== 'frames';
+  $('follow-label').hidden = view !== 'frames';
+  $('allcams-label').hidden = view !== 'events';
+  $('zoom').hidden = view !== 'events';
+  $('count').hidden = view !== 'frames';
+  $('timeline').title = view === 'events' ? 'Events of the day; click one to select it' : 'Frames per 5 minutes; click to jump';
+  for (const b of document.querySelectorAll('.tabs button')) b.setAttribute('aria-selected', String(/** @type {HTMLElement} */ (b).dataset.view === view));
+  if (view === 'frames') layout();
+  if (state.day) writeAddress();
+  if (fmtDay) renderTitle();
+  drawTimeline();
+}
+
+/** Local hour:minute:second of an event's start, and how long it lasted. */
+const seconds = (/** @type {number} */ ms) => Math.round(ms / 1000);
+/** @param {number} ms */
+function duration(ms) {
+  const s = seconds(ms);
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+/** The camera and local day of an event id (CAMERA-yyyyMMddTHHmmss.SSSZ), in the server's zone. */
+/** @param {string} id */
+function eventOf(id) {
+  const m = /^(.+)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/.exec(id);
+  if (!m) return undefined;
+  const start = new Date(`${m[2]}-${m[3]}-${m[4]}T${m[5]}:${m[6]}:${m[7]}.${m[8]}Z`);
+  if (Number.isNaN(start.getTime())) return undefined;
+  return { camera: m[1], day: new Intl.DateTimeFormat('en-CA', { timeZone: state.timeZone }).format(start) };
+}
+
+async function loadEvents() {
+  const day = state.day;
+  const camera = $('allcams').checked ? null : state.camera;
+  if (!day) return;
+  const generation = state.generation;
+  /** @type {DayEvents} */
+  const res = await api(`/api/events?${q(camera ? { day, camera } : { day })}`);
+  if (generation !== state.generation || day !== state.day) return;
+  state.dayEvents = res;
+  state.events = [...res.events].reverse();
+  renderEvents();
+}
+
+/** @param {FrameEvent} event */
+function card(event) {
+  const b = document.createElement('button');
+  b.className = 'card';
+  b.dataset.id = event.id;
+  const img = document.createElement('img');
+  img.loading = 'lazy';
+  img.decoding = 'async';
+  img.alt = '';
+  const when = document.createElement('span');
+  when.className = 'when';
+  const what = document.createElement('span');
+  what.className = 'what';
+  b.append(img, when, what);
+  b.onclick = () => playEvent(event.id);
+  fillCard(b, event);
+  return b;
+}
+
+/**
+ * @param {HTMLElement} b
+ * @param {FrameEvent} event
+ */
+function fillCard(b, event) {
+  const img = /** @type {HTMLImageElement} */ (b.querySelector('img'));
+  if (img.dataset.cover !== event.cover) {
+    img.dataset.cover = event.cover;
+    img.src = `/thumbs/${event.cover}`;
+  }
+  const start = new Date(event.start);
+  /** @type {HTMLElement} */ (b.querySelector('.when')).textContent = fmtClock.format(start);
+  /** @type {HTMLElement} */ (b.querySelector('.what')).textContent =
+    `${duration(Date.parse(event.last) - start.getTime())} · ${event.frames.toLocaleString()} frame${event.frames === 1 ? '' : 's'} · ${event.camera}`;
+  b.title = fmtFull.format(start);
+  b.classList.toggle('open', event.open);
+  b.classList.toggle('selected', event.id === state.eventId);
+}
+
+function renderEvents() {
+  const list = $('events');
+  const empty = $('no-events');
+  const kept = new Map([...list.querySelectorAll('.card')].map((el) => [/** @type {HTMLElement} */ (el).dataset.id, /** @type {HTMLElement} */ (el)]));
+  const cards = state.events.map((event) => {
+    const el = kept.get(event.id) ?? card(event);
+    fillCard(el, event);
+    return el;
+  });
+  list.replaceChildren(empty, ...cards);
+  empty.hidden = cards.length > 0;
+  renderTitle();
+  drawTimeline();
+}
+
+function renderTitle() {
+  if (state.view === 'events') {
+    const camera = $('allcams').checked ? 'all cameras' : state.camera;
+    const n = state.events.length;
+    $('title').textContent = state.day ? `${camera} · ${dayLabel(state.day)} · ${n} event${n === 1 ? '' : 's'}` : state.camera ?? 'No cameras yet';
+  } else {
+    const summary = state.summary;
+    $('title').textContent = summary ? `${state.camera} · ${dayLabel(summary.day)}` : state.camera ?? 'No cameras yet';
+  }
+}
+
+/**
+ * Plays an event: its frames, first to last, in the viewer.
+ * @param {string} id
+ */
+async function playEvent(id) {
+  /** @type {EventClip} */
+  const clip = await api(`/api/event?${q({ id })}`).catch((e) => {
+    say(`cannot play event ${id}: ${e.message}`, 'bad');
+    return null;
+  });
+  if (!clip || clip.frames.length === 0) return;
+  stopPlay();
+  state.clip = clip;
+  state.clipAt = 0;
+  selectEvent(id);
+  writeAddress();
+  openViewer();
+  await play();
+}
+
+/** @param {string} id */
+function selectEvent(id) {
+  state.eventId = id;
+  for (const el of $('events').querySelectorAll('.card')) el.classList.toggle('selected', /** @type {HTMLElement} */ (el).dataset.id === id);
+  $('events').querySelector(`.card[data-id="${CSS.escape(id)}"]`)?.scrollIntoView({ block: 'nearest' });
+  drawTimeline();
+}
+
+/**
+ * An event started, grew or ended: its card, live; an event being played gets its new frames.
+ * @param {EventChange} change
+ */
+async function onEvent(change) {
+  const { change: kind, day, ...event } = change;
+  if (state.clip?.event.id === event.id && kind !== 'start') {
+    /** @type {EventClip} */
+    const clip = await api(`/api/event?${q({ id: event.id })}`);
+    if (state.clip?.event.id === event.id) state.clip = clip;
+  }
+  if (day !== state.day || (!$('allcams').checked && event.camera !== state.camera)) return;
+  const i = state.events.findIndex((e) => e.id === event.id);
+  if (i >= 0) state.events[i] = event;
+  else {
+    state.events.push(event);
+    state.events.sort((a, b) => Date.parse(b.start) - Date.parse(a.start) || (a.camera < b.camera ? -1 : 1));
+  }
+  renderEvents();
+  if (kind === 'start') {
+    const el = $('events').querySelector(`.card[data-id="${CSS.escape(event.id)}"]`);
+    el?.classList.add('fresh');
+    setTimeout(() => el?.classList.remove('fresh'), 10_000);
+  }
+}
+
+/** What the timeline spans in the Events view: the day, an hour, or the selected event. */
+function eventSpan() {
+  const d = state.dayEvents;
+  if (!d) return undefined;
+  const from = Date.parse(d.from);
+  const to = Date.parse(d.to);
+  const selected = state.events.find((e) => e.id === state.eventId);
+  if (state.zoom === 'event' && selected) {
+    const start = Date.parse(selected.start);
+    const end = Date.parse(selected.end ?? selected.last);
+    const pad = Math.max(2000, (end - start) / 10);
+    return { from: start - pad, to: end + pad };
+  }
+  if (state.zoom === 'hour') {
+    const anchor = state.anchor ?? (selected ? Date.parse(selected.start) : from);
+    // Hours from the local midnight, which is also right in zones half an hour off UTC.
+    const hour = from + Math.floor((anchor - from) / 3_600_000) * 3_600_000;
+    return { from: hour, to: Math.min(to, hour + 3_600_000) };
+  }
+  return { from, to };
+}
+
+function drawEventTimeline() {
+  const { ctx, w, h } = clearCanvas();
+  for (const b of document.querySelectorAll('.zoom button')) b.classList.toggle('current', /** @type {HTMLElement} */ (b).dataset.zoom === state.zoom);
+  const span = eventSpan();
+  const tl = $('timeline');
+  if (!span) return;
+  tl.dataset.from = new Date(span.from).toISOString();
+  tl.dataset.to = new Date(span.to).toISOString();
+  const x = (/** @type {number} */ t) => ((t - span.from) / (span.to - span.from)) * w;
+  const barsH = h - 16;
+  for (const e of state.events) {
+    const a = x(Date.parse(e.start));
+    const b = x(Date.parse(e.end ?? e.last));
+    if (b < 0 || a > w) continue;
+    ctx.fillStyle = e.id === state.eventId ? '#ff5a5a' : e.open ? '#ff8a5a' : '#6fa8ff';
+    ctx.fillRect(a, 4, Math.max(3, b - a), barsH - 4);
+  }
+  // The frames of the event being played, and the one on screen.
+  if (state.clip) {
+    ctx.fillStyle = '#ffffffaa';
+    for (const f of state.clip.frames) ctx.fillRect(x(Date.parse(f.time)), barsH - 6, 1, 6);
+    const f = state.clip.frames[state.clipAt];
+    if (f) {
+      ctx.fillStyle = '#4cd07d';
+      ctx.fillRect(x(Date.parse(f.time)) - 1, 0, 2, barsH);
+    }
+  }
+  // Ticks every hour, 5 minutes or few seconds, as the zoom asks; labels in the server's zone.
+  const length = span.to - span.from;
+  const step = length > 6 * 3_600_000 ? 3_600_000 : length > 1_800_000 ? 300_000 : length > 120_000 ? 60_000 : 5_000;
+  const labelEvery = Math.max(1, Math.ceil((70 * length) / (w * step)));
+  const fmt = step >= 60_000 ? fmtHour : fmtClock;
+  ctx.fillStyle = '#8a8f98';
+  ctx.font = '10px system-ui, sans-serif';
+  const from = state.dayEvents ? Date.parse(state.dayEvents.from) : span.from;
+  for (let t = from + Math.ceil((span.from - from) / step) * step, n = 0; t < span.to; t += step, n++) {
+    ctx.fillRect(x(t), barsH, 1, 4);
+    if (n % labelEvery === 0) ctx.fillText(fmt.format(new Date(t)), x(t) + 2, h - 2);
+  }
+}
+
+/** A click on the Events timeline selects the event nearest to it, and is the hour to zoom to. */
+/** @param {MouseEvent} e */
+function pickOnTimeline(e) {
+  const span = eventSpan();
+  if (!span) return;
+  const rect = canvas.getBoundingClientRect();
+  const perPx = (span.to - span.from) / rect.width;
+  const t = span.from + (e.clientX - rect.left) * perPx;
+  state.anchor = t;
+  let best = /** @type {FrameEvent | undefined} */ (undefined);
+  let bestDistance = 8 * perPx;
+  for (const ev of state.events) {
+    const a = Date.parse(ev.start);
+    const b = Date.parse(ev.end ?? ev.last);
+    const d = t < a ? a - t : t > b ? t - b : 0;
+    if (d <= bestDistance) [best, bestDistance] = [ev, d];
+  }
+  if (best) selectEvent(best.id);
+  else drawTimeline();
+}
+
+for (const b of document.querySelectorAll('.tabs button')) {
+  /** @type {HTMLElement} */ (b).onclick = () => setView(/** @type {'events' | 'frames'} */ (/** @type {HTMLElement} */ (b).dataset.view));
+}
+for (const b of document.querySelectorAll('.zoom button')) {
+  /** @type {HTMLElement} */ (b).onclick = () => {
+    state.zoom = /** @type {'day' | 'hour' | 'event'} */ (/** @type {HTMLElement} */ (b).dataset.zoom);
+    if (state.zoom !== 'hour') state.anchor = null;
+    drawTimeline();
+  };
+}
+$('allcams').onchange = () => {
+  $('allcams').blur();
+  writeAddress();
+  loadEvents().catch((e) => say(`cannot load events: ${e.message}`, 'bad'));
+};
 
 // ---------------------------------------------------------------- start
 
@@ -704,10 +1028,16 @@ async function start() {
   renderCameras();
   connect();
   const wanted = new URLSearchParams(location.hash.slice(1));
-  const asked = wanted.get('camera');
+  setView(wanted.get('view') === 'frames' ? 'frames' : 'events');
+  $('allcams').checked = wanted.get('all') === '1';
+  // A link to an event (the notifier's ?event=ID) opens its camera and day, and plays it.
+  const linked = new URLSearchParams(location.search).get('event');
+  const of = linked ? eventOf(linked) : undefined;
+  const asked = of?.camera ?? wanted.get('camera');
   const camera = asked !== null && cameras.includes(asked) ? asked : cameras[0];
-  if (camera) await selectCamera(camera, wanted.get('day'));
+  if (camera) await selectCamera(camera, of?.day ?? wanted.get('day'));
   else showDay(null);
+  if (linked) await playEvent(linked);
 }
 
 start().catch((e) => say(`cannot load: ${e.message}`, 'bad'));
