@@ -58,7 +58,12 @@ describe.skipIf(!hasNats)('NATS store, one node', () => {
       for await (const c of data!.stream()) streamed.push(c as Buffer);
       expect(sha(Buffer.concat(streamed))).toBe(sha(jpeg(0)));
       expect(await store.cameras()).toEqual(['front.door']);
-      expect(await store.meta((await store.frames())[0]!)).toEqual({ size: jpeg(0).length, reason: 'motion', score: 0.1 });
+      // Reason, score and size: from the day's listing, or read for a frame from elsewhere (a URL).
+      const [listed] = await store.frames();
+      const fromUrl = store.parseName(first.name)!;
+      const mark = { time: m.time, id: m.id, name: first.name, reason: 'motion', score: 0.1 };
+      expect(await store.marks([listed!, fromUrl])).toEqual([mark, mark]);
+      expect(await store.sizes([listed!, fromUrl])).toEqual([jpeg(0).length, jpeg(0).length]);
       // One object: one chunk and one description in the object stream.
       expect((await streamState(nats.nodes[0]!, 'OBJ_one'))?.messages).toBe(2);
     } finally {
@@ -135,8 +140,10 @@ describe.skipIf(!hasNats)('NATS store, one node', () => {
     try {
       const watch = await store.watch();
       const seen: string[] = [];
+      const entries: FrameEntry[] = [];
       const got3 = new Promise<void>((resolve) =>
         watch.on('added', (frames) => {
+          entries.push(...frames);
           seen.push(...frames.map((f) => f.id));
           if (seen.length >= 3) resolve();
         }),
@@ -148,6 +155,8 @@ describe.skipIf(!hasNats)('NATS store, one node', () => {
       await new Promise((r) => setTimeout(r, 300));
       await watch.close();
       expect(seen).toEqual(['f0', 'f1', 'f2', 'f3']);
+      // The watch delivered each entry's value: its marks are what the sender gave.
+      expect((await store.marks(entries)).map((m) => [m.reason, m.score])).toEqual(entries.map((f) => ['motion', Number(f.id.slice(1)) / 10]));
     } finally {
       await store.close();
     }
