@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader } from '@surveillance/shared';
 import { exchange } from './helpers/client.ts';
 import { GALLERY_SERIES, SERVER_TZ, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
-import { startNatsNode, type NatsServers } from './helpers/nats.ts';
+import { natsCopyOf } from './helpers/nats.ts';
 import { FIXTURES, realClockEnv, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
-import { cli, ensureBuilt } from './helpers/review-cli.ts';
+import { ensureBuilt } from './helpers/review-cli.ts';
 import { writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 import { needTools } from './helpers/tools.ts';
 import { loadOptions } from '@surveillance/shared';
@@ -86,13 +86,7 @@ const KINDS: Kind[] = [
   {
     name: 'NATS store',
     tools: ['nats-server'],
-    make: async (folder) => {
-      const nats: NatsServers = await startNatsNode();
-      const store = nats.url('gallery');
-      const r = cli(['migrate', '--from', folder, '--to', store]);
-      if (r.status !== 0) throw new Error(`migrate failed: ${r.stderr}`);
-      return { store, stop: () => nats.stop() };
-    },
+    make: (folder) => natsCopyOf(folder, 'gallery'),
     restore: (_folder, store, name, bytes) =>
       withNats(store, async (s) => {
         const f = parseFrameName(name)!;
