@@ -314,7 +314,8 @@ fi
 run mkdir -p -m 0700 "$ROOT$CONF_DIR/notify.d"
 # The same for the gallery (LoadCredential=gallery:...): password, token, tls-cert, tls-key.
 run mkdir -p -m 0700 "$ROOT$CONF_DIR/gallery.d"
-# A NATS store: the receivers and prune get the address, the secrets as credentials, and the
+# A NATS store: the receivers, prune, the notifier and the gallery get the address, the secrets
+# as credentials, and the
 # network they need to reach the cluster, which the units otherwise deny.
 nats_dropin() {
   echo "# Installed by $REPO/scripts/install-receiver-units.sh --store: the store is a NATS cluster."
@@ -333,11 +334,13 @@ if [ -n "$NATS_STORE" ]; then
   [ -z "$NATS_PASSWORD" ] || run install -D -m 0600 "$NATS_PASSWORD" "$ROOT$CONF_DIR/nats-password"
   [ -z "$NATS_CREDS" ] || run install -D -m 0600 "$NATS_CREDS" "$ROOT$CONF_DIR/nats.creds"
   [ -z "$NATS_CA" ] || run install -D -m 0644 "$NATS_CA" "$ROOT$CONF_DIR/nats-ca.pem"
-  for unit in surveillance@.service surveillance-listener.service surveillance-prune.service; do
+  # The notifier too: it watches the store for new frames (its drop-in is there with or
+  # without --notify, so that enabling it later finds the same store).
+  for unit in surveillance@.service surveillance-listener.service surveillance-prune.service surveillance-notify.service surveillance-gallery.service; do
     nats_dropin | put "$ROOT$UNIT_DIR/$unit.d/nats.conf" 0644
   done
 else
-  for unit in surveillance@.service surveillance-listener.service surveillance-prune.service; do
+  for unit in surveillance@.service surveillance-listener.service surveillance-prune.service surveillance-notify.service surveillance-gallery.service; do
     [ ! -e "$ROOT$UNIT_DIR/$unit.d/nats.conf" ] || run rm -f "$ROOT$UNIT_DIR/$unit.d/nats.conf"
   done
 fi
@@ -356,9 +359,13 @@ if [ "$GALLERY" = 1 ]; then
   echo "  Its password:  ${SUDO_HINT}surveillance-receiver serve --set-password --password-file $CONF_DIR/gallery.d/password"
   echo "  then ${SUDO_HINT}${SYSTEMCTL[*]} restart surveillance-gallery; HTTPS for other machines: README \"Review from a phone or another computer\""
 fi
+# Where frames go, for the summary: the cluster, or the folder and who owns it.
+SHOWN_STORE=$STORE
+[ "$SCOPE" = user ] || SHOWN_STORE="$STORE (user and group surveillance)"
+[ -z "$NATS_STORE" ] || SHOWN_STORE="the NATS store $NATS_STORE"
 if [ "$SCOPE" = system ]; then
   cat <<EOF
-Done: $SOCKET listens on $LISTEN; frames go to $STORE (user and group surveillance).
+Done: $SOCKET listens on $LISTEN; frames go to $SHOWN_STORE.
   Read them as yourself:  sudo usermod -aG surveillance \$USER   (then log in again)
   Logs:                   journalctl -u '${SERVICE/@.service/@*}'
   Options:                $CONF_DIR/receiver.env
@@ -367,7 +374,7 @@ Done: $SOCKET listens on $LISTEN; frames go to $STORE (user and group surveillan
 EOF
 else
   cat <<EOF
-Done: $SOCKET listens on $LISTEN; frames go to $STORE.
+Done: $SOCKET listens on $LISTEN; frames go to $SHOWN_STORE.
   Logs:     journalctl --user -u '${SERVICE/@.service/@*}'
   Options:  $CONF_DIR/receiver.env
   Retention (daily):  $CONF_DIR/prune.env

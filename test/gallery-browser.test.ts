@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
@@ -8,9 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader } from '@surveillance/shared';
 import { exchange } from './helpers/client.ts';
 import { GALLERY_SERIES, launchChromium, SERVER_TZ, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
+import { natsCopyOf } from './helpers/nats.ts';
 import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { ensureBuilt } from './helpers/review-cli.ts';
 import { writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 import { needTools } from './helpers/tools.ts';
+import { loadOptions } from '@surveillance/shared';
+import { natsSettings, natsSpec } from '../packages/receiver/src/store/nats/nats-options.ts';
+import { openNatsStore } from '../packages/receiver/src/store/nats/nats-store.ts';
+import { parseFrameName } from '../packages/receiver/src/store/frame-name.ts';
 
 const run = promisify(execFile);
 
@@ -27,9 +33,68 @@ const poll = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 15_000,
 const clock = (time: Date) =>
   new Intl.DateTimeFormat('en-US', { timeZone: SERVER_TZ, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(time);
 
-describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gallery in a real browser', () => {
+/**
+ * The same tests on both stores: the folder, and NATS JetStream filled from it by `migrate`
+ * (the receiver and the gallery then use only the NATS store). What differs is only how a
+ * frame gets in or out behind the receiver's back: by hand in the folder, or through the
+ * store interface in NATS (another receiver, a prune elsewhere).
+ */
+interface Kind {
+  name: string;
+  tools: string[];
+  /** The --store holding the frames of `folder`, and what to stop after. */
+  make(folder: string): Promise<{ store: string; stop(): Promise<void> }>;
+  /** Stores a frame under `name` without the receiver under test. */
+  restore(folder: string, store: string, name: string, bytes: Buffer): Promise<void>;
+  /** Removes it again. */
+  forget(folder: string, store: string, name: string): Promise<void>;
+}
+
+async function withNats<T>(url: string, f: (store: Awaited<ReturnType<typeof openNatsStore>>) => Promise<T>): Promise<T> {
+  const store = await openNatsStore(natsSettings(url, loadOptions(natsSpec, [], {}).values, {}), { create: false });
+  try {
+    return await f(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const KINDS: Kind[] = [
+  {
+    name: 'file store',
+    tools: [],
+    make: async (folder) => ({ store: folder, stop: async () => {} }),
+    // A frame copied in by hand (or restored from a backup) under a name the receiver writes.
+    restore: async (folder, _store, name, bytes) => {
+      mkdirSync(join(folder, name, '..'), { recursive: true });
+      writeFileSync(join(folder, name), bytes);
+    },
+    forget: async (folder, _store, name) => rmSync(join(folder, name)),
+  },
+  {
+    name: 'NATS store',
+    tools: ['nats-server'],
+    make: (folder) => natsCopyOf(folder, 'gallery'),
+    restore: (_folder, store, name, bytes) =>
+      withNats(store, async (s) => {
+        const f = parseFrameName(name)!;
+        const w = s.begin(bytes.length);
+        w.write(bytes);
+        expect((await w.commit({ camera: f.camera, time: f.time, id: f.id })).name).toBe(name);
+      }),
+    forget: (_folder, store, name) =>
+      withNats(store, async (s) => {
+        expect((await s.remove([{ ...parseFrameName(name)!, name }])).removed).toBe(1);
+      }),
+  },
+];
+
+describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
+  if (!needTools('chromium', 'systemd-socket-activate', 'socat', ...kind.tools)) return;
   const dir = tempDir();
-  const shots = process.env.GALLERY_SCREENSHOTS;
+  const shots = process.env.GALLERY_SCREENSHOTS && join(process.env.GALLERY_SCREENSHOTS, kind.name.replace(' ', '-'));
+  let store: string;
+  let stopStore: () => Promise<void>;
   let frames: FixtureFrame[];
   let gallery: RunningGallery;
   let receiver: RunningReceiver;
@@ -50,9 +115,11 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
   }
 
   beforeAll(async () => {
+    ensureBuilt();
     frames = writeStore(dir.path, GALLERY_SERIES);
-    gallery = await startGallery(dir.path);
-    receiver = await startReceiver('inetd', dir.path, ['--min-free', '0']);
+    ({ store, stop: stopStore } = await kind.make(dir.path));
+    gallery = await startGallery(store, [], { XDG_CACHE_HOME: join(dir.path, 'cache') });
+    receiver = await startReceiver('inetd', store, ['--min-free', '0']);
     browser = await launchChromium();
     // The browser is in another zone than the server on purpose: the page must show the
     // server's local times, which are the days it lists.
@@ -67,6 +134,7 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
     await browser?.close();
     await receiver?.stop();
     await gallery?.stop();
+    await stopStore?.();
     dir.remove();
   });
 
@@ -205,10 +273,8 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
   });
 
   it('keeps working after a new frame lands in a day folder made after start-up', async () => {
-    // A frame copied in by hand (or restored from a backup) under a name the receiver writes.
     const late = 'garden/2026-11-22/20261122T100000.000Z_restored.jpg';
-    mkdirSync(join(dir.path, 'garden', '2026-11-22'), { recursive: true });
-    copyFileSync(join(FIXTURES, 'jpeg', 'cjpeg-baseline.jpg'), join(dir.path, late));
+    await kind.restore(dir.path, store, late, readFileSync(join(FIXTURES, 'jpeg', 'cjpeg-baseline.jpg')));
     await page.click('#cameras button[data-camera="garden"]');
     await poll(() => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day))).toContain('2026-11-22');
     await page.click('#days button[data-day="2026-11-22"]');
@@ -217,7 +283,7 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate', 'socat'))('gal
   });
 
   it('takes a pruned frame off the page, and its day when it was the last one', async () => {
-    rmSync(join(dir.path, 'garden/2026-11-22/20261122T100000.000Z_restored.jpg'));
+    await kind.forget(dir.path, store, 'garden/2026-11-22/20261122T100000.000Z_restored.jpg');
     await poll(() => page.textContent('#count')).toBe('0 frames');
     expect(await page.isVisible('#empty')).toBe(true);
     await poll(() => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day))).toEqual([

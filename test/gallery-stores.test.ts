@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader } from '@surveillance/shared';
 import { exchange } from './helpers/client.ts';
 import { get, openEvents, serverDay, SERVER_TZ, startGallery, type RunningGallery } from './helpers/gallery.ts';
-import { startNatsNode, type NatsServers } from './helpers/nats.ts';
+import { natsCopyOf } from './helpers/nats.ts';
 import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { cli, ensureBuilt } from './helpers/review-cli.ts';
 import { writeStore, type FixtureFrame, type Series } from './helpers/store-fixture.ts';
@@ -32,13 +32,7 @@ const KINDS: Kind[] = [
   { name: 'file store', make: async (folder) => ({ store: folder, stop: async () => {} }) },
   {
     name: 'NATS store',
-    make: async (folder) => {
-      const nats: NatsServers = await startNatsNode();
-      const store = nats.url('gallery');
-      const r = cli(['migrate', '--from', folder, '--to', store]);
-      if (r.status !== 0) throw new Error(`migrate failed: ${r.stderr}`);
-      return { store, stop: () => nats.stop() };
-    },
+    make: (folder) => natsCopyOf(folder, 'gallery'),
   },
 ];
 

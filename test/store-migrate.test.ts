@@ -6,7 +6,8 @@ import { formatBytes as fmt, loadOptions } from '@surveillance/shared';
 import { migrate } from '../packages/receiver/src/store/migrate.ts';
 import { natsSettings, natsSpec } from '../packages/receiver/src/store/nats/nats-options.ts';
 import { openNatsStore, type NatsStore } from '../packages/receiver/src/store/nats/nats-store.ts';
-import type { FrameIndex } from '../packages/receiver/src/store/store.ts';
+import { FileStore } from '../packages/receiver/src/store/file-store.ts';
+import type { FrameIndex, FrameReason, Store } from '../packages/receiver/src/store/store.ts';
 import { startNatsNode, type NatsServers } from './helpers/nats.ts';
 import { cli, ensureBuilt } from './helpers/review-cli.ts';
 import { FIXTURE_JPEGS, storeTempDir, writeStore, type Series } from './helpers/store-fixture.ts';
@@ -93,5 +94,47 @@ describe.skipIf(!hasNats)('migrate', () => {
       dir.remove();
     }
   });
-});
 
+  it('carries reason and score: file store -> NATS -> file store tell the same events', async () => {
+    const dir = storeTempDir('migrate-marks-');
+    const source = new FileStore({ root: join(dir.path, 'source') }).prepare();
+    const back = new FileStore({ root: join(dir.path, 'back') }).prepare();
+    const target = await openNats(nats.url('marks'));
+    const stores: Store[] = [source, target, back];
+    try {
+      // Bursts a minute apart in steps of 5 s, heartbeats between them (which start no event),
+      // over two cameras and the UTC midnight; a frame without a reason counts as motion.
+      const start = Date.UTC(2026, 10, 20, 23, 50);
+      const reasons: (FrameReason | undefined)[] = ['first', 'motion', 'motion', undefined, 'heartbeat', 'heartbeat'];
+      for (let i = 0; i < 240; i++) {
+        const reason = reasons[Math.floor(i / 4) % reasons.length];
+        const w = source.begin();
+        w.write(FIXTURE_JPEGS[i % FIXTURE_JPEGS.length]!.data);
+        await w.commit({
+          camera: i % 5 ? 'front' : 'back.yard',
+          time: new Date(start + i * 5_000),
+          id: `e${i}`,
+          ...(reason ? { reason } : {}),
+          ...(reason === 'motion' || reason === 'first' ? { score: (i % 17) / 16 } : {}),
+        });
+      }
+      expect(await migrate(source, target)).toMatchObject({ copied: 240 });
+      expect(await migrate(target, back)).toMatchObject({ copied: 240 });
+      const query = { gapMs: 12_000, now: new Date(start + 3600_000) };
+      const [a, b, c] = await Promise.all(stores.map((s) => s.events(query)));
+      expect(a.length).toBeGreaterThan(10);
+      expect(a.some((e) => e.cover.score !== undefined && e.cover.score > 0)).toBe(true);
+      expect(b).toEqual(a);
+      expect(c).toEqual(a);
+      // Frame by frame too, heartbeats and all.
+      const all = await source.frames();
+      const marks = await source.marks(all);
+      expect(marks.filter((m) => m.reason === 'heartbeat')).toHaveLength(80);
+      expect(await target.marks(await target.frames())).toEqual(marks);
+      expect(await back.marks(await back.frames())).toEqual(marks);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      dir.remove();
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { natsSettings, natsSpec } from '../packages/receiver/src/store/nats/nats
 import { localDate } from '../packages/receiver/src/review/time-range.ts';
 import { openNatsStore, type NatsStore } from '../packages/receiver/src/store/nats/nats-store.ts';
 import type { FrameEntry, FrameMeta, StoredFrame } from '../packages/receiver/src/store/store.ts';
+import { operatorSetup } from './helpers/nats-jwt.ts';
 import { startNatsCluster, startNatsNode, streamState, type NatsServers } from './helpers/nats.ts';
 import { tempDir } from './helpers/receiver.ts';
 import { FIXTURE_JPEGS } from './helpers/store-fixture.ts';
@@ -58,7 +59,12 @@ describe.skipIf(!hasNats)('NATS store, one node', () => {
       for await (const c of data!.stream()) streamed.push(c as Buffer);
       expect(sha(Buffer.concat(streamed))).toBe(sha(jpeg(0)));
       expect(await store.cameras()).toEqual(['front.door']);
-      expect(await store.meta((await store.frames())[0]!)).toEqual({ size: jpeg(0).length, reason: 'motion', score: 0.1 });
+      // Reason, score and size: from the day's listing, or read for a frame from elsewhere (a URL).
+      const [listed] = await store.frames();
+      const fromUrl = store.parseName(first.name)!;
+      const mark = { time: m.time, id: m.id, name: first.name, reason: 'motion', score: 0.1 };
+      expect(await store.marks([listed!, fromUrl])).toEqual([mark, mark]);
+      expect(await store.sizes([listed!, fromUrl])).toEqual([jpeg(0).length, jpeg(0).length]);
       // One object: one chunk and one description in the object stream.
       expect((await streamState(nats.nodes[0]!, 'OBJ_one'))?.messages).toBe(2);
     } finally {
@@ -135,8 +141,10 @@ describe.skipIf(!hasNats)('NATS store, one node', () => {
     try {
       const watch = await store.watch();
       const seen: string[] = [];
+      const entries: FrameEntry[] = [];
       const got3 = new Promise<void>((resolve) =>
         watch.on('added', (frames) => {
+          entries.push(...frames);
           seen.push(...frames.map((f) => f.id));
           if (seen.length >= 3) resolve();
         }),
@@ -148,6 +156,8 @@ describe.skipIf(!hasNats)('NATS store, one node', () => {
       await new Promise((r) => setTimeout(r, 300));
       await watch.close();
       expect(seen).toEqual(['f0', 'f1', 'f2', 'f3']);
+      // The watch delivered each entry's value: its marks are what the sender gave.
+      expect((await store.marks(entries)).map((m) => [m.reason, m.score])).toEqual(entries.map((f) => ['motion', Number(f.id.slice(1)) / 10]));
     } finally {
       await store.close();
     }
@@ -195,6 +205,37 @@ describe.skipIf(!hasNats)('NATS store, credentials', () => {
     expect(refused).toBeInstanceOf(SurveillanceError);
     expect((refused as SurveillanceError).code).toBe('store-failed');
     expect((refused as Error).message).not.toContain('nope');
+  });
+});
+
+describe.skipIf(!hasNats)('NATS store, operator mode (accounts and a creds file)', () => {
+  let nats: NatsServers;
+  const dir = tempDir();
+  // Fixed, not the clock: the JWTs carry no expiry, so any issue time is valid.
+  const setup = operatorSetup(1_790_000_000);
+  beforeAll(async () => {
+    nats = await startNatsNode({ extra: setup.config });
+  });
+  afterAll(async () => {
+    await nats?.stop();
+    dir.remove();
+  });
+
+  it('stores with a creds file (JWT and seed) from the systemd credential nats.creds; a wrong one is refused', async () => {
+    const creds = join(dir.path, 'creds');
+    mkdirSync(creds);
+    writeFileSync(join(creds, 'nats.creds'), setup.creds, { mode: 0o600 });
+    const store = await open(nats.url('op'), [], { CREDENTIALS_DIRECTORY: creds });
+    expect((await put(store, meta('cam', 1), jpeg(1))).duplicate).toBe(false);
+    expect((await store.frames()).map((f) => f.id)).toEqual(['f1']);
+    await store.close();
+    // Without credentials, and with a user of another operator, the server says no.
+    await expect(open(nats.url('op'), ['--nats-timeout', '2s'])).rejects.toMatchObject({ code: 'store-failed' });
+    const stranger = operatorSetup(1_790_000_000);
+    writeFileSync(join(dir.path, 'stranger.creds'), stranger.creds);
+    const refused = await open(nats.url('op'), ['--nats-creds', join(dir.path, 'stranger.creds'), '--nats-timeout', '2s']).catch((e: unknown) => e);
+    expect((refused as SurveillanceError).code).toBe('store-failed');
+    expect((refused as Error).message).not.toContain(stranger.seed);
   });
 });
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, ROOT, tempDir } from './helpers/receiver.ts';
@@ -20,6 +20,37 @@ const PRUNE_UNITS = ['surveillance-prune.service', 'surveillance-prune.timer'];
 const NOTIFY_UNITS = ['surveillance-notify.service'];
 // Installed along, enabled with --gallery (tests in gallery-unit.test.ts).
 const GALLERY_UNITS = ['surveillance-gallery.service'];
+// What reads the store, and so gets the NATS drop-in of --store nats://.
+const STORE_SERVICES = [...SERVICES, 'surveillance-prune.service', 'surveillance-notify.service', 'surveillance-gallery.service'];
+const NATS = 'nats://cam@10.0.0.1:4222,10.0.0.2:4222,10.0.0.3:4222/frames';
+// A creds file names its user itself: the address has none.
+const NATS_CREDS = 'nats://10.0.0.1:4222,10.0.0.2:4222,10.0.0.3:4222/frames';
+
+/** Secret files for --nats-*, with text that must never be printed. */
+function natsSecrets(dir: string): { password: string; creds: string; ca: string; secrets: string[] } {
+  mkdirSync(dir, { recursive: true });
+  const secrets = ['pw-9d1b4c7e2a', 'SUAFAKESEEDNEVERPRINTED0123456789'];
+  const [password, creds, ca] = ['password', 'site.creds', 'ca.pem'].map((f) => join(dir, f)) as [string, string, string];
+  writeFileSync(password, `${secrets[0]}\n`, { mode: 0o600 });
+  writeFileSync(creds, `-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${secrets[1]}\n------END USER NKEY SEED------\n`, { mode: 0o600 });
+  writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  return { password, creds, ca, secrets };
+}
+
+/** The drop-in the install script writes for a NATS store, as it prints and writes it. */
+const natsDropin = (store: string, options: { password?: boolean; creds?: boolean; ca?: boolean; replicas?: number }) =>
+  [
+    `# Installed by ${join(ROOT, 'scripts/install-receiver-units.sh')} --store: the store is a NATS cluster.`,
+    '[Service]',
+    `Environment=SURVEILLANCE_STORE=${store}`,
+    ...(options.replicas ? [`Environment=SURVEILLANCE_NATS_REPLICAS=${options.replicas}`] : []),
+    ...(options.password ? ['LoadCredential=nats-password:/etc/surveillance/nats-password'] : []),
+    ...(options.creds ? ['LoadCredential=nats.creds:/etc/surveillance/nats.creds'] : []),
+    ...(options.ca ? ['Environment=SURVEILLANCE_NATS_CA=/etc/surveillance/nats-ca.pem'] : []),
+    'PrivateNetwork=no',
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+    'IPAddressAllow=10.0.0.1 10.0.0.2 10.0.0.3',
+  ];
 
 function install(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync('bash', [INSTALL, ...args], { env: cleanEnv(env), encoding: 'utf8' });
@@ -70,7 +101,37 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
     expect(readdirSync(root)).toEqual([]);
   });
 
+  it('--dry-run --store nats://: the drop-ins, the secrets copied as credentials and never printed, nothing changed', () => {
+    const root = join(tmp.path, 'dry-nats');
+    mkdirSync(root);
+    const { password, ca, secrets } = natsSecrets(join(tmp.path, 'dry-nats-secrets'));
+    const r = install(['--dry-run', '--root', root, '--store', NATS, '--nats-replicas', '3', '--nats-password-file', password, '--nats-ca', ca]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    const commands = lines.filter((l) => l.startsWith('+ '));
+    expect(commands).toEqual(
+      expect.arrayContaining([
+        `+ install -D -m 0600 ${password} ${root}/etc/surveillance/nats-password`,
+        `+ install -D -m 0644 ${ca} ${root}/etc/surveillance/nats-ca.pem`,
+        ...STORE_SERVICES.map((u) => `+ write ${root}/etc/systemd/system/${u}.d/nats.conf (mode 0644)`),
+      ]),
+    );
+    const expected = natsDropin(NATS, { password: true, ca: true, replicas: 3 });
+    for (const u of STORE_SERVICES) {
+      const at = lines.indexOf(`+ write ${root}/etc/systemd/system/${u}.d/nats.conf (mode 0644)`);
+      expect(lines.slice(at + 1, at + 1 + expected.length)).toEqual(expected.map((l) => `    | ${l}`));
+    }
+    expect(r.stdout).toContain(`frames go to the NATS store ${NATS}.`);
+    for (const secret of secrets) expect(r.stdout + r.stderr).not.toContain(secret);
+    expect(readdirSync(root)).toEqual([]);
+  });
+
   it.each([
+    ['a NATS server by name', ['--store', 'nats://nats.lan:4222/frames'], "install-receiver-units: --store: 'nats.lan:4222' is not IP:PORT; the units allow the cluster by address (IPAddressAllow=), so name its servers by IP"],
+    ['a password in the NATS address', ['--store', 'nats://cam:pw@10.0.0.1:4222/frames'], "install-receiver-units: --store must be nats://[USER@]HOST:PORT[,HOST:PORT...]/BUCKET (no password in it); got 'nats://cam:pw@10.0.0.1:4222/frames'"],
+    ['a NATS user without a password file', ['--store', 'nats://cam@10.0.0.1:4222/frames'], 'install-receiver-units: --store names a user: give its password with --nats-password-file FILE'],
+    ['a --nats option without --store', ['--nats-replicas', '3'], 'install-receiver-units: --nats-* options need --store nats://...'],
     ['an unknown option', ['--usr'], 'install-receiver-units: unknown option --usr (see --help)'],
     ['a bad mode', ['--mode', 'daemon'], "install-receiver-units: --mode must be inetd or listener; got 'daemon'"],
     ['a bad port', ['--port', '70000'], "install-receiver-units: --port must be a number from 1 to 65535; got '70000'"],
@@ -133,6 +194,32 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       const value = exposure(root, 'surveillance-gallery.service');
       console.log(`surveillance-gallery.service exposure: ${value}`);
       expect(value).toBeLessThanOrEqual(2.0);
+    });
+
+    it('--store nats:// with a creds file: drop-ins, the creds as a credential (0600), verify passes; without --store they go', () => {
+      const { creds, secrets } = natsSecrets(join(tmp.path, 'system-nats-secrets'));
+      const r = install(['--root', root, '--port', '4444', '--store', NATS_CREDS, '--nats-replicas', '3', '--nats-creds', creds]);
+      expect(r.stderr).not.toMatch(/warning|fail|error/i);
+      expect(r.status).toBe(0);
+      for (const secret of secrets) expect(r.stdout + r.stderr).not.toContain(secret);
+      const installed = join(root, 'etc/surveillance/nats.creds');
+      expect(readFileSync(installed, 'utf8')).toBe(readFileSync(creds, 'utf8'));
+      expect(statSync(installed).mode & 0o777).toBe(0o600);
+      const units = join(root, 'etc/systemd/system');
+      for (const u of STORE_SERVICES) expect(readFileSync(join(units, `${u}.d/nats.conf`), 'utf8')).toBe(`${natsDropin(NATS_CREDS, { creds: true, replicas: 3 }).join('\n')}\n`);
+      const all = [...RECEIVER_UNITS, ...PRUNE_UNITS, ...NOTIFY_UNITS, ...GALLERY_UNITS].map((u) => join(units, u));
+      expect(verifyUnits(root, all)).toEqual({ status: 0, stderr: '' });
+      // verify reads the drop-ins: a broken one is caught.
+      const dropin = join(units, 'surveillance-prune.service.d/nats.conf');
+      const good = readFileSync(dropin, 'utf8');
+      writeFileSync(dropin, `${good}IPAddressAllow=not-an-address\n`);
+      expect(verifyUnits(root, all).stderr).toMatch(/not-an-address/);
+      writeFileSync(dropin, good);
+      // The hardening stays: the drop-in opens only the network to the cluster.
+      for (const service of SERVICES) expect(exposure(root, service)).toBeLessThanOrEqual(2.5);
+
+      expect(install(['--root', root, '--port', '4444']).status).toBe(0);
+      for (const u of STORE_SERVICES) expect(existsSync(join(units, `${u}.d/nats.conf`))).toBe(false);
     });
   });
 

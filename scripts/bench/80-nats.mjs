@@ -1,9 +1,10 @@
 // The NATS JetStream store against the file store: 300 KB frames through the built receiver,
 // into the file store, a single nats-server and a 3-node cluster (R=3), in listener mode
 // (--listen, one process for all connections) and per connection (systemd-socket-activate
-// --inetd, one process per connection, which must connect to NATS each time).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// --inetd, one process per connection, which must connect to NATS each time). Then the read
+// side: `events` over a day of many frames, against `list` of the same day (the listing alone).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'packages/receiver/bin/surveillance-receiver.cjs');
 const FRAMES = Number(process.env.BENCH_NATS_FRAMES ?? 150);
 const CONNECTIONS = Number(process.env.BENCH_NATS_CONNECTIONS ?? 30);
+const DAY_FRAMES = Number(process.env.BENCH_NATS_DAY_FRAMES ?? 3000);
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8' };
 
 function freePort() {
@@ -109,6 +111,58 @@ async function perConnection(storeArgs, jpeg) {
   }
 }
 
+/** Median wall time of a review command, in ms (3 runs). */
+function command(args) {
+  const times = [];
+  for (let i = 0; i < 3; i++) {
+    const t = process.hrtime.bigint();
+    execFileSync('node', [bin, ...args], { env: { ...env, TZ: 'UTC' }, stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 << 28 });
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return median(times);
+}
+
+/**
+ * `events` needs each frame's reason and score: the NATS store takes them from the values of
+ * the day's listing (one ordered consumer over the day's subjects) instead of one KV get per
+ * frame. `list` is the listing alone; the file store, reading the same day, is the baseline.
+ */
+async function eventsOfADay(dir, nats) {
+  const folder = join(dir, 'day');
+  const small = readFileSync(join(root, 'test/fixtures/jpeg/cjpeg-baseline.jpg'));
+  mkdirSync(join(folder, 'bench', '2026-11-21'), { recursive: true });
+  const step = Math.floor(86_400_000 / DAY_FRAMES);
+  for (let i = 0; i < DAY_FRAMES; i++) {
+    const stamp = new Date(Date.UTC(2026, 10, 21) + i * step).toISOString().replace(/[-:]/g, '');
+    writeFileSync(join(folder, 'bench', '2026-11-21', `${stamp}_d${i}.jpg`), small);
+  }
+  const url = nats.url('day');
+  execFileSync('node', [bin, 'migrate', '--from', folder, '--to', url], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const day = ['--day', '2026-11-21', '--json'];
+  // Messages the node received from clients during a command: requests, independent of load.
+  const received = async () => (await (await fetch(`http://127.0.0.1:${nats.nodes[0].monitor}/varz`)).json()).in_msgs;
+  const counted = async (args) => {
+    const before = await received();
+    const ms = command(args);
+    return { ms, requests: ((await received()) - before) / 3 };
+  };
+  const rows = [];
+  for (const [name, store] of [['file store', folder], ['NATS, one node', url]]) {
+    const list = await counted(['list', '--store', store, ...day]);
+    const events = await counted(['events', '--store', store, ...day, '--event-gap', '5m']);
+    rows.push({ name, list, events });
+  }
+  const [base] = rows;
+  console.log(`\n\`list --json\` (the listing alone) and \`events\` (the listing, reasons and scores) of one camera's day of ${DAY_FRAMES} frames (median of 3 runs, ms per command, process start included):\n`);
+  console.log('| store | list ms | events ms | list, ratio to file store | events, ratio to file store | messages to nats-server: list | events |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) {
+    const n = r.name === base.name ? ['-', '-'] : [r.list.requests.toFixed(0), r.events.requests.toFixed(0)];
+    console.log(`| ${r.name} | ${r.list.ms.toFixed(0)} | ${r.events.ms.toFixed(0)} | ${(r.list.ms / base.list.ms).toFixed(2)}x | ${(r.events.ms / base.events.ms).toFixed(2)}x | ${n[0]} | ${n[1]} |`);
+  }
+  console.log('\nMessages: what the client sent the node per command (connect, JetStream API requests, KV gets, flow-control replies), a count the machine\'s load cannot change.');
+}
+
 export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-nats-'));
   const single = await startNatsServers(1);
@@ -133,6 +187,7 @@ export async function run() {
       console.log(`| ${name} | ${mode} | ${r.ok}/${r.n} | ${r.fps.toFixed(1)} | ${r.median.toFixed(1)} | ${r.p90.toFixed(1)} | ${(r.fps / base.fps).toFixed(2)}x |`);
     }
     console.log('\nms per frame: from the first byte sent to the answer (listener), or from connect to close (per connection, which includes the process start and, for NATS, the connection to the cluster).');
+    await eventsOfADay(dir, single);
   } finally {
     await Promise.all([single.stop(), cluster.stop()]);
     rmSync(dir, { recursive: true, force: true });

@@ -8,8 +8,9 @@ const HELP = `Usage: surveillance-receiver migrate --from STORE --to STORE
 
 Copies every frame of one store into another: a folder, or a NATS JetStream store
 (nats://[USER@]HOST:PORT[,HOST:PORT...]/BUCKET), either way round. Frame names stay the same,
-so gallery links and scripts keep working. Run it again at any time: frames the target already
-has are answered DUP by it and not copied twice, so an interrupted copy is simply resumed.
+so gallery links and scripts keep working, and each frame keeps its reason and score, so
+events stay the same. Run it again at any time: frames the target already has are answered
+DUP by it and not copied twice, so an interrupted copy is simply resumed.
 Receivers may keep writing to either store meanwhile. The --nats-* options apply to whichever
 store is a NATS one; --to is created when missing. Prints a progress bar on a terminal and a
 summary line at the end.`;

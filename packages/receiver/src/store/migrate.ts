@@ -1,3 +1,4 @@
+import type { EventFrame } from './events.ts';
 import type { FrameEntry, FrameIndex, FrameSink } from './store.ts';
 
 /**
@@ -5,7 +6,8 @@ import type { FrameEntry, FrameIndex, FrameSink } from './store.ts';
  * any two stores work (files to NATS and back). Idempotent: a frame the target already has is
  * committed as a resend and comes back DUP, exactly as when a sender resends it, so a copy
  * that was interrupted is simply run again. Memory stays bounded: frames are listed one
- * camera-day at a time and copied one at a time per lane.
+ * camera-day at a time and copied one at a time per lane. Each frame keeps the reason and
+ * score its sender gave (FrameIndex.marks), so that both stores tell the same events.
  */
 
 export interface MigrateProgress {
@@ -35,7 +37,7 @@ async function* framesByDay(from: FrameIndex): AsyncGenerator<FrameEntry[]> {
   }
 }
 
-async function copyOne(from: FrameIndex, to: FrameSink, frame: FrameEntry, result: MigrateResult): Promise<void> {
+async function copyOne(from: FrameIndex, to: FrameSink, frame: FrameEntry, mark: EventFrame | undefined, result: MigrateResult): Promise<void> {
   const data = await from.open(frame.name);
   if (!data) {
     result.vanished++;
@@ -44,7 +46,13 @@ async function copyOne(from: FrameIndex, to: FrameSink, frame: FrameEntry, resul
   const writer = to.begin(data.size);
   try {
     for await (const chunk of data.stream()) writer.write(chunk as Buffer);
-    const stored = await writer.commit({ camera: frame.camera, time: frame.time, id: frame.id });
+    const stored = await writer.commit({
+      camera: frame.camera,
+      time: frame.time,
+      id: frame.id,
+      ...(mark?.reason ? { reason: mark.reason } : {}),
+      ...(mark?.score !== undefined ? { score: mark.score } : {}),
+    });
     if (stored.duplicate) {
       result.duplicates++;
     } else {
@@ -66,10 +74,12 @@ export async function migrate(from: FrameIndex, to: FrameSink, progress?: Migrat
   }
   const result: MigrateResult = { copied: 0, duplicates: 0, vanished: 0, bytes: 0 };
   for await (const day of framesByDay(from)) {
+    const marks = await from.marks(day);
     let next = 0;
     const lane = async () => {
       while (next < day.length) {
-        await copyOne(from, to, day[next++]!, result);
+        const i = next++;
+        await copyOne(from, to, day[i]!, marks[i], result);
         progress?.tick();
       }
     };

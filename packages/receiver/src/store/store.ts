@@ -136,7 +136,10 @@ export interface FrameIndex {
   frames(query?: FrameQuery): Promise<FrameEntry[]>;
   /** The newest frame of a camera (of any camera when absent). */
   latest(camera?: string): Promise<FrameEntry | undefined>;
-  /** Bytes of each frame (0 for one that vanished meanwhile). */
+  /**
+   * Bytes of each frame (0 for one that vanished meanwhile). A store may answer from the
+   * listing that gave the entries (NATS): a frame another process removed since may count.
+   */
   sizes(frames: readonly FrameEntry[]): Promise<number[]>;
   /** A frame by name; undefined when there is no such frame (or it was pruned). */
   open(name: string): Promise<FrameData | undefined>;

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { checkCameraName, SurveillanceError } from '@surveillance/shared';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { localMidnightsIn } from '../file-index.ts';
 import { forgetThumbnails, userCacheDir } from '../file-layout.ts';
@@ -45,6 +45,16 @@ interface IndexValue {
   size: number;
   reason?: string;
   score?: number;
+}
+
+/** An index entry's value; undefined when damaged (the frame then counts as motion). */
+function parseValue(bytes: Uint8Array): IndexValue | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown;
+    return v !== null && typeof v === 'object' && typeof (v as IndexValue).size === 'number' ? (v as IndexValue) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function failed(what: string, e: unknown): SurveillanceError {
@@ -171,6 +181,15 @@ export class NatsStore implements Store {
   readonly location: string;
   private readonly objStream: string;
   private readonly indexStream: string;
+  /**
+   * The index values of frames this store listed or saw arrive, by the very entry it handed
+   * out: `marks` and `sizes` of those (events over a day, prune by size, the gallery on each
+   * batch) read nothing more. Values never change while a frame lives (entries are created
+   * once), and weakly held, they go when the caller drops its list. A frame another process
+   * removed after the listing keeps its size and marks here, which only a caller holding on
+   * to an old list sees (prune then finds it gone, which is no error).
+   */
+  private readonly known = new WeakMap<FrameEntry, IndexValue>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -245,13 +264,42 @@ export class NatsStore implements Store {
     return out;
   }
 
+  /**
+   * A day's entries, keys and values in one pass over that day's subjects: the values are
+   * some 40 bytes each, where reading them afterwards would be one request per frame.
+   */
   private async dayFrames(camera: string, day: string): Promise<FrameEntry[]> {
+    let entries: KvWatchEntry[];
+    try {
+      entries = await collect(await this.index.history({ key: dayFilter(camera, day) }));
+    } catch (e) {
+      throw failed(`cannot read the index of ${this.location}`, e);
+    }
+    // In stream order: a key's newest revision (or its delete marker) comes last.
+    const newest = new Map<string, KvWatchEntry>();
+    for (const e of entries) newest.set(e.key, e);
     const out: FrameEntry[] = [];
-    for (const key of await this.keys(dayFilter(camera, day))) {
-      const f = parseFrameKey(key);
-      if (f && f.camera === camera) out.push(f);
+    for (const e of newest.values()) {
+      if (e.operation !== 'PUT') continue;
+      const f = parseFrameKey(e.key);
+      if (!f || f.camera !== camera) continue;
+      out.push(f);
+      const v = parseValue(e.value);
+      if (v) this.known.set(f, v);
     }
     return out;
+  }
+
+  /** A frame's index value: from its listing when this store made the entry, else read. */
+  private async value(f: FrameEntry): Promise<IndexValue | undefined> {
+    const known = this.known.get(f);
+    if (known) return known;
+    try {
+      const e = await this.index.get(frameKey(f));
+      return e && e.operation === 'PUT' ? parseValue(e.value) : undefined;
+    } catch (e) {
+      throw failed(`cannot read the index of ${this.location}`, e);
+    }
   }
 
   async cameras(): Promise<string[]> {
@@ -312,25 +360,12 @@ export class NatsStore implements Store {
   }
 
   async sizes(frames: readonly FrameEntry[]): Promise<number[]> {
-    return inParallel(frames, async (f) => {
-      try {
-        const e = await this.index.get(frameKey(f));
-        return e && e.operation === 'PUT' ? (e.json<IndexValue>().size ?? 0) : 0;
-      } catch (e) {
-        throw failed(`cannot read the index of ${this.location}`, e);
-      }
-    });
-  }
-
-  /** Reason and score the sender gave, from the index. */
-  async meta(frame: FrameEntry): Promise<IndexValue | undefined> {
-    const e = await this.index.get(frameKey(frame));
-    return e && e.operation === 'PUT' ? e.json<IndexValue>() : undefined;
+    return inParallel(frames, async (f) => (await this.value(f))?.size ?? 0);
   }
 
   async marks(frames: readonly FrameEntry[]): Promise<EventFrame[]> {
     return inParallel(frames, async (f) => {
-      const v = await this.meta(f);
+      const v = await this.value(f);
       const reason = v?.reason === 'first' || v?.reason === 'motion' || v?.reason === 'heartbeat' ? v.reason : undefined;
       return { time: f.time, id: f.id, name: f.name, ...(reason ? { reason } : {}), ...(v?.score !== undefined ? { score: v.score } : {}) };
     });
@@ -400,6 +435,7 @@ export class NatsStore implements Store {
       }
       outcome.removed++;
       gone.push(f.name);
+      this.known.delete(f);
     });
     for (const [camera, day] of days.values()) if (await this.dropDayIfEmpty(camera, day)) outcome.emptied++;
     // This user's thumbnails of them go too.
@@ -449,7 +485,7 @@ export class NatsStore implements Store {
     } catch (e) {
       throw failed(`cannot watch ${this.location}`, e);
     }
-    return new NatsChanges(it);
+    return new NatsChanges(it, (f, v) => this.known.set(f, v));
   }
 }
 
@@ -464,13 +500,19 @@ class NatsChanges extends EventEmitter implements StoreChanges {
   private timer: NodeJS.Timeout | undefined;
   private readonly done: Promise<void>;
 
-  constructor(private readonly it: AsyncIterable<{ key: string; operation: string }> & { stop(): void }) {
+  constructor(
+    private readonly it: AsyncIterable<KvWatchEntry> & { stop(): void },
+    /** A new frame's index value, which the watch delivers with it. */
+    remember: (frame: FrameEntry, value: IndexValue) => void,
+  ) {
     super();
     this.done = (async () => {
       try {
         for await (const e of it) {
           const f = parseFrameKey(e.key);
           if (!f) continue;
+          const v = e.operation === 'PUT' ? parseValue(e.value) : undefined;
+          if (v) remember(f, v);
           (e.operation === 'PUT' ? this.added : this.removed).push(f);
           this.timer ??= setTimeout(() => this.flush(), BATCH_MS);
         }
