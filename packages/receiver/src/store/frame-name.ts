@@ -35,21 +35,35 @@ function digits(s: string, at: number, n: number): number {
   return v;
 }
 
+/** Days in each month of a common year. */
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/** Gregorian dates repeat every 400 years: Date.UTC reads years 0-99 as 1900-1999, so those are shifted by one cycle. */
+const CYCLE_MS = 146_097 * 86_400_000;
+
 /**
  * Reads `2026-11-21/20261121T055300.123Z` back, by position rather than by regular expression:
- * listing a day of 20,000 frames parses 20,000 names, and this was most of that time.
+ * listing a day of 20,000 frames parses 20,000 names, and this was most of that time. Only a
+ * name this pattern would make is read: each field is checked against its range (month 13,
+ * 31 April or 24:00 would roll over into another day under Date.UTC), which is the same as
+ * formatting the time back and comparing, without the string work per frame.
  */
 function parseDefault(stamp: string): Date | undefined {
   if (stamp.length !== 31 || stamp[4] !== '-' || stamp[7] !== '-' || stamp[10] !== '/' || stamp[19] !== 'T' || stamp[26] !== '.' || stamp[30] !== 'Z') return undefined;
   // The folder's date must be the name's own date.
   if (stamp.slice(0, 4) !== stamp.slice(11, 15) || stamp.slice(5, 7) !== stamp.slice(15, 17) || stamp.slice(8, 10) !== stamp.slice(17, 19)) return undefined;
-  // setUTCFullYear, not Date.UTC(y, ...), which takes years 0-99 for 1900-1999.
-  const time = new Date(Date.UTC(2000, 0, 1, digits(stamp, 20, 2), digits(stamp, 22, 2), digits(stamp, 24, 2), digits(stamp, 27, 3)));
-  time.setUTCFullYear(digits(stamp, 11, 4), digits(stamp, 15, 2) - 1, digits(stamp, 17, 2));
-  if (Number.isNaN(time.getTime())) return undefined;
-  // Only a name this pattern would make is read: month 13 or 24:00 would roll over into the
-  // next year or day; formatting back refuses them.
-  return formatDefault(time) === stamp ? time : undefined;
+  const year = digits(stamp, 11, 4);
+  const month = digits(stamp, 15, 2);
+  const day = digits(stamp, 17, 2);
+  const hour = digits(stamp, 20, 2);
+  const minute = digits(stamp, 22, 2);
+  const second = digits(stamp, 24, 2);
+  const ms = digits(stamp, 27, 3);
+  // NaN (a non-digit) fails every comparison below.
+  if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59 && ms >= 0 && year >= 0)) return undefined;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > MONTH_DAYS[month - 1]! + (leap ? 1 : 0)) return undefined;
+  const t = year < 100 ? Date.UTC(year + 400, month - 1, day, hour, minute, second, ms) - CYCLE_MS : Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  return new Date(t);
 }
 
 const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);
