@@ -102,7 +102,7 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate'))('the Events v
   it('plays an event when its card is clicked: its frames in order, heartbeats left out', async () => {
     await recordViewer();
     await page.click(`.card[data-id="front-${stamp(at(0))}"]`);
-    expect(await page.isVisible('#viewer')).toBe(true);
+    await poll(() => page.isVisible('#viewer')).toBe(true);
     await poll(shown).toEqual(first);
     await poll(() => page.textContent('#play')).toBe('▶ Play');
     expect(await page.textContent('#vpos')).toBe('4 / 4 · event front');
@@ -113,7 +113,7 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate'))('the Events v
     await page.keyboard.press('ArrowRight');
     await poll(() => page.getAttribute('#viewer', 'data-name')).toBe(first[1]);
     await page.keyboard.press('Escape');
-    expect(await page.isVisible('#viewer')).toBe(false);
+    await poll(() => page.isVisible('#viewer')).toBe(false);
     expect(new URL(page.url()).searchParams.get('event')).toBeNull();
   });
 
@@ -123,14 +123,15 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate'))('the Events v
       return [Date.parse(from!), Date.parse(to!)];
     };
     await page.click('#zoom-event');
+    await poll(async () => (await span())[1] - (await span())[0] < 60_000).toBe(true);
     const [a, b] = await span();
     expect(a).toBeLessThan(at(0).getTime());
     expect(b).toBeGreaterThan(at(3).getTime());
     expect(b - a).toBeLessThan(60_000);
     await page.click('#zoom-hour');
-    expect(await span()).toEqual([Date.parse('2026-11-21T09:00:00Z'), Date.parse('2026-11-21T10:00:00Z')]);
+    await poll(span).toEqual([Date.parse('2026-11-21T09:00:00Z'), Date.parse('2026-11-21T10:00:00Z')]);
     await page.click('#zoom-day');
-    expect(await span()).toEqual([Date.parse('2026-11-20T23:00:00Z'), Date.parse('2026-11-21T23:00:00Z')]);
+    await poll(span).toEqual([Date.parse('2026-11-20T23:00:00Z'), Date.parse('2026-11-21T23:00:00Z')]);
   });
 
   it('opens and plays the event named in the address (?event=ID, the notifier links)', async () => {
