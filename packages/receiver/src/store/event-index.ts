@@ -208,6 +208,24 @@ export class IndexTail {
     return { time: frame.time, id: frame.id, name: frame.name, ...day?.index.marks.get(key) };
   }
 
+  /**
+   * Marks of many frames (a day's listing): each day file is read on at most once, whatever
+   * the frames without a line (raw frames, an index deleted): not an open per frame.
+   */
+  markAll(frames: readonly FrameEntry[]): EventFrame[] {
+    const fresh = new Set<string>();
+    return frames.map((frame) => {
+      const path = indexPath(this.storeDir, frame.camera, frame.time);
+      const key = markKey(frame.time.getTime(), frame.id);
+      let day = this.days.get(path);
+      if (!day?.index.marks.has(key) && !fresh.has(path)) {
+        fresh.add(path);
+        day = this.readMore(path, day);
+      }
+      return { time: frame.time, id: frame.id, name: frame.name, ...day?.index.marks.get(key) };
+    });
+  }
+
   private readMore(path: string, known: { offset: number; rest: string; index: ParsedIndex } | undefined) {
     const day = known ?? { offset: 0, rest: '', index: { marks: new Map(), dropped: 0 } };
     let fd: number;

@@ -45,8 +45,10 @@ async function cameraEvents(index: Source, camera: string, { from, to, gapMs, no
   }
   if (to) {
     // The last event in range may go on past `to`: follow it until it ends or the present.
-    const window = Math.max(LOOK_AHEAD_MS, 4 * gapMs);
-    for (let cursor = to.getTime(); grouper.current && grouper.current.id !== earlier && cursor < now.getTime(); cursor += window) {
+    // Windows that double: an event that goes on for a day (a camera that never rests) costs a
+    // few reads of each day, not one per hour.
+    let window = Math.max(LOOK_AHEAD_MS, 4 * gapMs);
+    for (let cursor = to.getTime(); grouper.current && grouper.current.id !== earlier && cursor < now.getTime(); cursor += window, window *= 2) {
       const end = Math.min(cursor + window, now.getTime());
       for (const frame of await eventFrames(index, camera, new Date(cursor), new Date(end))) {
         const change = grouper.add(frame);

@@ -273,7 +273,7 @@ export class FileStore implements Store {
   async marks(frames: readonly FrameEntry[]): Promise<EventFrame[]> {
     this.tail ??= new IndexTail(this.root);
     const tail = this.tail;
-    return frames.map((f) => tail.mark(f));
+    return tail.markAll(frames);
   }
 
   async events(query: EventQuery): Promise<FrameEvent[]> {
