@@ -199,12 +199,15 @@ s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); fs.linkSync(tmp, name); 
 async function ingest(bin, dir, jpeg, cameras, frames) {
   const port = await freePort();
   const store = mkdtempSync(join(dir, 'listen-'));
-  const child = spawn('node', [bin, '--store', store, '--min-free', '0', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--max-connections', '256'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn('node', [bin, '--store', store, '--min-free', '0', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--max-connections', '256', '--max-connections-per-source', '256'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   await new Promise((r) => setTimeout(r, 400));
   const { encodeHeader } = await import('./framing.mjs');
   const per = Math.ceil(frames / cameras);
   const t0 = process.hrtime.bigint();
-  const results = await Promise.all(Array.from({ length: cameras }, (_, c) => new Promise((resolve, reject) => {
+  const exited = new Promise((r) => child.once('exit', r));
+  let results;
+  try {
+  results = await Promise.all(Array.from({ length: cameras }, (_, c) => new Promise((resolve, reject) => {
     const s = connect({ port, host: '127.0.0.1' });
     let text = '';
     s.on('data', (d) => {
@@ -215,9 +218,12 @@ async function ingest(bin, dir, jpeg, cameras, frames) {
     s.on('error', reject);
     s.on('connect', () => { for (let i = 0; i < per; i++) s.write(Buffer.concat([encodeHeader(`cam${c}`, `t-${i}`, jpeg.length), jpeg])); });
   })));
+  } finally {
+    // Also when a connection failed: the listener must be gone before its store is removed.
+    child.kill('SIGTERM');
+    await exited;
+  }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
   const acks = results.flat();
   return { ok: acks.filter((l) => l.startsWith('OK ')).length, total: per * cameras, seconds, rate: (per * cameras) / seconds, mb: (per * cameras * jpeg.length) / 1e6 / seconds };
 }

@@ -227,7 +227,8 @@ export async function run() {
     const { chromium } = createRequire(join(root, 'package.json'))('playwright-core');
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     stops.push(() => browser.close());
-    const url = `http://127.0.0.1:${gallery.port}/#camera=${CAMERA}&day=${DAY}`;
+    // The Frames view: the Events view (the default) shows one card per event, not the grid.
+    const url = `http://127.0.0.1:${gallery.port}/#camera=${CAMERA}&day=${DAY}&view=frames`;
     const coldGrid = [];
     const warmGrid = [];
     let images = 0;

@@ -153,14 +153,25 @@ async function eventsOfADay(dir, nats) {
     rows.push({ name, list, events });
   }
   const [base] = rows;
-  console.log(`\n\`list --json\` (the listing alone) and \`events\` (the listing, reasons and scores) of one camera's day of ${DAY_FRAMES} frames (median of 3 runs, ms per command, process start included):\n`);
-  console.log('| store | list ms | events ms | list, ratio to file store | events, ratio to file store | messages to nats-server: list | events |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of rows) {
-    const n = r.name === base.name ? ['-', '-'] : [r.list.requests.toFixed(0), r.events.requests.toFixed(0)];
-    console.log(`| ${r.name} | ${r.list.ms.toFixed(0)} | ${r.events.ms.toFixed(0)} | ${(r.list.ms / base.list.ms).toFixed(2)}x | ${(r.events.ms / base.events.ms).toFixed(2)}x | ${n[0]} | ${n[1]} |`);
-  }
-  console.log('\nMessages: what the client sent the node per command (connect, JetStream API requests, KV gets, flow-control replies), a count the machine\'s load cannot change.');
+  const onNats = rows[1];
+  return {
+    title: 'NATS store: listing and events of a day',
+    setup: `\`list --json\` (the listing alone) and \`events\` (the listing, reasons and scores) of one camera's day of ${DAY_FRAMES} frames (median of 3 runs, ms per command, process start included). Messages: what the client sent the node per command (connect, JetStream API requests, KV gets, flow-control replies), a count the machine's load cannot change.`,
+    tables: [{
+      columns: ['store', 'list ms', 'events ms', 'list, ratio to file store', 'events, ratio to file store', 'messages to nats-server: list', 'events'],
+      align: ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+      rows: rows.map((r) => {
+        const n = r.name === base.name ? ['-', '-'] : [r.list.requests.toFixed(0), r.events.requests.toFixed(0)];
+        return [r.name, r.list.ms.toFixed(0), r.events.ms.toFixed(0), `${(r.list.ms / base.list.ms).toFixed(2)}x`, `${(r.events.ms / base.events.ms).toFixed(2)}x`, n[0], n[1]];
+      }),
+    }],
+    targets: [{
+      what: `messages to nats-server for \`events\` of a day of ${DAY_FRAMES} frames (a day's keys read in one pass, not one get per frame)`,
+      result: onNats.events.requests.toFixed(0),
+      target: 'at most 50, whatever the number of frames',
+      met: onNats.events.requests <= 50,
+    }],
+  };
 }
 
 export async function run() {
@@ -179,15 +190,26 @@ export async function run() {
       rows.push([name, 'listener (--listen)', await listener(args('listen'), jpeg, `l-${rows.length}`)]);
       rows.push([name, 'per connection (inetd)', await perConnection(args('inetd'), jpeg)]);
     }
-    console.log(`${(jpeg.length / 1024).toFixed(0)} KiB JPEGs on loopback: listener mode ${FRAMES} framed frames on one connection, each waiting for its answer; per connection ${CONNECTIONS} connections of one frame.\n`);
-    console.log('| store | mode | OK | frames/s | median ms per frame | p90 ms | frames/s ratio to file store, same mode |');
-    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const [name, mode, r] of rows) {
-      const base = rows.find((x) => x[1] === mode)[2];
-      console.log(`| ${name} | ${mode} | ${r.ok}/${r.n} | ${r.fps.toFixed(1)} | ${r.median.toFixed(1)} | ${r.p90.toFixed(1)} | ${(r.fps / base.fps).toFixed(2)}x |`);
-    }
-    console.log('\nms per frame: from the first byte sent to the answer (listener), or from connect to close (per connection, which includes the process start and, for NATS, the connection to the cluster).');
-    await eventsOfADay(dir, single);
+    const ingest = {
+      title,
+      setup: `${(jpeg.length / 1024).toFixed(0)} KiB JPEGs on loopback: listener mode ${FRAMES} framed frames on one connection, each waiting for its answer; per connection ${CONNECTIONS} connections of one frame. ms per frame: from the first byte sent to the answer (listener), or from connect to close (per connection, which includes the process start and, for NATS, the connection to the cluster).`,
+      tables: [{
+        columns: ['store', 'mode', 'OK', 'frames/s', 'median ms per frame', 'p90 ms', 'frames/s ratio to file store, same mode'],
+        align: ['l', 'l', 'r', 'r', 'r', 'r', 'r'],
+        rows: rows.map(([name, mode, r]) => {
+          const base = rows.find((x) => x[1] === mode)[2];
+          return [name, mode, `${r.ok}/${r.n}`, r.fps.toFixed(1), r.median.toFixed(1), r.p90.toFixed(1), `${(r.fps / base.fps).toFixed(2)}x`];
+        }),
+      }],
+      targets: [{
+        what: 'every frame answered OK, in every store and mode (OK only after JetStream acknowledged at the configured replication)',
+        result: rows.map(([name, mode, r]) => `${r.ok}/${r.n}`).join(', '),
+        target: 'all',
+        met: rows.every(([, , r]) => r.ok === r.n),
+      }],
+      summary: rows.filter(([, mode]) => mode.startsWith('listener')).map(([name, , r]) => ({ what: `NATS bench, listener mode: ${name}`, result: `${r.fps.toFixed(1)} frames/s, median ${r.median.toFixed(1)} ms` })),
+    };
+    return [ingest, await eventsOfADay(dir, single)];
   } finally {
     await Promise.all([single.stop(), cluster.stop()]);
     rmSync(dir, { recursive: true, force: true });
