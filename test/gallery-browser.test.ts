@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader } from '@surveillance/shared';
 import { exchange } from './helpers/client.ts';
-import { GALLERY_SERIES, launchChromium, SERVER_TZ, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
+import { GALLERY_SERIES, galleryPage, launchChromium, SERVER_TZ, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
 import { natsCopyOf } from './helpers/nats.ts';
 import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { ensureBuilt } from './helpers/review-cli.ts';
@@ -121,13 +121,7 @@ describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
     gallery = await startGallery(store, [], { XDG_CACHE_HOME: join(dir.path, 'cache') });
     receiver = await startReceiver('inetd', store, ['--min-free', '0']);
     browser = await launchChromium();
-    // The browser is in another zone than the server on purpose: the page must show the
-    // server's local times, which are the days it lists.
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'America/New_York', locale: 'en-US' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
-    page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+    page = await galleryPage(browser, errors);
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { encodeHeader } from '@surveillance/shared';
 import { exchange } from './helpers/client.ts';
-import { launchChromium, SERVER_TZ, startGallery, type RunningGallery } from './helpers/gallery.ts';
+import { galleryPage, launchChromium, SERVER_TZ, startGallery, type RunningGallery } from './helpers/gallery.ts';
 import { JPEGS, storeFrame } from './helpers/notify.ts';
 import { startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
 import { needTools } from './helpers/tools.ts';
@@ -54,11 +54,7 @@ describe.skipIf(!needTools('chromium', 'systemd-socket-activate'))('the Events v
     gallery = await startGallery(dir.path, ['--event-gap', '2s']);
     receiver = await startReceiver('inetd', dir.path, ['--min-free', '0']);
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'America/New_York', locale: 'en-US' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
-    page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+    page = await galleryPage(browser, errors);
   });
 
   afterAll(async () => {
