@@ -207,7 +207,11 @@ async function selectDay(day) {
   writeAddress();
   const generation = ++state.generation;
   state.pages.clear();
-  loadEvents().catch((e) => say(`cannot load events: ${e.message}`, 'bad'));
+  state.dayEvents = null;
+  state.events = [];
+  // The Frames view does not show events: they are asked for when the Events view opens, so
+  // that the first screen of thumbnails does not wait behind the day's events.
+  if (state.view === 'events') loadEvents().catch((e) => say(`cannot load events: ${e.message}`, 'bad'));
   // Most days open at their first frames: ask for them alongside the day's summary.
   if (!$('follow').checked) loadPage(0);
   /** @type {DaySummary} */
@@ -731,7 +735,6 @@ async function onRemoved({ days }) {
   $('empty').hidden = summary.total > 0;
   layout();
   if (state.viewer && !state.clip) summary.total > 0 ? showFrame(state.selected) : closeViewer();
-  loadEvents().catch((e) => say(`cannot load events: ${e.message}`, 'bad'));
 }
 
 function connect() {
@@ -764,6 +767,7 @@ function setView(view) {
   $('timeline').title = view === 'events' ? 'Events of the day; click one to select it' : 'Frames per 5 minutes; click to jump';
   for (const b of document.querySelectorAll('.tabs button')) b.setAttribute('aria-selected', String(/** @type {HTMLElement} */ (b).dataset.view === view));
   if (view === 'frames') layout();
+  if (view === 'events' && state.day && state.dayEvents?.day !== state.day) loadEvents().catch((e) => say(`cannot load events: ${e.message}`, 'bad'));
   if (state.day) writeAddress();
   if (fmtDay) renderTitle();
   drawTimeline();
