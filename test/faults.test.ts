@@ -29,9 +29,20 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('faults', () =>
    * timer (issue 9, "Stopping"), which is not what these tests are about.
    */
   const receiverAt = async (...args: Parameters<typeof startReceiver>) => {
-    const r = await startReceiver(...args);
-    running.push({ stop: () => killHard(r.process.pid!) });
-    return r;
+    let r: RunningReceiver | undefined;
+    // Started again on its port after a SIGKILL: in the moment the port was free, another test's
+    // socket may have taken it (a client's ephemeral port, another free port picked): try again.
+    for (let attempt = 0; !r; attempt++) {
+      try {
+        r = await startReceiver(...args);
+      } catch (e) {
+        if (args[4] === undefined || attempt >= 50 || !/address is in use|Address already in use/.test((e as Error).message)) throw e;
+        await new Promise((done) => setTimeout(done, 100));
+      }
+    }
+    const started = r;
+    running.push({ stop: () => killHard(started.process.pid!) });
+    return started;
   };
   const figures: string[] = [];
 
