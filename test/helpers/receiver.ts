@@ -76,6 +76,9 @@ export async function startReceiver(
       : [
           'systemd-socket-activate',
           ...(mode === 'inetd' ? ['--inetd', '-a'] : []),
+          // systemd names the peer of an Accept=yes connection in REMOTE_ADDR; this launcher does
+          // not. Set as systemd would, unless the test sets it (to '' for a launcher that does not).
+          ...(mode === 'inetd' && !('REMOTE_ADDR' in env) ? ['-E', 'REMOTE_ADDR=127.0.0.1'] : []),
           '-l', `127.0.0.1:${port}`,
           // The launcher passes on only what it is told to (-E NAME copies its own value).
           ...Object.keys(env).flatMap((name) => ['-E', name]),

@@ -1,5 +1,4 @@
 import { writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import type { Spec } from './options.ts';
 
 /**
@@ -48,7 +47,9 @@ export type LineFormatter = (record: Record<string, unknown>) => string;
 
 /** The formatter for `format`, or undefined for JSON. Pretty code is imported only when chosen. */
 export async function loadLineFormatter(format: LogFormat | string, env: NodeJS.ProcessEnv): Promise<LineFormatter | undefined> {
-  const terminal = isatty(2);
+  // node:tty only when asked: it loads node:net, a tenth of a Node start, which the
+  // per-connection receiver (it asks for nothing: its stderr is the journal) must not pay.
+  const terminal = process.getBuiltinModule('node:tty').isatty(2);
   if (format === 'json' || (format === 'auto' && !terminal)) return undefined;
   const { formatPretty, wantsColour } = await import('./log-pretty.ts');
   const colour = wantsColour(env, terminal);

@@ -1,4 +1,3 @@
-import type { Duplex } from 'node:stream';
 import {
   checkCaptureTime,
   HeaderReader,
@@ -31,6 +30,24 @@ import type { FrameMeta, FrameSink, FrameWriter } from '../store/store.ts';
  * While a frame is committing the socket is paused: the bytes after it wait in the kernel, and
  * answers leave in the order the units came.
  */
+
+/**
+ * What a connection uses of its socket: a net.Socket (listeners), a TLSSocket (camera keys) or
+ * an FdSocket (fd-socket.ts: a plaintext connection under Accept=yes).
+ */
+export interface ConnectionSocket {
+  readonly writable: boolean;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  write(data: string): boolean;
+  end(): unknown;
+  destroy(): unknown;
+  /** An idle timeout that emits 'timeout' (net.Socket's). */
+  setTimeout?(ms: number): unknown;
+}
 
 export interface ConnectionOptions {
   store: FrameSink;
@@ -104,7 +121,7 @@ export function cameraFromPeer(peer: string): string {
 }
 
 /** Serves one connection; resolves once it is over (our side ended or the socket failed). */
-export function handleConnection(socket: Duplex, options: ConnectionOptions): Promise<ConnectionResult> {
+export function handleConnection(socket: ConnectionSocket, options: ConnectionOptions): Promise<ConnectionResult> {
   return new Connection(socket, options).done;
 }
 
@@ -154,7 +171,7 @@ export class Connection {
   private readonly onError = (e: Error) => this.socketFailed(e);
 
   constructor(
-    private readonly socket: Duplex,
+    private readonly socket: ConnectionSocket,
     private readonly options: ConnectionOptions,
   ) {
     this.now = options.now ?? (() => new Date());
@@ -162,8 +179,8 @@ export class Connection {
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
-    if ('setTimeout' in socket && typeof socket.setTimeout === 'function') {
-      (socket as Duplex & { setTimeout(ms: number): void }).setTimeout(options.idleTimeoutMs);
+    if (socket.setTimeout) {
+      socket.setTimeout(options.idleTimeoutMs);
       socket.on('timeout', this.onTimeout);
     }
   }

@@ -1,6 +1,5 @@
 import { fstatSync, mkdirSync } from 'node:fs';
-import { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isNatsAddress } from '../store/nats/nats-address.ts';
@@ -11,7 +10,8 @@ import { CameraSeen } from '../keys/camera-seen.ts';
 import { receiverKeyFolder } from '../keys/key-folder.ts';
 import { openStore } from '../store/store-options.ts';
 import type { Store } from '../store/store.ts';
-import { handleConnection, type ConnectionOptions } from './connection.ts';
+import { handleConnection, type ConnectionOptions, type ConnectionSocket } from './connection.ts';
+import { FdSocket } from './fd-socket.ts';
 import { receiveSpec } from './receive-options.ts';
 
 const HELP = `Usage: surveillance-receiver [receive] [options]
@@ -69,7 +69,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);
   const level = values['log-level'] as LogLevel;
-  const formatter = await loadLineFormatter(values['log-format'], env);
+  // One process per connection (Accept=yes) has the journal for stderr, never a terminal: auto
+  // is JSON there without asking node:tty, which would load node:net (fd-socket.ts says why not).
+  const perConnection = !values.listen && isConnectionOnStdin(env);
+  const formatter = perConnection && values['log-format'] === 'auto' ? undefined : await loadLineFormatter(values['log-format'], env);
   const store = await openStore(values, env, 'write');
   try {
     return await receive(values, env, level, formatter, store);
@@ -133,17 +136,27 @@ async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEn
       'stdin is not a socket: run under systemd (surveillance.socket) or pass --listen HOST:PORT',
     );
   }
-  // inetd style: fd 0 is the connection, and stdout is the same socket. Wrap it once.
-  const socket = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
+  // inetd style: fd 0 is the connection, and stdout is the same socket. systemd names the peer
+  // (REMOTE_ADDR): a plaintext connection is then served from the fd itself (fd-socket.ts says
+  // why). TLS, and a launcher that names no peer (getpeername), need a net.Socket.
   const log = createLineLogger('surveillance-receiver', level, env, formatter);
-  const peer = env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown';
-  let stream: Duplex = socket;
+  let stream: ConnectionSocket;
+  let peer: string;
   let camera: string | undefined;
-  if (keys !== undefined) {
-    // One process per connection: the refusal count lives in a small file of the store.
-    const link = await secure(new FailureGate(log, undefined, undefined, `${stateRoot}/.cameras/.refused`))!(socket, log, peer);
-    if (!link) return 1;
-    ({ socket: stream, camera } = link);
+  if (keys === undefined && env.REMOTE_ADDR) {
+    stream = new FdSocket(0);
+    peer = env.REMOTE_ADDR;
+  } else {
+    const { Socket } = process.getBuiltinModule('node:net');
+    const socket = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
+    stream = socket;
+    peer = env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown';
+    if (keys !== undefined) {
+      // One process per connection: the refusal count lives in a small file of the store.
+      const link = await secure(new FailureGate(log, undefined, undefined, `${stateRoot}/.cameras/.refused`))!(socket, log, peer);
+      if (!link) return 1;
+      ({ socket: stream, camera } = link);
+    }
   }
   const result = await handleConnection(stream, { ...connection(log, peer), camera });
   // A bug was logged with its stack and answered `internal`; the exit status tells systemd.
