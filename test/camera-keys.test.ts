@@ -57,6 +57,13 @@ describe('camera keys: add, list, rotate, remove', () => {
     seen.note('front', before[0]!.keyId, new Date('2026-11-21T05:00:00Z'));
     expect(seen.isRetired('front', before[0]!.keyId)).toBe(false);
     expect(camera('list').stdout).toMatch(/active, in use +2026-11-21T05:00:00.000Z/);
+    // Within a minute of the last note, the same key is not written again; a newer key is, at once.
+    seen.note('front', before[0]!.keyId, new Date('2026-11-21T05:00:59Z'));
+    expect(seen.get('front')!.at).toEqual(new Date('2026-11-21T05:00:00Z'));
+    seen.note('front', before[0]!.keyId, new Date('2026-11-21T05:01:00Z'));
+    expect(seen.get('front')!.at).toEqual(new Date('2026-11-21T05:01:00Z'));
+    seen.note('front', fresh.keyId, new Date('2026-11-21T05:01:01Z'));
+    expect(seen.get('front')).toEqual({ keyId: fresh.keyId, at: new Date('2026-11-21T05:01:01Z') });
     seen.note('front', fresh.keyId, new Date('2026-11-21T06:00:00Z'));
     expect(seen.isRetired('front', before[0]!.keyId)).toBe(true);
     // A late connection with the old key never moves the camera back to it.

@@ -41,9 +41,9 @@ describe('the per-connection bundle', () => {
     expect(atStart.filter((p) => !p.startsWith('node:'))).toEqual([]);
     const onDemand = [...new Set(imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path))].sort();
     // The full CLI and the listener (other modes), the store watcher (the gallery's), and
-    // date-fns only for a custom --name-pattern, node:tls only with camera keys, the NATS store
+    // date-fns only for a custom --name-pattern, the NATS store
     // only for --store nats://: none of them runs for a default connection.
-    expect(onDemand).toEqual(['./cli.js', './file-watch.js', './listener.js', './open-nats.js', '@date-fns/utc', 'date-fns/format', 'date-fns/parse', 'node:tls']);
+    expect(onDemand).toEqual(['./cli.js', './file-watch.js', './listener.js', './open-nats.js', '@date-fns/utc', 'date-fns/format', 'date-fns/parse']);
     expect(atStart.filter((p) => HEAVY.test(p))).toEqual([]);
     expect(Object.keys(meta.inputs).filter((p) => p.includes('node_modules'))).toEqual([]);
   });

@@ -47,7 +47,9 @@ function freePort() {
 
 async function launch(args) {
   const port = await freePort();
-  const child = spawn('systemd-socket-activate', ['--inetd', '-a', '-l', `127.0.0.1:${port}`, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // systemd names the peer of an Accept=yes connection in REMOTE_ADDR; this launcher does not,
+  // so it is set here as systemd would (the receiver reads its fd with node:fs then).
+  const child = spawn('systemd-socket-activate', ['-E', 'REMOTE_ADDR=127.0.0.1', '--inetd', '-a', '-l', `127.0.0.1:${port}`, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   while (!/Listening on/.test(err)) await new Promise((r) => setTimeout(r, 10));
@@ -134,12 +136,36 @@ const fd = fs.openSync(tmp, 'w');
 s.on('data', (d) => fs.writeSync(fd, d));
 s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); fs.linkSync(tmp, name); fs.unlinkSync(tmp); const d = fs.openSync('${dir}/durable', 'r'); fs.fsyncSync(d); fs.closeSync(d); s.end('OK\\n'); });
 `);
+    // The same floor without node:net: the connection read and answered with node:fs on fd 0, as
+    // the receiver does for a plaintext connection (src/receive/fd-socket.ts).
+    const durableFs = join(dir, 'durable-fs.cjs');
+    writeFileSync(durableFs, `const fs = require('fs');
+const tmp = '${dir}/durable/.' + process.pid + '.part', name = '${dir}/durable/' + process.pid + '-' + Date.now() + '.jpg';
+const fd = fs.openSync(tmp, 'w');
+const buffer = Buffer.allocUnsafe(65536);
+for (let n; (n = fs.readSync(0, buffer)) > 0; ) fs.writeSync(fd, buffer, 0, n);
+fs.fsyncSync(fd); fs.closeSync(fd); fs.linkSync(tmp, name); fs.unlinkSync(tmp); const d = fs.openSync('${dir}/durable', 'r'); fs.fsyncSync(d); fs.closeSync(d); fs.writeSync(1, 'OK\\n');
+`);
+    // The floor for any Node receiver over TLS-PSK: node:tls loaded, the same handshake and cipher,
+    // then the same durable write. No key lookup, no checks, no logs.
+    const durableTls = join(dir, 'durable-tls.cjs');
+    writeFileSync(durableTls, `const net = require('net'), tls = require('tls'), fs = require('fs');
+const key = Buffer.from('${paired.key.key.toString('base64')}', 'base64');
+const raw = new net.Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
+const s = new tls.TLSSocket(raw, { isServer: true, ciphers: 'ECDHE-PSK-CHACHA20-POLY1305', minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ca: [], pskIdentityHint: 'surveillance', pskCallback: () => key });
+const tmp = '${dir}/durable/.' + process.pid + '.part', name = '${dir}/durable/' + process.pid + '-' + Date.now() + '.jpg';
+const fd = fs.openSync(tmp, 'w');
+s.on('data', (d) => fs.writeSync(fd, d));
+s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); fs.linkSync(tmp, name); fs.unlinkSync(tmp); const d = fs.openSync('${dir}/durable', 'r'); fs.fsyncSync(d); fs.closeSync(d); s.end('OK stored\\n'); });
+`);
     const contenders = [
       ['bare `node -e 0` (baseline)', ['node', '-e', '0']],
       ['minimal Node socket receiver, no checks or logs', ['node', minimal]],
       ['minimal durable Node receiver: data fsync, link, folder fsync', ['node', durable]],
+      ['same, without node:net (node:fs on fd 0)', ['node', durableFs]],
       ['surveillance-receiver (inetd), plaintext', ['node', bin, '--store', join(dir, 'store'), '--min-free', '0']],
       ['surveillance-receiver (inetd), camera keys, TLS-PSK', ['node', bin, '--store', join(dir, 'tls'), '--min-free', '0', '--keys', paired.keys], paired.key],
+      ['minimal durable Node receiver over TLS-PSK (the same handshake, no checks)', ['node', durableTls], paired.key],
       ...(before ? [['surveillance-receiver, before (BENCH_RECEIVER_BEFORE)', ['node', before, '--store', join(dir, 'store-before'), '--min-free', '0']]] : []),
       ["tutorial's Python receiver", ['/usr/bin/python3', py]],
       ["`sh -c 'cat > file'`", ['sh', '-c', `cat > ${dir}/sh/$$.jpg`]],
@@ -158,7 +184,7 @@ s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); fs.linkSync(tmp, name); 
     const base = median(launched[0].times);
     const baseCpu = launched[0].cpu;
     const byName = (start) => launched.find((l) => l.name.startsWith(start));
-    const [minimalRun, durableRun, ours, tlsOurs, python] = ['minimal Node', 'minimal durable', 'surveillance-receiver (inetd), plaintext', 'surveillance-receiver (inetd), camera keys', "tutorial's"].map(byName);
+    const [minimalRun, durableRun, durableFsRun, ours, tlsOurs, tlsFloor, python] = ['minimal Node', 'minimal durable Node receiver:', 'same, without node:net', 'surveillance-receiver (inetd), plaintext', 'surveillance-receiver (inetd), camera keys', 'minimal durable Node receiver over TLS', "tutorial's"].map(byName);
     const tlsWall = median(tlsOurs.times) / base;
     const tlsCpu = tlsOurs.cpu / baseCpu;
     const wall = median(ours.times) / base;
@@ -185,6 +211,8 @@ s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); fs.linkSync(tmp, name); 
       }],
       summary: [
         { what: 'same, ratio to the durable floor (a minimal Node receiver that fsyncs the data and its folder entry)', result: `${(median(ours.times) / median(durableRun.times)).toFixed(2)}x / ${(ours.cpu / durableRun.cpu).toFixed(2)}x` },
+        { what: 'same, ratio to that floor without node:net (node:fs on fd 0, as the receiver reads it)', result: `${(median(ours.times) / median(durableFsRun.times)).toFixed(2)}x / ${(ours.cpu / durableFsRun.cpu).toFixed(2)}x` },
+        { what: 'with camera keys, ratio to a minimal durable Node receiver over TLS-PSK (the same handshake); that floor to `node -e 0`', result: `${(median(tlsOurs.times) / median(tlsFloor.times)).toFixed(2)}x / ${(tlsOurs.cpu / tlsFloor.cpu).toFixed(2)}x; ${(median(tlsFloor.times) / base).toFixed(2)}x / ${(tlsFloor.cpu / baseCpu).toFixed(2)}x` },
         { what: 'the floor: a minimal Node receiver on its socket (no checks, no logs), ratio to `node -e 0`', result: `${(median(minimalRun.times) / base).toFixed(2)}x / ${(minimalRun.cpu / baseCpu).toFixed(2)}x` },
         { what: "the tutorial's Python receiver, same launcher", result: `${(median(python.times) / base).toFixed(2)}x / ${(python.cpu / baseCpu).toFixed(2)}x` },
       ],

@@ -74,56 +74,56 @@ export function acceptCameraLink(raw: Socket, options: CameraLinkOptions): Promi
         return;
       }
       raw.unshift(first);
-      void import('node:tls').then(({ TLSSocket }) => {
-        if (settled) return;
-        let who: { camera: string; keyId: string } | undefined;
-        let lookupProblem: string | undefined;
-        const tls = new TLSSocket(raw, {
-          isServer: true,
-          ...pskServerOptions(
-            (camera, keyId) => {
-              try {
-                if (options.seen.isRetired(camera, keyId)) {
-                  lookupProblem = `key ${keyId} of camera ${camera} is retired (the camera connected with a newer key)`;
-                  return undefined;
-                }
-                const { key: found, relisted } = options.keys.lookup(camera, keyId);
-                if (relisted) log.debug({ peer, camera, keyId, found: found !== undefined }, `key folder read again for a key it did not list`);
-                const key = found?.key;
-                if (!key) lookupProblem = `no key ${keyId} for camera ${camera} (unknown camera, or a removed key)`;
-                return key;
-              } catch (e) {
-                // A key file open to other users, or unreadable: refused, and said loudly.
-                lookupProblem = (e as Error).message;
-                log.error({ peer, camera, keyId }, `key folder: ${lookupProblem}`);
+      // node:tls loads only for a TLS handshake; getBuiltinModule, not import(): the first
+      // import() of a process starts Node's ES module loader, milliseconds per connection.
+      const { TLSSocket } = process.getBuiltinModule('node:tls');
+      let who: { camera: string; keyId: string } | undefined;
+      let lookupProblem: string | undefined;
+      const tls = new TLSSocket(raw, {
+        isServer: true,
+        ...pskServerOptions(
+          (camera, keyId) => {
+            try {
+              if (options.seen.isRetired(camera, keyId)) {
+                lookupProblem = `key ${keyId} of camera ${camera} is retired (the camera connected with a newer key)`;
                 return undefined;
               }
-            },
-            (_socket, id) => (who = id),
-          ),
-        });
-        tls.once('secure', () => {
-          if (settled || !who) return tls.destroy();
-          settled = true;
-          clearTimeout(timer);
-          tls.removeAllListeners('error');
-          try {
-            options.seen.note(who.camera, who.keyId, (options.now ?? (() => new Date()))());
-          } catch (e) {
-            // Only a hint for rotation: the frames matter more than noting it.
-            log.warn({ peer, camera: who.camera }, `cannot note the camera's key as seen: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-          }
-          resolve({ ok: true, socket: tls, camera: who.camera, keyId: who.keyId });
-        });
-        tls.once('error', (e: Error) => {
-          const why = lookupProblem
-            ? lookupProblem
-            : who
-              ? `the peer does not hold key ${who.keyId} of camera ${who.camera} (a wrong or altered key)`
-              : `not a TLS-PSK client we understand (${(e as NodeJS.ErrnoException).code ?? e.message.slice(0, 120)})`;
-          refuse(`TLS handshake refused: ${why}`);
-          tls.destroy();
-        });
+              const { key: found, relisted } = options.keys.lookup(camera, keyId);
+              if (relisted) log.debug({ peer, camera, keyId, found: found !== undefined }, `key folder read again for a key it did not list`);
+              const key = found?.key;
+              if (!key) lookupProblem = `no key ${keyId} for camera ${camera} (unknown camera, or a removed key)`;
+              return key;
+            } catch (e) {
+              // A key file open to other users, or unreadable: refused, and said loudly.
+              lookupProblem = (e as Error).message;
+              log.error({ peer, camera, keyId }, `key folder: ${lookupProblem}`);
+              return undefined;
+            }
+          },
+          (_socket, id) => (who = id),
+        ),
+      });
+      tls.once('secure', () => {
+        if (settled || !who) return tls.destroy();
+        settled = true;
+        clearTimeout(timer);
+        tls.removeAllListeners('error');
+        try {
+          options.seen.note(who.camera, who.keyId, (options.now ?? (() => new Date()))());
+        } catch (e) {
+          // Only a hint for rotation: the frames matter more than noting it.
+          log.warn({ peer, camera: who.camera }, `cannot note the camera's key as seen: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+        resolve({ ok: true, socket: tls, camera: who.camera, keyId: who.keyId });
+      });
+      tls.once('error', (e: Error) => {
+        const why = lookupProblem
+          ? lookupProblem
+          : who
+            ? `the peer does not hold key ${who.keyId} of camera ${who.camera} (a wrong or altered key)`
+            : `not a TLS-PSK client we understand (${(e as NodeJS.ErrnoException).code ?? e.message.slice(0, 120)})`;
+        refuse(`TLS handshake refused: ${why}`);
+        tls.destroy();
       });
     });
   });

@@ -14,6 +14,9 @@ import { compareKeyIds } from './camera-keys.ts';
  * handshake, and removed from the key folder by the next `camera` command.
  */
 
+/** How stale the time of a camera's last connection may get (see note()). */
+const NOTE_EVERY_MS = 60_000;
+
 export interface Seen {
   keyId: string;
   at: Date;
@@ -45,10 +48,16 @@ export class CameraSeen {
     return seen !== undefined && compareKeyIds(seen.keyId, keyId) > 0;
   }
 
-  /** Notes a connection that completed the handshake with `keyId`; never moves back to an older key. */
+  /**
+   * Notes a connection that completed the handshake with `keyId`; never moves back to an older
+   * key. The time is kept to a minute: a camera that connects for every frame rewrites its file
+   * at most once a minute, not once per connection (a write and a rename each time).
+   */
   note(camera: string, keyId: string, now: Date): void {
     const seen = this.get(camera);
     const newest = seen && compareKeyIds(seen.keyId, keyId) > 0 ? seen.keyId : keyId;
+    const age = seen ? now.getTime() - seen.at.getTime() : Infinity;
+    if (seen?.keyId === newest && age >= 0 && age < NOTE_EVERY_MS) return;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeFileDurably(join(this.dir, `${camera}.json`), `${JSON.stringify({ keyId: newest, at: now.toISOString() })}\n`, { mode: 0o600, sync: false });
   }

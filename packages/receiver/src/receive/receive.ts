@@ -150,7 +150,7 @@ async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEn
     const { Socket } = process.getBuiltinModule('node:net');
     const socket = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
     stream = socket;
-    peer = env.REMOTE_ADDR ?? socket.remoteAddress ?? 'unknown';
+    peer = env.REMOTE_ADDR || socket.remoteAddress || 'unknown';
     if (keys !== undefined) {
       // One process per connection: the refusal count lives in a small file of the store.
       const link = await secure(new FailureGate(log, undefined, undefined, `${stateRoot}/.cameras/.refused`))!(socket, log, peer);
