@@ -14,7 +14,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DurableFile, formatBytes, formatSizeOption, fsError, GroupSync, isErrnoError, SurveillanceError } from '@surveillance/shared';
+import { AsyncDurableFile, DurableFile, formatBytes, formatSizeOption, fsError, GroupSync, isErrnoError, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
 import { appendIndex, forgetIndexDays, IndexTail } from './event-index.ts';
@@ -152,7 +152,10 @@ export class FileStore implements Store {
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        return new FileFrameWriter(this, DurableFile.create(this.incoming, { mode: 0o640 }));
+        // Many writers: every file call on the thread pool (AsyncDurableFile makes a missing
+        // `.incoming/` itself); one process per connection: synchronous, cheaper for it.
+        const file = this.folderSync ? AsyncDurableFile.start(this.incoming, { mode: 0o640 }) : DurableFile.create(this.incoming, { mode: 0o640 });
+        return new FileFrameWriter(this, file);
       } catch (e) {
         // `.incoming/` removed under a long-running receiver: made again (with the rest of
         // the housekeeping), once, rather than every frame failing until a restart.
@@ -262,9 +265,11 @@ export class FileStore implements Store {
   }
 
   /**
-   * A listener writes frames from many connections at once: their folder entries are made
-   * durable together, one folder fsync (on the thread pool) for all the links made before it
-   * starts. One process per connection keeps the plain synchronous fsync, which costs it less.
+   * A listener writes frames from many connections at once: every file call of a frame runs on
+   * the thread pool (AsyncDurableFile), so that one frame's wait for the disk does not stop the
+   * others and their fsyncs run at once, and their folder entries are made durable together,
+   * one folder fsync for all the links made before it starts. One process per connection keeps
+   * the plain synchronous calls, which cost it less.
    */
   manyWriters(): void {
     this.folderSync ??= new GroupSync();
@@ -317,7 +322,7 @@ export class FileStore implements Store {
 class FileFrameWriter implements FrameWriter {
   constructor(
     private readonly store: FileStore,
-    private readonly file: DurableFile,
+    private readonly file: DurableFile | AsyncDurableFile,
   ) {}
 
   get bytes(): number {
@@ -345,9 +350,13 @@ class FileFrameWriter implements FrameWriter {
     let duplicate: boolean;
     try {
       const group = this.store.folderSync;
-      duplicate = !this.file.commit(path, { how: 'link', mtime: meta.time, sync: group ? 'data' : true });
-      // Synced for a DUP too (see DurableFile.commit); frames linked together share the fsync.
-      if (group) await group.sync(dirname(path));
+      if (this.file instanceof AsyncDurableFile && group) {
+        duplicate = !(await this.file.commit(path, { how: 'link', mtime: meta.time, sync: 'data' }));
+        // Synced for a DUP too (see DurableFile.commit); frames linked together share the fsync.
+        await group.sync(dirname(path));
+      } else {
+        duplicate = !(await this.file.commit(path, { how: 'link', mtime: meta.time }));
+      }
     } catch (e) {
       throw storeError(`cannot store ${name}`, e);
     }
