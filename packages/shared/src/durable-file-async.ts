@@ -1,4 +1,4 @@
-import { close, fsync, futimes, link, open, rename, unlink, writev } from 'node:fs';
+import { close, closeSync, fsync, futimesSync, link, open, rename, unlink, writev } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeFolder, nameTaken, tempName, type CommitOptions, type DurableFileOptions } from './durable-file.ts';
 import { fsyncFolder } from './group-sync.ts';
@@ -80,10 +80,12 @@ export class AsyncDurableFile {
       if (this.failure !== undefined) throw this.failure;
       if (this.fd === undefined) throw new Error(`${this.tempPath}: commit after abort`);
       const fd = this.fd;
-      if (options.mtime) await call((done) => futimes(fd, options.mtime!, options.mtime!, done));
+      // Synchronous, as they only change the inode in memory (the fsync writes it): a trip to
+      // the pool costs more than they do, and every trip wakes a thread on a busy machine.
+      if (options.mtime) futimesSync(fd, options.mtime, options.mtime);
       if (sync) await call((done) => fsync(fd, done));
       this.fd = undefined;
-      await call((done) => close(fd, done));
+      closeSync(fd);
       const placed = await placeName(this.tempPath, target, options.how);
       await Promise.all([removeName(this.tempPath), sync === true ? fsyncFolder(dirname(target)) : undefined]);
       return placed;

@@ -14,7 +14,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AsyncDurableFile, DurableFile, formatBytes, formatSizeOption, fsError, GroupSync, isErrnoError, SurveillanceError } from '@surveillance/shared';
+import { DurableFile, formatBytes, formatSizeOption, fsError, GroupSync, isErrnoError, SurveillanceError } from '@surveillance/shared';
 import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
 import { appendIndex, forgetIndexDays, IndexTail } from './event-index.ts';
@@ -33,6 +33,7 @@ import type {
   StoreChanges,
   StoredFrame,
 } from './store.ts';
+import type { AsyncDurableFile } from '@surveillance/shared';
 
 /**
  * The store as files on one machine. A frame is written to `.incoming/` under a temporary
@@ -43,8 +44,9 @@ import type {
  * side reads them back from folder listings alone (file-index.ts).
  *
  * Synchronous I/O on purpose: one process per connection gains nothing from async fs, and on
- * this pattern it measured faster (scripts/bench/10-receiver.mjs). `commit` still returns a
- * promise, as the Store interface asks (a store over the network needs it).
+ * this pattern it measured faster (scripts/bench/10-receiver.mjs). A listener (manyWriters)
+ * writes frames through AsyncDurableFile instead: the same steps on the thread pool. `commit`
+ * returns a promise, as the Store interface asks (a store over the network needs it).
  */
 
 /** A temporary file older than this belongs to a receiver that died: no live frame is so slow. */
@@ -71,8 +73,8 @@ export class FileStore implements Store {
   readonly namePattern: string;
   readonly minFreeBytes: number;
   private readonly incoming: string;
-  /** Set by manyWriters(): folder fsyncs shared by the frames linked together. */
-  folderSync: GroupSync | undefined;
+  /** Set by manyWriters(): the thread-pool files, and the folder fsyncs the frames share. */
+  private many: { files: typeof AsyncDurableFile; folderSync: GroupSync } | undefined;
   /** The event index as read so far (marks), made when first asked. */
   private tail: IndexTail | undefined;
 
@@ -154,8 +156,8 @@ export class FileStore implements Store {
       try {
         // Many writers: every file call on the thread pool (AsyncDurableFile makes a missing
         // `.incoming/` itself); one process per connection: synchronous, cheaper for it.
-        const file = this.folderSync ? AsyncDurableFile.start(this.incoming, { mode: 0o640 }) : DurableFile.create(this.incoming, { mode: 0o640 });
-        return new FileFrameWriter(this, file);
+        if (this.many) return new FileFrameWriter(this, this.many.files.start(this.incoming, { mode: 0o640 }), this.many.folderSync);
+        return new FileFrameWriter(this, DurableFile.create(this.incoming, { mode: 0o640 }));
       } catch (e) {
         // `.incoming/` removed under a long-running receiver: made again (with the rest of
         // the housekeeping), once, rather than every frame failing until a restart.
@@ -271,8 +273,8 @@ export class FileStore implements Store {
    * one folder fsync for all the links made before it starts. One process per connection keeps
    * the plain synchronous calls, which cost it less.
    */
-  manyWriters(): void {
-    this.folderSync ??= new GroupSync();
+  manyWriters(files: typeof AsyncDurableFile): void {
+    this.many ??= { files, folderSync: new GroupSync() };
   }
 
   async marks(frames: readonly FrameEntry[]): Promise<EventFrame[]> {
@@ -323,6 +325,8 @@ class FileFrameWriter implements FrameWriter {
   constructor(
     private readonly store: FileStore,
     private readonly file: DurableFile | AsyncDurableFile,
+    /** Many writers: the folder fsyncs shared by the frames linked together. */
+    private readonly folderSync?: GroupSync,
   ) {}
 
   get bytes(): number {
@@ -349,11 +353,10 @@ class FileFrameWriter implements FrameWriter {
     const warning = this.store.indexFrame(meta);
     let duplicate: boolean;
     try {
-      const group = this.store.folderSync;
-      if (this.file instanceof AsyncDurableFile && group) {
+      if (this.folderSync) {
         duplicate = !(await this.file.commit(path, { how: 'link', mtime: meta.time, sync: 'data' }));
         // Synced for a DUP too (see DurableFile.commit); frames linked together share the fsync.
-        await group.sync(dirname(path));
+        await this.folderSync.sync(dirname(path));
       } else {
         duplicate = !(await this.file.commit(path, { how: 'link', mtime: meta.time }));
       }
