@@ -69,10 +69,12 @@ export class AsyncDurableFile {
 
   /**
    * Gives the file its name durably, as DurableFile.commit: false (and the file dropped) when
-   * `how` is link and the name exists. The temporary name is removed before it resolves, at
-   * the same time as the folder fsync.
+   * `how` is link and the name exists. The folder is fsynced by `syncFolder` when given (a
+   * GroupSync shared by the frames linked together; called after the link, for an existing
+   * name too), at the same time as the temporary name is removed; both are done when it
+   * resolves.
    */
-  async commit(target: string, options: CommitOptions): Promise<boolean> {
+  async commit(target: string, options: CommitOptions & { syncFolder?: (folder: string) => Promise<void> }): Promise<boolean> {
     const sync = options.sync ?? true;
     this.committing = true;
     try {
@@ -87,7 +89,7 @@ export class AsyncDurableFile {
       this.fd = undefined;
       closeSync(fd);
       const placed = await placeName(this.tempPath, target, options.how);
-      await Promise.all([removeName(this.tempPath), sync === true ? fsyncFolder(dirname(target)) : undefined]);
+      await Promise.all([removeName(this.tempPath), sync === true ? (options.syncFolder ?? fsyncFolder)(dirname(target)) : undefined]);
       return placed;
     } catch (e) {
       await this.drop();

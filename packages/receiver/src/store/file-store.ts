@@ -353,13 +353,11 @@ class FileFrameWriter implements FrameWriter {
     const warning = this.store.indexFrame(meta);
     let duplicate: boolean;
     try {
-      if (this.folderSync) {
-        duplicate = !(await this.file.commit(path, { how: 'link', mtime: meta.time, sync: 'data' }));
-        // Synced for a DUP too (see DurableFile.commit); frames linked together share the fsync.
-        await this.folderSync.sync(dirname(path));
-      } else {
-        duplicate = !(await this.file.commit(path, { how: 'link', mtime: meta.time }));
-      }
+      // Synced for a DUP too (see DurableFile.commit); with many writers, the frames linked
+      // together share the folder fsync.
+      const group = this.folderSync;
+      const syncFolder = group && ((folder: string) => group.sync(folder));
+      duplicate = !(await this.file.commit(path, { how: 'link', mtime: meta.time, syncFolder }));
     } catch (e) {
       throw storeError(`cannot store ${name}`, e);
     }
