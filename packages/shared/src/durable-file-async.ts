@@ -6,11 +6,12 @@ import { fsyncFolder } from './group-sync.ts';
 /**
  * DurableFile (durable-file.ts) for a process that writes many files at once, a listener
  * above all: the same steps in the same order (a temporary file, its data fsynced, then its
- * name by link or rename, then the folder fsynced), every one on libuv's thread pool. In one
- * process serving many connections, a synchronous call stops them all while it waits, and
- * open(2), write(2), fsync(2) and link(2) all wait for the disk. Off the event loop, one
- * frame's fsync overlaps with the next frames' bytes arriving, and several run at once, which
- * the disk serves faster than one after another.
+ * name by link or rename, then the folder fsynced), every one that can wait for the disk on
+ * libuv's thread pool. In one process serving many connections, a synchronous call stops them
+ * all while it waits, and open(2) (ext4 searching for a free inode, the folder's lock),
+ * write(2), fsync(2) and link(2) all can. Off the event loop, one frame's fsync overlaps with
+ * the next frames' bytes arriving, and several run at once, which the disk serves faster than
+ * one after another (scripts/bench/10-receiver.mjs).
  *
  * write() keeps the synchronous signature the connection needs: the bytes are held (never
  * copied) and written by one writev(2) on the pool when enough have come, or at commit. So the
@@ -60,7 +61,7 @@ export class AsyncDurableFile {
     this.bytes += chunk.length;
     if ((this.heldBytes >= FLUSH_BYTES || this.held.length >= FLUSH_CHUNKS) && !this.flushQueued) {
       this.flushQueued = true;
-      this.then(() => {
+      this.chain(() => {
         this.flushQueued = false;
         return this.writeHeld();
       });
@@ -78,7 +79,7 @@ export class AsyncDurableFile {
     const sync = options.sync ?? true;
     this.committing = true;
     try {
-      await this.then(() => this.writeHeld());
+      await this.chain(() => this.writeHeld());
       if (this.failure !== undefined) throw this.failure;
       if (this.fd === undefined) throw new Error(`${this.tempPath}: commit after abort`);
       const fd = this.fd;
@@ -109,11 +110,11 @@ export class AsyncDurableFile {
     this.dropped = true;
     this.held = [];
     this.heldBytes = 0;
-    void this.then(() => this.drop());
+    void this.chain(() => this.drop());
   }
 
   /** Chains a step after the file's last one; a step's error is kept, not thrown. */
-  private then(step: () => Promise<void>): Promise<void> {
+  private chain(step: () => Promise<void>): Promise<void> {
     this.busy = this.busy.then(step).catch((e: unknown) => {
       this.failure ??= e;
       return this.drop();
