@@ -20,8 +20,11 @@ import { fsyncFolder } from './group-sync.ts';
  * commit(), and the file is dropped.
  */
 
-/** Held bytes written once there are this many: a 300 KB frame costs one writev at commit. */
-const FLUSH_BYTES = 1024 * 1024;
+/**
+ * Held bytes written once there are this many: a 300 KB frame costs one writev at commit, and
+ * a listener's 64 connections (--max-connections) hold at most about 32 MiB between them.
+ */
+const FLUSH_BYTES = 512 * 1024;
 /** ...or this many chunks: a peer trickling bytes must not make us hold a million tiny ones. */
 const FLUSH_CHUNKS = 256;
 
