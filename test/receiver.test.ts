@@ -303,6 +303,35 @@ describe.skipIf(!needTools('systemd-socket-activate'))('receiver as a listener',
     }
   });
 
+  it('stores frames from many cameras at once, each whole, and one frame sent twice at once once (OK, then DUP)', async () => {
+    const dir = tempDir();
+    const receiver = await startReceiver('standalone', dir.path, ['--max-connections-per-source', '16']);
+    try {
+      // 8 cameras, 5 frames each, pipelined on one connection per camera; and on 4 more
+      // connections the same frame (one name) at the same moment: link(2) lets one through.
+      const bodies = [baseline, progressive, exif];
+      const cameras = Array.from({ length: 8 }, (_, c) =>
+        exchange(receiver.port, [Buffer.concat(Array.from({ length: 5 }, (_, i) => framed(`cam${c}`, `f-${i}`, bodies[(c + i) % 3]!)))]),
+      );
+      const same = Array.from({ length: 4 }, () => exchange(receiver.port, [framed('twice', 'same-1', progressive)]));
+      const replies = await Promise.all(cameras);
+      for (const [c, r] of replies.entries()) {
+        expect(r.lines).toEqual(Array.from({ length: 5 }, (_, i) => `OK f-${i} cam${c}/2026-11-21/20261121T055300.123Z_f-${i}.jpg`));
+        for (let i = 0; i < 5; i++) {
+          expect(readFileSync(join(dir.path, `cam${c}/2026-11-21/20261121T055300.123Z_f-${i}.jpg`)).equals(bodies[(c + i) % 3]!)).toBe(true);
+        }
+      }
+      const answers = (await Promise.all(same)).map((r) => r.lines[0]!.split(' ')[0]).sort();
+      expect(answers).toEqual(['DUP', 'DUP', 'DUP', 'OK']);
+      expect(readFileSync(join(dir.path, 'twice/2026-11-21/20261121T055300.123Z_same-1.jpg')).equals(progressive)).toBe(true);
+      expect(storedFrames(dir.path)).toHaveLength(8 * 5 + 1);
+      expect(incoming(dir.path)).toEqual([]);
+    } finally {
+      await receiver.stop();
+      dir.remove();
+    }
+  });
+
   it('runs standalone with --listen and stops cleanly on SIGTERM', async () => {
     const dir = tempDir();
     const receiver = await startReceiver('standalone', dir.path);

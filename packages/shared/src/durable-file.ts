@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
  * is on disk, so callers answer OK, or delete the sender's copy, only after commit() returned.
  *
  * Synchronous I/O on purpose: one process per connection gains nothing from async fs, and on
- * this pattern it measured faster (scripts/bench/10-receiver.mjs). Errors are Node's own errno
+ * this pattern it measured faster (scripts/bench/10-receiver.mjs). A process writing many
+ * files at once uses AsyncDurableFile (durable-file-async.ts), the same on the thread pool. Errors are Node's own errno
  * errors, for the caller to turn into its error code with fsError (fs-error.ts): the same
  * ENOSPC is `store-full` to the receiver and `cannot-write` to an export.
  */
@@ -148,12 +149,22 @@ function placeName(temp: string, target: string, how: 'rename' | 'link'): boolea
       else linkSync(temp, target);
       return true;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' && how === 'link') return false;
-      if (code !== 'ENOENT' || attempt > 0) throw e;
-      makeFolder(dirname(target));
+      if (nameTaken(e, how, target, attempt)) return false;
     }
   }
+}
+
+/**
+ * @internal A failed rename or link of `attempt` (0, 1): true when the name is taken (link's
+ * EEXIST); false when the caller should try again, the target's folder having been made after
+ * a first ENOENT; otherwise it throws the error.
+ */
+export function nameTaken(e: unknown, how: 'rename' | 'link', target: string, attempt: number): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' && how === 'link') return true;
+  if (code !== 'ENOENT' || attempt > 0) throw e;
+  makeFolder(dirname(target));
+  return false;
 }
 
 /** mkdir -p, then fsync of every new entry, from the deepest up to the folder that existed. */

@@ -45,12 +45,20 @@ export class GroupSync {
   }
 }
 
-/** fsync of a folder (or any path) on the thread pool. */
+/**
+ * fsync of a folder (or any path) on the thread pool. Settles once the fsync has: the close
+ * after it makes nothing more durable, and waiting for it would hold every frame the fsync
+ * covers for one more trip to the pool.
+ */
 export function fsyncFolder(path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     open(path, 'r', (e, fd) => {
       if (e) return reject(e);
-      fsync(fd, (syncError) => close(fd, () => (syncError ? reject(syncError) : resolve())));
+      fsync(fd, (syncError) => {
+        close(fd, () => undefined);
+        if (syncError) reject(syncError);
+        else resolve();
+      });
     });
   });
 }

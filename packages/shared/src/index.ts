@@ -47,6 +47,7 @@ export {
   type CommitOptions,
   type DurableFileOptions,
 } from './durable-file.ts';
+export { AsyncDurableFile } from './durable-file-async.ts';
 export { listenError } from './listen-error.ts';
 export { GroupSync, fsyncFd, fsyncFolder } from './group-sync.ts';
 export { fsError, fsErrorCode, isDiskFull, isErrnoError, type FileRole } from './fs-error.ts';

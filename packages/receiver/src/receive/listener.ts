@@ -35,6 +35,10 @@ export interface ServeOptions {
   tidy?: () => void;
 }
 
+// The store's files in this mode (FileStore.manyWriters): loaded with the listener, so that the
+// per-connection bundle, which never needs them, does not carry them.
+export { AsyncDurableFile } from '@surveillance/shared';
+
 /** Refused connections are logged at most this often, with their count. */
 const REFUSAL_LOG_MS = 10_000;
 

@@ -113,8 +113,8 @@ async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEn
     throw new SurveillanceError('usage', 'stdin is already a connection (Accept=yes): --listen makes no sense here; remove it or the socket unit');
   }
   if (values.listen || fd !== undefined) {
-    const { serve } = await import('./listener.ts');
-    store.manyWriters?.();
+    const { serve, AsyncDurableFile } = await import('./listener.ts');
+    store.manyWriters?.(AsyncDurableFile);
     return serve({
       secure: keys === undefined ? undefined : (socket, log, peer) => secure(gates(log))!(socket, log, peer),
       keyed: keys !== undefined,

@@ -33,6 +33,7 @@ import type {
   StoreChanges,
   StoredFrame,
 } from './store.ts';
+import type { AsyncDurableFile } from '@surveillance/shared';
 
 /**
  * The store as files on one machine. A frame is written to `.incoming/` under a temporary
@@ -43,8 +44,9 @@ import type {
  * side reads them back from folder listings alone (file-index.ts).
  *
  * Synchronous I/O on purpose: one process per connection gains nothing from async fs, and on
- * this pattern it measured faster (scripts/bench/10-receiver.mjs). `commit` still returns a
- * promise, as the Store interface asks (a store over the network needs it).
+ * this pattern it measured faster (scripts/bench/10-receiver.mjs). A listener (manyWriters)
+ * writes frames through AsyncDurableFile instead: the same steps on the thread pool. `commit`
+ * returns a promise, as the Store interface asks (a store over the network needs it).
  */
 
 /** A temporary file older than this belongs to a receiver that died: no live frame is so slow. */
@@ -71,8 +73,8 @@ export class FileStore implements Store {
   readonly namePattern: string;
   readonly minFreeBytes: number;
   private readonly incoming: string;
-  /** Set by manyWriters(): folder fsyncs shared by the frames linked together. */
-  folderSync: GroupSync | undefined;
+  /** Set by manyWriters(): the thread-pool files, and the folder fsyncs the frames share. */
+  private many: { files: typeof AsyncDurableFile; folderSync: GroupSync } | undefined;
   /** The event index as read so far (marks), made when first asked. */
   private tail: IndexTail | undefined;
 
@@ -152,6 +154,9 @@ export class FileStore implements Store {
     }
     for (let attempt = 0; ; attempt++) {
       try {
+        // Many writers: every file call on the thread pool (AsyncDurableFile makes a missing
+        // `.incoming/` itself); one process per connection: synchronous, cheaper for it.
+        if (this.many) return new FileFrameWriter(this, this.many.files.start(this.incoming, { mode: 0o640 }), this.many.folderSync);
         return new FileFrameWriter(this, DurableFile.create(this.incoming, { mode: 0o640 }));
       } catch (e) {
         // `.incoming/` removed under a long-running receiver: made again (with the rest of
@@ -262,12 +267,14 @@ export class FileStore implements Store {
   }
 
   /**
-   * A listener writes frames from many connections at once: their folder entries are made
-   * durable together, one folder fsync (on the thread pool) for all the links made before it
-   * starts. One process per connection keeps the plain synchronous fsync, which costs it less.
+   * A listener writes frames from many connections at once: every file call of a frame runs on
+   * the thread pool (AsyncDurableFile), so that one frame's wait for the disk does not stop the
+   * others and their fsyncs run at once, and their folder entries are made durable together,
+   * one folder fsync for all the links made before it starts. One process per connection keeps
+   * the plain synchronous calls, which cost it less.
    */
-  manyWriters(): void {
-    this.folderSync ??= new GroupSync();
+  manyWriters(files: typeof AsyncDurableFile): void {
+    this.many ??= { files, folderSync: new GroupSync() };
   }
 
   async marks(frames: readonly FrameEntry[]): Promise<EventFrame[]> {
@@ -317,7 +324,9 @@ export class FileStore implements Store {
 class FileFrameWriter implements FrameWriter {
   constructor(
     private readonly store: FileStore,
-    private readonly file: DurableFile,
+    private readonly file: DurableFile | AsyncDurableFile,
+    /** Many writers: the folder fsyncs shared by the frames linked together. */
+    private readonly folderSync?: GroupSync,
   ) {}
 
   get bytes(): number {
@@ -344,10 +353,11 @@ class FileFrameWriter implements FrameWriter {
     const warning = this.store.indexFrame(meta);
     let duplicate: boolean;
     try {
-      const group = this.store.folderSync;
-      duplicate = !this.file.commit(path, { how: 'link', mtime: meta.time, sync: group ? 'data' : true });
-      // Synced for a DUP too (see DurableFile.commit); frames linked together share the fsync.
-      if (group) await group.sync(dirname(path));
+      // Synced for a DUP too (see DurableFile.commit); with many writers, the frames linked
+      // together share the folder fsync.
+      const group = this.folderSync;
+      const syncFolder = group && ((folder: string) => group.sync(folder));
+      duplicate = !(await this.file.commit(path, { how: 'link', mtime: meta.time, syncFolder }));
     } catch (e) {
       throw storeError(`cannot store ${name}`, e);
     }

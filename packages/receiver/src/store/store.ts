@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { AsyncDurableFile } from '@surveillance/shared';
 import type { EventFrame, FrameEvent } from './events.ts';
 
 /**
@@ -73,9 +74,10 @@ export interface FrameSink {
   /**
    * Says that a long-lived process writes frames from many connections at once, so that the
    * store may make frames that arrive together durable together (group commit). Each commit
-   * still resolves only once its own frame is durable.
+   * still resolves only once its own frame is durable. `files` is the thread-pool file to write
+   * them with, handed in by the listener so that the per-connection bundle does not carry it.
    */
-  manyWriters?(): void;
+  manyWriters?(files: typeof AsyncDurableFile): void;
   /** Housekeeping for long-running modes (temporary files of receivers that died). */
   tidy?(): void;
   close(): Promise<void>;
