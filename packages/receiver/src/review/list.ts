@@ -24,8 +24,11 @@ export const listSpec = {
   ...jsonOption,
 } as const satisfies Spec;
 
-/** Output is written in chunks of about this many characters: one write per frame is ten times slower for a day of frames. */
-const CHUNK_CHARS = 1 << 20;
+/**
+ * Output is written in chunks of about this many characters: one write per frame is ten times
+ * slower for a day of frames, and a chunk much larger keeps its lines alive through collections.
+ */
+const CHUNK_CHARS = 1 << 16;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const start = await startCommand(HELP, listSpec, argv, env);
