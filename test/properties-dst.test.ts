@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { frameName } from '../packages/receiver/src/store/frame-name.ts';
 import { listDays, localMidnightsIn } from '../packages/receiver/src/store/file-index.ts';
 import { formatLocal, localDate, localDay, parseLocalTime } from '../packages/receiver/src/review/time-range.ts';
+import { offsetAt, wall } from './helpers/intl-zone.ts';
 import { storeTempDir } from './helpers/store-fixture.ts';
 
 // Property tests of local days where the clocks change. The code under test uses the process
@@ -25,36 +26,6 @@ afterEach(() => {
 });
 const dir = storeTempDir('dst-properties-');
 afterAll(() => dir.remove());
-
-/** One Intl formatter per zone and kind: making one costs far more than using it. */
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(zone: string, kind: 'offset' | 'wall'): Intl.DateTimeFormat {
-  const key = `${zone} ${kind}`;
-  let f = formatters.get(key);
-  if (!f) {
-    f = new Intl.DateTimeFormat(
-      'en-CA',
-      kind === 'offset'
-        ? { timeZone: zone, timeZoneName: 'longOffset' }
-        : { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' },
-    );
-    formatters.set(key, f);
-  }
-  return f;
-}
-
-/** The zone's offset from UTC at `t`, in ms, by Intl. */
-function offsetAt(zone: string, t: number): number {
-  const name = formatter(zone, 'offset').formatToParts(t).find((p) => p.type === 'timeZoneName')!.value;
-  const m = /^GMT(?:([+-])(\d{2}):(\d{2}))?$/.exec(name)!;
-  return m[1] ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * HOUR + Number(m[3]) * 60_000) : 0;
-}
-
-/** Local date and wall clock of `t` in `zone`, by Intl: `2026-03-29 03:00:00.000`. */
-function wall(zone: string, t: number): string {
-  const p = Object.fromEntries(formatter(zone, 'wall').formatToParts(t).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}.${String(((t % 1000) + 1000) % 1000).padStart(3, '0')}`;
-}
 
 const DAY_MS = 86_400_000;
 const FIRST = Date.UTC(1990, 0, 1);

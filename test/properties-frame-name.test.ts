@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_NAME_PATTERN, frameName, loadNamePattern, parseFrameName } from '../packages/receiver/src/store/frame-name.ts';
+import { DEFAULT_NAME_PATTERN, defaultDay, defaultFileTime, frameName, loadNamePattern, parseFrameName } from '../packages/receiver/src/store/frame-name.ts';
 
 // Property tests of the store's frame names: a name the receiver writes reads back to exactly
 // its camera, capture time and id; a name it did not write reads back to nothing (a frame
@@ -82,5 +82,26 @@ describe('default pattern', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('reads a bare name in its day folder as parseFrameName reads the whole name, with any one character changed', () => {
+    const anyYear = fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });
+    // Digits, the stamp's own letters and what else a folder may hold ('_', '.', '-', a space).
+    const char = fc.constantFrom(...'0123456789TZ_.-jpgx /');
+    fc.assert(
+      fc.property(camera, anyYear, id, fc.nat(), char, fc.boolean(), (c, t, i, at, ch, inFolder) => {
+        const [, folder, file] = frameName(c, t, i).split('/') as [string, string, string];
+        const target = inFolder ? folder : file;
+        const changed = target.slice(0, at % target.length) + ch + target.slice((at % target.length) + 1);
+        const [f, n] = inFolder ? [changed, file] : [folder, changed];
+        const day = defaultDay(f);
+        const expected = parseFrameName(`${c}/${f}/${n}`)?.time.getTime();
+        if (!day) expect(expected).toBeUndefined();
+        else expect(defaultFileTime(n, day)).toBe(expected ?? Number.NaN);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(defaultDay('2026-02-30')).toBeUndefined();
+    expect(defaultDay('0050-03-01')).toEqual({ date: '00500301', start: Date.parse('0050-03-01T00:00:00.000Z') });
   });
 });

@@ -97,6 +97,25 @@ describe('store index', () => {
   });
 });
 
+describe('day folders', () => {
+  it('reads the folder of a year 0000-0099 as that year, not as 1900-1999, and a folder of no real date as holding nothing', () => {
+    const old = join(dir.path, 'old');
+    const put = (rel: string) => {
+      mkdirSync(dirname(join(old, rel)), { recursive: true });
+      writeFileSync(join(old, rel), 'x');
+    };
+    const t = new Date('0050-06-15T12:34:56.789Z');
+    put(frameName('cam', t, 'a'));
+    put('cam/2026-02-30/20260230T000000.000Z_b.jpg');
+    const range = (from: string, to: string) => listFrames(old, { camera: 'cam', from: new Date(from), to: new Date(to) }).map((f) => f.id);
+    expect(range('0050-06-15T12:00:00Z', '0050-06-15T13:00:00Z')).toEqual(['a']);
+    expect(range('1950-01-01T00:00:00Z', '1951-01-01T00:00:00Z')).toEqual([]);
+    expect(listFrames(old).map((f) => f.time)).toEqual([t]);
+    process.env.TZ = 'UTC';
+    expect(listDays(old, 'cam')).toEqual(['0050-06-15']);
+  });
+});
+
 describe('local times typed by a person', () => {
   it.each([
     ['2026-03-29', '2026-03-28T23:00:00.000Z'],

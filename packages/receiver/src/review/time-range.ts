@@ -96,17 +96,26 @@ const p2 = (n: number) => String(n).padStart(2, '0');
 
 export { localDate };
 
+/** Local date, hours and minutes, `2026-10-25 02:30`; `separator` between date and clock. */
+export function localMinute(time: Date, separator = ' '): string {
+  return `${localDate(time)}${separator}${p2(time.getHours())}:${p2(time.getMinutes())}`;
+}
+
+/** The UTC offset in force at `time`, `+02:00`. */
+export function localOffset(time: Date): string {
+  const off = -time.getTimezoneOffset();
+  const abs = Math.abs(off);
+  return `${off < 0 ? '-' : '+'}${p2(Math.floor(abs / 60))}:${p2(abs % 60)}`;
+}
+
 /**
  * Local time with milliseconds and UTC offset, `2026-10-25 02:30:00.000+02:00`: the offset
- * tells the two 02:30s apart on the night the clocks go back.
+ * tells the two 02:30s apart on the night the clocks go back. Listings format many instants
+ * with ListingTimes (listing-times.ts), which gives the same text.
  */
 export function formatLocal(time: Date, withMs = true): string {
-  const off = -time.getTimezoneOffset();
-  const sign = off < 0 ? '-' : '+';
-  const abs = Math.abs(off);
-  const clock = `${p2(time.getHours())}:${p2(time.getMinutes())}:${p2(time.getSeconds())}`;
   const ms = withMs ? `.${String(time.getMilliseconds()).padStart(3, '0')}` : '';
-  return `${localDate(time)} ${clock}${ms}${sign}${p2(Math.floor(abs / 60))}:${p2(abs % 60)}`;
+  return `${localMinute(time)}:${p2(time.getSeconds())}${ms}${localOffset(time)}`;
 }
 
 /** ISO 8601 with the local offset, for JSON next to the UTC `time`. */

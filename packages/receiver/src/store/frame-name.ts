@@ -1,4 +1,4 @@
-import { checkCameraName, checkFrameId, SurveillanceError } from '@surveillance/shared';
+import { checkCameraName, checkFrameId, FRAME_ID_PATTERN, SurveillanceError } from '@surveillance/shared';
 
 /**
  * Where a frame lives in the store: `CAMERA/<pattern in UTC>_<ID>.jpg`.
@@ -40,6 +40,28 @@ const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /** Gregorian dates repeat every 400 years: Date.UTC reads years 0-99 as 1900-1999, so those are shifted by one cycle. */
 const CYCLE_MS = 146_097 * 86_400_000;
 
+/** UTC midnight starting the date `yyyyMMdd` at `at`, or NaN for no such date (month 13, 31 April). */
+function dateMs(s: string, at: number): number {
+  const year = digits(s, at, 4);
+  const month = digits(s, at + 4, 2);
+  const day = digits(s, at + 6, 2);
+  // NaN (a non-digit) fails every comparison below.
+  if (!(month >= 1 && month <= 12 && day >= 1 && year >= 0)) return Number.NaN;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > MONTH_DAYS[month - 1]! + (leap ? 1 : 0)) return Number.NaN;
+  return year < 100 ? Date.UTC(year + 400, month - 1, day) - CYCLE_MS : Date.UTC(year, month - 1, day);
+}
+
+/** Milliseconds into the day of the clock `HHmmss.SSS` at `at`, or NaN for no such time (24:00, 59:60). */
+function clockMs(s: string, at: number): number {
+  const hour = digits(s, at, 2);
+  const minute = digits(s, at + 2, 2);
+  const second = digits(s, at + 4, 2);
+  const ms = digits(s, at + 7, 3);
+  if (!(s[at + 6] === '.' && hour <= 23 && minute <= 59 && second <= 59 && ms >= 0)) return Number.NaN;
+  return ((hour * 60 + minute) * 60 + second) * 1000 + ms;
+}
+
 /**
  * Reads `2026-11-21/20261121T055300.123Z` back, by position rather than by regular expression:
  * listing a day of 20,000 frames parses 20,000 names, and this was most of that time. Only a
@@ -48,22 +70,41 @@ const CYCLE_MS = 146_097 * 86_400_000;
  * formatting the time back and comparing, without the string work per frame.
  */
 function parseDefault(stamp: string): Date | undefined {
-  if (stamp.length !== 31 || stamp[4] !== '-' || stamp[7] !== '-' || stamp[10] !== '/' || stamp[19] !== 'T' || stamp[26] !== '.' || stamp[30] !== 'Z') return undefined;
+  if (stamp.length !== 31 || stamp[4] !== '-' || stamp[7] !== '-' || stamp[10] !== '/' || stamp[19] !== 'T' || stamp[30] !== 'Z') return undefined;
   // The folder's date must be the name's own date.
   if (stamp.slice(0, 4) !== stamp.slice(11, 15) || stamp.slice(5, 7) !== stamp.slice(15, 17) || stamp.slice(8, 10) !== stamp.slice(17, 19)) return undefined;
-  const year = digits(stamp, 11, 4);
-  const month = digits(stamp, 15, 2);
-  const day = digits(stamp, 17, 2);
-  const hour = digits(stamp, 20, 2);
-  const minute = digits(stamp, 22, 2);
-  const second = digits(stamp, 24, 2);
-  const ms = digits(stamp, 27, 3);
-  // NaN (a non-digit) fails every comparison below.
-  if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59 && ms >= 0 && year >= 0)) return undefined;
-  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (day > MONTH_DAYS[month - 1]! + (leap ? 1 : 0)) return undefined;
-  const t = year < 100 ? Date.UTC(year + 400, month - 1, day, hour, minute, second, ms) - CYCLE_MS : Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  return new Date(t);
+  const t = dateMs(stamp, 11) + clockMs(stamp, 20);
+  return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+/** A file in a day folder of the default pattern: `20260329T000000.000Z_ID.jpg`. */
+export const DEFAULT_FILE_RE = new RegExp(`^\\d{8}T\\d{6}\\.\\d{3}Z_${FRAME_ID_PATTERN}\\.jpg$`);
+const DAY_FOLDER_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A day folder of the default pattern: its date as names carry it, and the instant it starts. */
+export interface DefaultDay {
+  /** `yyyyMMdd`. */
+  readonly date: string;
+  /** UTC midnight, ms. */
+  readonly start: number;
+}
+
+/** A folder name `yyyy-MM-dd` as a DefaultDay; undefined for any other name, or a date there is not (2026-02-30). */
+export function defaultDay(folder: string): DefaultDay | undefined {
+  if (!DAY_FOLDER_RE.test(folder)) return undefined;
+  const date = `${folder.slice(0, 4)}${folder.slice(5, 7)}${folder.slice(8, 10)}`;
+  const start = dateMs(date, 0);
+  return Number.isNaN(start) ? undefined : { date, start };
+}
+
+/**
+ * The capture time of a file in a default-pattern day folder, from its bare name, or NaN when
+ * it is not a frame of that folder: the same answer as parseFrameName on its whole name,
+ * without building that name, a Date or a slice per field (a folder holds tens of thousands).
+ */
+export function defaultFileTime(file: string, day: DefaultDay): number {
+  if (!DEFAULT_FILE_RE.test(file) || !file.startsWith(day.date)) return Number.NaN;
+  return day.start + clockMs(file, 9);
 }
 
 const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);
