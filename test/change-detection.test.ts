@@ -45,7 +45,7 @@ const walk = (share: number, extra: FrameSpec = {}, xs = [0.3, 0.4, 0.5, 0.6]): 
 
 describe.each([
   [640, 480, '213x160'],
-  [1920, 1080, '213x120'],
+  [1920, 1080, '240x135'],
 ])('a %ix%i camera', (width, height, analysisSize) => {
   let scene: SceneGenerator;
   beforeAll(() => {
@@ -266,14 +266,15 @@ describe('detector options', () => {
 
 describe('analysis width', () => {
   it.each([
-    [1920, 200, 213],
-    [1280, 200, 256],
+    [1920, 200, 240],
+    [1280, 200, 160],
+    [1366, 200, 171],
     [640, 200, 213],
     [320, 200, 320],
-    [3840, 200, 426],
+    [3840, 200, 480],
     [1920, 400, 384],
     [640, 1000, 640],
-  ])('for a %i px wide frame and %i requested is %i (a size libjpeg decodes at 1/8, 1/4 or 1/2)', (frame, requested, expected) => {
+  ])('for a %i px wide frame and %i requested is %i (1/8 of it rounded up, or a size libjpeg decodes at 1/4 or 1/2)', (frame, requested, expected) => {
     expect(analysisWidth(frame, requested)).toBe(expected);
   });
 });

@@ -3,7 +3,11 @@
 //  - `djpeg -scale 1/8 -grayscale`: the least work any detector at this size can do (decode
 //    only, in C, skipping chroma), run as a process by hyperfine; its start-up cost is measured
 //    on a 16x16 JPEG and taken off in a second row;
-//  - sharp's decode alone at the detector's size, in process: what the comparison itself adds;
+//  - the decode alone at the detector's size, in process: what the comparison itself adds; at
+//    1/8 scale that is jpeg-dc.ts reading Y's DC coefficients, and sharp's decode to the same
+//    size (the path for JPEGs jpeg-dc.ts leaves to libjpeg) is shown beside it;
+//  - the detector's decode before jpeg-dc.ts (sharp at 1/8 resized to just under W/9), kept as
+//    the "before" figure: the rest of the detector is the same;
 //  - pixelmatch on fully decoded RGBA frames (decode by sharp included): the usual npm answer;
 //  - ImageMagick `compare -metric AE -fuzz 10%` as a process, the tutorial's approach.
 // The detector is bundled from its TypeScript source with esbuild into .bench/ (next to
@@ -102,8 +106,13 @@ async function measureSize(m, sharp, pixelmatch, dir, width, height) {
   }
   const detector = await m.ChangeDetector.create({ threshold: 0.005, noise: 'auto', analysisWidth: 200 });
   const rgba = (jpeg) => sharp(jpeg).ensureAlpha().raw().toBuffer();
+  const eighth = { width: Math.ceil(width / 8), height: Math.ceil(height / 8) };
+  const sharpEighth = (jpeg) => sharp(jpeg, { failOn: 'warning' }).resize({ ...eighth, fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true }).raw().toBuffer();
+  const sharpBefore = (jpeg) => sharp(jpeg, { failOn: 'warning' }).resize({ width: Math.floor(width / 9), kernel: 'linear', fastShrinkOnLoad: true }).raw().toBuffer();
   const ours = [];
   const decodeOnly = [];
+  const sharpSame = [];
+  const before = [];
   const pm = [];
   const pmCall = [];
   let analysis = '';
@@ -116,10 +125,14 @@ async function measureSize(m, sharp, pixelmatch, dir, width, height) {
     let decision;
     const a = await timed(async () => (decision = await detector.decide(jpeg, info)));
     const b = await timed(() => m.decodeGrey(jpeg, 200, info));
+    const c = await timed(() => sharpEighth(jpeg));
+    const d = await timed(() => sharpBefore(jpeg));
     analysis = decision.size;
     if (round < 0) continue;
     ours.push(a);
     decodeOnly.push(b);
+    sharpSame.push(c);
+    before.push(d);
     if (round % PIXELMATCH_BLOCK_EVERY === PIXELMATCH_BLOCK_EVERY - 1) {
       for (let k = 0; k < PIXELMATCH_BLOCK; k++) {
         const at = (index + k) % FRAMES;
@@ -138,6 +151,8 @@ async function measureSize(m, sharp, pixelmatch, dir, width, height) {
     analysis,
     ours: median(ours),
     decodeOnly: median(decodeOnly),
+    sharpSame: median(sharpSame),
+    before: median(before),
     pixelmatch: median(pm),
     pixelmatchCall: median(pmCall),
   };
@@ -180,7 +195,9 @@ export async function run() {
         align: ['l', 'r', 'r', 'r'],
         rows: [
           ['this detector: decode + compare, in process', ms(rows[0].ours), ms(rows[1].ours), '1.00x'],
-          ['sharp decode alone at the same size, in process', ms(rows[0].decodeOnly), ms(rows[1].decodeOnly), ratio(hd.decodeOnly, hd.ours)],
+          ['decode alone at the same size, in process (1/8: jpeg-dc.ts)', ms(rows[0].decodeOnly), ms(rows[1].decodeOnly), ratio(hd.decodeOnly, hd.ours)],
+          ['sharp decode to the same size, in process (for JPEGs jpeg-dc.ts leaves)', ms(rows[0].sharpSame), ms(rows[1].sharpSame), ratio(hd.sharpSame, hd.ours)],
+          ['before: sharp decode at 1/8 resized to W/9 (the old decode), in process', ms(rows[0].before), ms(rows[1].before), ratio(hd.before, hd.ours)],
           ['`djpeg -scale 1/8 -grayscale`, process (hyperfine -N)', ms(rows[0].djpeg), ms(rows[1].djpeg), ratio(hd.djpeg, hd.ours)],
           [`same, less djpeg's start-up (${ms(djpegStart)} ms on a 16x16 JPEG)`, ms(rows[0].djpeg - djpegStart), ms(rows[1].djpeg - djpegStart), ratio(hd.djpeg - djpegStart, hd.ours)],
           ['pixelmatch on full RGBA, sharp decode included', ms(rows[0].pixelmatch), ms(rows[1].pixelmatch), ratio(hd.pixelmatch, hd.ours)],

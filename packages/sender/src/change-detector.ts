@@ -7,9 +7,9 @@ import { Scene } from './light-model.ts';
 /**
  * Decides whether a frame differs from the scene's reference enough to keep it.
  *
- * Each JPEG is decoded at about 200 px wide in greyscale with libjpeg's DCT scaling
- * (greyscale.ts): a 1080p frame is never decoded in full, and the 1/8 scale alone averages away
- * most sensor noise. The light model (light-model.ts) maps the slowly adapting reference to the
+ * Each JPEG is decoded at about 200 px wide in greyscale at a JPEG DCT scale (greyscale.ts): a
+ * 1080p frame becomes 240x135, Y's DC coefficients read straight from the file (jpeg-dc.ts), so
+ * it is never decoded in full, and the 1/8 scale alone averages away most sensor noise. The light model (light-model.ts) maps the slowly adapting reference to the
  * frame's exposure with a robustly fitted tone curve, so that lights, auto exposure and clouds
  * are explained away and motion is not. Pixels whose residual exceeds the noise level (fixed,
  * or 4 sigmas of a running robust estimate) count as changed, except isolated ones (despeckle);
@@ -41,7 +41,7 @@ export const detectorSpec = {
     default: 200,
     min: 16,
     max: 4096,
-    description: 'width in px of the greyscale frame that is compared (rounded to a size JPEG decodes fast)',
+    description: 'width in px of the greyscale frame that is compared, rounded to a size JPEG decodes fast: 1/8 of the frame (240 for 1080p), about 1/5, 1/3, or all of it',
   },
 } as const satisfies Spec;
 

@@ -1,9 +1,12 @@
 import { scanJpeg, SurveillanceError, type JpegInfo } from '@surveillance/shared';
 import { loadSharp as loadShared, type SharpFactory } from '@surveillance/shared/sharp';
+import { decodeLumaEighth, eighthSize } from './jpeg-dc.ts';
 
 /**
- * Small greyscale frames for change detection, decoded with libjpeg's DCT scaling so that a
- * 1080p JPEG is never decoded at full size (the cost everyone on a Raspberry Pi complains about).
+ * Small greyscale frames for change detection, decoded at a JPEG DCT scale so that a 1080p JPEG
+ * is never decoded at full size (the cost everyone on a Raspberry Pi complains about). At 1/8
+ * scale the frame is Y's DC coefficients, read by jpeg-dc.ts without libjpeg; other scales, and
+ * JPEGs that jpeg-dc.ts leaves alone, are libjpeg's through sharp.
  */
 
 export interface GreyFrame {
@@ -41,14 +44,15 @@ export function frameInfo(jpeg: Uint8Array, info?: JpegInfo): JpegInfo {
 }
 
 /**
- * libjpeg decodes directly at 1/2, 1/4 or 1/8 scale, but sharp only uses scale 1/s when asked
- * for a shrink of at least s+1 (it halves s for an exact integer shrink, to dodge libjpeg
- * rounding). So the sizes worth asking for are just under W/3, W/5 and W/9, or W itself:
- * take the one nearest (by ratio) to the requested width.
+ * The analysis width nearest (by ratio) to the requested one among those a JPEG decodes to
+ * fast: 1/8 of the frame's width, rounded up (Y's DC coefficients, jpeg-dc.ts), just under 1/5
+ * and 1/3 of it, or all of it. libjpeg decodes directly at 1/4 and 1/2 too, but sharp only
+ * uses scale 1/s when asked for a shrink of at least s+1 (it halves s for an exact integer
+ * shrink, to dodge libjpeg rounding), so those are reached from W/5 and W/3 with a resize.
  */
 export function analysisWidth(frameWidth: number, requested: number): number {
   if (requested >= frameWidth) return frameWidth;
-  const candidates = [9, 5, 3].map((d) => Math.floor(frameWidth / d)).filter((w) => w >= 8);
+  const candidates = [Math.ceil(frameWidth / 8), Math.floor(frameWidth / 5), Math.floor(frameWidth / 3)].filter((w) => w >= 8);
   candidates.push(frameWidth);
   let best = frameWidth;
   for (const w of candidates) {
@@ -57,15 +61,23 @@ export function analysisWidth(frameWidth: number, requested: number): number {
   return best;
 }
 
-/** Decodes a JPEG to a small greyscale frame; anything sharp cannot decode is a `bad-jpeg`. */
+/** Decodes a JPEG to a small greyscale frame; anything that cannot be decoded is a `bad-jpeg`. */
 export async function decodeGrey(jpeg: Buffer, requestedWidth: number, scanned?: JpegInfo): Promise<GreyFrame> {
-  const { width: frameWidth } = frameInfo(jpeg, scanned);
-  const sharp = await loadSharp();
+  const { width: frameWidth, height: frameHeight } = frameInfo(jpeg, scanned);
   const width = analysisWidth(frameWidth, requestedWidth);
+  const eighth = eighthSize(frameWidth, frameHeight);
+  if (width === eighth.width && width !== frameWidth) {
+    const dc = decodeLumaEighth(jpeg);
+    if (dc) return dc;
+  }
+  const sharp = await loadSharp();
   let result;
   try {
     const image = sharp(jpeg);
-    if (width !== frameWidth) image.resize({ width, kernel: 'linear', fastShrinkOnLoad: true });
+    // A JPEG that jpeg-dc.ts left to libjpeg comes out at the same size: a frame that is
+    // progressive once in a while must not look like another camera.
+    if (width === eighth.width) image.resize({ ...eighth, fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+    else if (width !== frameWidth) image.resize({ width, kernel: 'linear', fastShrinkOnLoad: true });
     result = await image.raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw badJpeg((e as Error).message);

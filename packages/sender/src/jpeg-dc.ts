@@ -1,0 +1,488 @@
+/**
+ * A JPEG's luma at 1/8 scale, straight from the entropy-coded data: each 8x8 block of Y becomes
+ * one pixel, its DC coefficient, which is the block's mean. This is what libjpeg's 1/8 DCT
+ * scaling computes (jpeg_idct_1x1, as in `djpeg -scale 1/8 -grayscale`), without the colour
+ * components' reconstruction, any resampling, or a round trip through a thread pool: for change
+ * detection on a 1080p frame the decode is most of the cost, and most of sharp's decode at this
+ * size is not the Huffman decoding that no decoder can skip.
+ *
+ * Only the plain case is handled: baseline or extended sequential Huffman-coded 8-bit JPEG,
+ * greyscale or YCbCr (not RGB, not CMYK), whose Y is sampled at the full rate, and whose first
+ * scan holds Y. That is what cameras, ffmpeg and libjpeg write. For anything else (progressive,
+ * arithmetic-coded, odd sampling) and for any irregularity in the data it returns undefined, and
+ * the caller decodes with libjpeg (sharp), which then accepts or rejects the frame in its own
+ * words. Pure code over bytes, like the scanner: no I/O.
+ */
+
+export interface LumaFrame {
+  /** One byte per pixel, row by row. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** The size libjpeg gives a frame at 1/8 scale: each dimension divided by 8, rounded up. */
+export function eighthSize(width: number, height: number): { width: number; height: number } {
+  return { width: Math.ceil(width / 8), height: Math.ceil(height / 8) };
+}
+
+/** Bits looked up at once when decoding a Huffman code; longer codes take the slow path. */
+const LOOKAHEAD = 9;
+const LOOKAHEAD_SIZE = 1 << LOOKAHEAD;
+const LOOKAHEAD_MASK = LOOKAHEAD_SIZE - 1;
+/** An AC "end of block": the coefficient index jumps past the block's last. */
+const END_OF_BLOCK = 64;
+
+/**
+ * A Huffman table (T.81 C, F.2.2.3). The lookahead entries pack what the decoder does next,
+ * as `bits | value << 5` (0 for a code longer than LOOKAHEAD): for DC, the code's length and
+ * the size of the difference that follows; for AC, whose values are skipped, the code's length
+ * plus its value's size, and how far the coefficient index moves (END_OF_BLOCK for EOB).
+ */
+interface HuffmanTable {
+  ac: boolean;
+  lookahead: Int32Array;
+  /** Largest code of each length (1-16), -1 where there is none; [17] is a sentinel. */
+  maxCode: Int32Array;
+  /** Index into `values` of the first code of each length, minus that code. */
+  offset: Int32Array;
+  values: Uint8Array;
+}
+
+function huffmanTable(ac: boolean, counts: Uint8Array, values: Uint8Array): HuffmanTable | undefined {
+  const lookahead = new Int32Array(LOOKAHEAD_SIZE);
+  const maxCode = new Int32Array(18).fill(-1);
+  const offset = new Int32Array(18);
+  let code = 0;
+  let k = 0;
+  for (let length = 1; length <= 16; length++) {
+    const n = counts[length - 1]!;
+    offset[length] = k - code;
+    for (let i = 0; i < n; i++, k++, code++) {
+      const symbol = values[k]!;
+      // 8-bit DC differences have at most 11 bits; libjpeg refuses tables that say more than 15.
+      if (!ac && symbol > 15) return undefined;
+      if (length <= LOOKAHEAD) {
+        const entry = ac ? acEntry(length, symbol) : length | (symbol << 5);
+        const shift = LOOKAHEAD - length;
+        for (let fill = code << shift, end = (code + 1) << shift; fill < end; fill++) lookahead[fill] = entry;
+      }
+    }
+    if (n) maxCode[length] = code - 1;
+    // More codes than the length has room for: a table no encoder writes.
+    if (code > 1 << length) return undefined;
+    code <<= 1;
+  }
+  maxCode[17] = 0x7fffffff;
+  return { ac, lookahead, maxCode, offset, values };
+}
+
+/** Run/size symbol (T.81 F.1.2.2): size 0 is EOB, or with run 15 sixteen zeros (ZRL). */
+function acEntry(length: number, symbol: number): number {
+  const run = symbol >> 4;
+  const size = symbol & 15;
+  const step = size ? run + 1 : run === 15 ? 16 : END_OF_BLOCK;
+  return (length + size) | (step << 5);
+}
+
+/**
+ * A code longer than the lookahead, found by length (T.81 F.2.2.3) in the top bits of `peek16`:
+ * returns `length | symbol << 5`, or -1 for no code at all.
+ */
+function longCode(table: HuffmanTable, peek16: number): number {
+  for (let length = LOOKAHEAD + 1; length <= 16; length++) {
+    const code = peek16 >>> (16 - length);
+    if (code <= table.maxCode[length]!) return length | (table.values[code + table.offset[length]!]! << 5);
+  }
+  return -1;
+}
+
+interface Component {
+  id: number;
+  h: number;
+  v: number;
+  quant: number;
+  dcTable: number;
+  acTable: number;
+}
+
+const SOF0 = 0xc0;
+const SOF1 = 0xc1;
+const DHT = 0xc4;
+const SOI = 0xd8;
+const EOI = 0xd9;
+const SOS = 0xda;
+const DQT = 0xdb;
+const DRI = 0xdd;
+const APP0 = 0xe0;
+const APP14 = 0xee;
+
+/**
+ * Y at 1/8 scale, or undefined when the frame is not of the kind handled here or its data is
+ * not regular (the caller then asks libjpeg). `jpeg` is one whole frame, as the scanner checked.
+ */
+export function decodeLumaEighth(jpeg: Uint8Array): LumaFrame | undefined {
+  const quant = new Array<Uint16Array | undefined>(4);
+  const dc = new Array<HuffmanTable | undefined>(4);
+  const ac = new Array<HuffmanTable | undefined>(4);
+  let components: Component[] | undefined;
+  let width = 0;
+  let height = 0;
+  let restartInterval = 0;
+  let jfif = false;
+  let adobeTransform = -1;
+  let pos = 2;
+  if (jpeg[0] !== 0xff || jpeg[1] !== SOI) return undefined;
+  for (;;) {
+    if (pos + 4 > jpeg.length || jpeg[pos] !== 0xff) return undefined;
+    const marker = jpeg[pos + 1]!;
+    if (marker === 0xff) {
+      pos++;
+      continue;
+    }
+    if (marker === EOI) return undefined;
+    const length = (jpeg[pos + 2]! << 8) | jpeg[pos + 3]!;
+    const start = pos + 4;
+    const end = pos + 2 + length;
+    if (length < 2 || end > jpeg.length) return undefined;
+    pos = end;
+    if (marker === SOF0 || marker === SOF1) {
+      if (jpeg[start] !== 8 || components) return undefined;
+      height = (jpeg[start + 1]! << 8) | jpeg[start + 2]!;
+      width = (jpeg[start + 3]! << 8) | jpeg[start + 4]!;
+      const n = jpeg[start + 5]!;
+      if ((n !== 1 && n !== 3) || length !== 8 + 3 * n || width === 0 || height === 0) return undefined;
+      components = [];
+      for (let c = 0; c < n; c++) {
+        const at = start + 6 + 3 * c;
+        const sampling = jpeg[at + 1]!;
+        const h = sampling >> 4;
+        const v = sampling & 15;
+        if (h < 1 || h > 4 || v < 1 || v > 4) return undefined;
+        components.push({ id: jpeg[at]!, h, v, quant: jpeg[at + 2]! & 3, dcTable: 0, acTable: 0 });
+      }
+    } else if (marker >= 0xc0 && marker <= 0xcf && marker !== DHT && marker !== 0xc8 && marker !== 0xcc) {
+      // Progressive, lossless, hierarchical or arithmetic-coded: libjpeg's business.
+      return undefined;
+    } else if (marker === DHT) {
+      for (let at = start; at < end; ) {
+        const tc = jpeg[at]! >> 4;
+        const th = jpeg[at]! & 15;
+        if (tc > 1 || th > 3 || at + 17 > end) return undefined;
+        const counts = jpeg.subarray(at + 1, at + 17);
+        let total = 0;
+        for (const count of counts) total += count;
+        if (at + 17 + total > end) return undefined;
+        const table = huffmanTable(tc === 1, counts, jpeg.subarray(at + 17, at + 17 + total));
+        if (!table) return undefined;
+        (tc ? ac : dc)[th] = table;
+        at += 17 + total;
+      }
+    } else if (marker === DQT) {
+      for (let at = start; at < end; ) {
+        const pq = jpeg[at]! >> 4;
+        const tq = jpeg[at]! & 15;
+        if (tq > 3 || pq > 1 || at + 1 + 64 * (pq + 1) > end) return undefined;
+        // Only the DC entry is used; it comes first in zigzag order.
+        const table = new Uint16Array(1);
+        table[0] = pq ? (jpeg[at + 1]! << 8) | jpeg[at + 2]! : jpeg[at + 1]!;
+        quant[tq] = table;
+        at += 1 + 64 * (pq + 1);
+      }
+    } else if (marker === DRI) {
+      if (length !== 4) return undefined;
+      restartInterval = (jpeg[start]! << 8) | jpeg[start + 1]!;
+    } else if (marker === APP0) {
+      jfif ||= length >= 7 && jpeg[start] === 0x4a && jpeg[start + 1] === 0x46 && jpeg[start + 2] === 0x49 && jpeg[start + 3] === 0x46 && jpeg[start + 4] === 0;
+    } else if (marker === APP14) {
+      if (length >= 14 && jpeg[start] === 0x41 && jpeg[start + 1] === 0x64 && jpeg[start + 2] === 0x6f && jpeg[start + 3] === 0x62 && jpeg[start + 4] === 0x65) {
+        adobeTransform = jpeg[start + 11]!;
+      }
+    } else if (marker === SOS) {
+      if (!components) return undefined;
+      const scan = scanOf(jpeg, start, end, components);
+      if (!scan) return undefined;
+      if (!isYcc(components, jfif, adobeTransform)) return undefined;
+      return decodeScan(jpeg, end, width, height, components, scan, quant, dc, ac, restartInterval);
+    }
+  }
+}
+
+/** libjpeg's guess of the colour space (jdapimin.c default_decompress_parms): YCbCr or not. */
+function isYcc(components: Component[], jfif: boolean, adobeTransform: number): boolean {
+  if (components.length === 1) return true;
+  if (jfif) return true;
+  if (adobeTransform >= 0) return adobeTransform === 1;
+  const [a, b, c] = components.map((k) => k.id);
+  return !(a === 0x52 && b === 0x47 && c === 0x42);
+}
+
+/** The scan's components in order, if it is one this decoder reads: all of them, or Y alone. */
+function scanOf(jpeg: Uint8Array, start: number, end: number, components: Component[]): Component[] | undefined {
+  const n = jpeg[start]!;
+  if (end - start !== 4 + 2 * n) return undefined;
+  // Spectral selection 0-63 and no successive approximation: sequential.
+  if (jpeg[start + 1 + 2 * n] !== 0 || jpeg[start + 2 + 2 * n] !== 63 || jpeg[start + 3 + 2 * n] !== 0) return undefined;
+  const scan: Component[] = [];
+  for (let k = 0; k < n; k++) {
+    const component = components.find((c) => c.id === jpeg[start + 1 + 2 * k]);
+    if (!component || scan.includes(component)) return undefined;
+    const tables = jpeg[start + 2 + 2 * k]!;
+    component.dcTable = tables >> 4;
+    component.acTable = tables & 15;
+    if (component.dcTable > 3 || component.acTable > 3) return undefined;
+    scan.push(component);
+  }
+  const luma = components[0]!;
+  if (n !== components.length && !(n === 1 && scan[0] === luma)) return undefined;
+  // Y at the full rate: one Y block per 8x8 pixels of the frame.
+  const hMax = Math.max(...components.map((c) => c.h));
+  const vMax = Math.max(...components.map((c) => c.v));
+  if (luma.h !== hMax || luma.v !== vMax) return undefined;
+  // At most 10 blocks per MCU (T.81 B.2.3).
+  if (n > 1 && scan.reduce((blocks, c) => blocks + c.h * c.v, 0) > 10) return undefined;
+  return scan;
+}
+
+/**
+ * The first scan's entropy-coded data without its byte stuffing (FF 00 is a data FF), up to the
+ * marker that ends it, and where each restart marker stood in it (T.81 F.1.2.3, B.1.1.5). Bulk
+ * copies between FF bytes: most of the data has none.
+ */
+function unstuff(jpeg: Uint8Array, start: number): { data: Uint8Array; length: number; restarts: number[] } | undefined {
+  // Room for the reader's look-ahead past the end: zero bytes, as libjpeg feeds at a marker.
+  const data = new Uint8Array(jpeg.length - start + READ_AHEAD_BYTES);
+  const restarts: number[] = [];
+  let length = 0;
+  let from = start;
+  for (;;) {
+    const ff = jpeg.indexOf(0xff, from);
+    if (ff < 0) return undefined;
+    data.set(jpeg.subarray(from, ff), length);
+    length += ff - from;
+    let at = ff + 1;
+    while (jpeg[at] === 0xff) at++;
+    const next = jpeg[at];
+    if (next === undefined) return undefined;
+    if (next === 0x00 && at === ff + 1) {
+      data[length++] = 0xff;
+    } else if (next >= 0xd0 && next <= 0xd7) {
+      if (next !== 0xd0 + (restarts.length & 7)) return undefined;
+      restarts.push(length);
+    } else {
+      return { data, length, restarts };
+    }
+    from = at + 1;
+  }
+}
+
+/**
+ * Per block of an MCU: its tables (indexes into `tables`, whose lookahead entries sit in one
+ * array so that the decoding loop reads no objects), its component's index in the scan, and
+ * for Y's blocks their place in the MCU in output pixels (x is -1 for other components).
+ */
+function mcuLayout(
+  scan: Component[],
+  luma: Component,
+  interleaved: boolean,
+  dcTables: (HuffmanTable | undefined)[],
+  acTables: (HuffmanTable | undefined)[],
+) {
+  const tables: HuffmanTable[] = [];
+  const index = (t: HuffmanTable): number => (tables.includes(t) ? tables.indexOf(t) : tables.push(t) - 1);
+  const dcTable: number[] = [];
+  const acTable: number[] = [];
+  const component: number[] = [];
+  const x: number[] = [];
+  const y: number[] = [];
+  for (const [i, c] of scan.entries()) {
+    const dc = dcTables[c.dcTable];
+    const ac = acTables[c.acTable];
+    if (!dc || !ac) return undefined;
+    for (let by = 0; by < (interleaved ? c.v : 1); by++) {
+      for (let bx = 0; bx < (interleaved ? c.h : 1); bx++) {
+        dcTable.push(index(dc));
+        acTable.push(index(ac));
+        component.push(i);
+        x.push(c === luma ? bx : -1);
+        y.push(by);
+      }
+    }
+  }
+  const lookahead = new Int32Array(tables.length * LOOKAHEAD_SIZE);
+  tables.forEach((t, i) => lookahead.set(t.lookahead, i * LOOKAHEAD_SIZE));
+  return {
+    tables,
+    lookahead,
+    dcTable: Int32Array.from(dcTable),
+    acTable: Int32Array.from(acTable),
+    component: Int32Array.from(component),
+    x: Int32Array.from(x),
+    y: Int32Array.from(y),
+  };
+}
+
+/**
+ * Zero bytes after the data, as libjpeg feeds at a marker: the reader keeps up to 4 bytes
+ * ahead, and corrupt data, which can go on decoding zeros, is stopped at the next MCU, having
+ * read at most 10 blocks x 64 codes x 3 bytes.
+ */
+const READ_AHEAD_BYTES = 4 + 10 * 64 * 3;
+
+/**
+ * The entropy-coded data of the first scan. The bit reader's state lives in local variables,
+ * and each code is one table lookup: this loop is the whole cost, once per code.
+ */
+function decodeScan(
+  jpeg: Uint8Array,
+  dataStart: number,
+  width: number,
+  height: number,
+  components: Component[],
+  scan: Component[],
+  quant: (Uint16Array | undefined)[],
+  dcTables: (HuffmanTable | undefined)[],
+  acTables: (HuffmanTable | undefined)[],
+  restartInterval: number,
+): LumaFrame | undefined {
+  const luma = components[0]!;
+  const { width: outWidth, height: outHeight } = eighthSize(width, height);
+  const out = new Uint8Array(outWidth * outHeight);
+  const q = quant[luma.quant]?.[0];
+  if (q === undefined) return undefined;
+  const entropy = unstuff(jpeg, dataStart);
+  if (!entropy) return undefined;
+  const { data, length: dataLength, restarts } = entropy;
+
+  const interleaved = scan.length > 1;
+  const hMax = Math.max(...components.map((c) => c.h));
+  const vMax = Math.max(...components.map((c) => c.v));
+  const mcusX = interleaved ? Math.ceil(width / (8 * hMax)) : outWidth;
+  const mcusY = interleaved ? Math.ceil(height / (8 * vMax)) : outHeight;
+  const mcuWidth = interleaved ? luma.h : 1;
+  const mcuHeight = interleaved ? luma.v : 1;
+  const mcus = mcusX * mcusY;
+  if (restarts.length !== (restartInterval ? Math.ceil(mcus / restartInterval) - 1 : 0)) return undefined;
+
+  const layout = mcuLayout(scan, luma, interleaved, dcTables, acTables);
+  if (!layout) return undefined;
+  const { tables, lookahead, dcTable: blockDc, acTable: blockAc, component: componentOf, x: xOf, y: yOf } = layout;
+  const blocks = blockDc.length;
+  /** DC predictors, one per scan component (T.81 F.2.1.3.1). */
+  const predictors = new Int32Array(scan.length);
+
+  // Constants as locals, arithmetic truncated with `| 0`: the compiler then keeps everything
+  // in 32-bit registers, with no overflow checks and no module-variable loads in the loop.
+  const peekShift = LOOKAHEAD;
+  const peekMask = LOOKAHEAD_MASK;
+  let pos = 0;
+  /** Bit buffer: the low `bits` bits of `acc` are unread, oldest first. */
+  let acc = 0;
+  let bits = 0;
+  /** Where the current restart interval's data ends. */
+  let intervalEnd = restarts.length ? restarts[0]! : dataLength;
+  let interval = 0;
+  let left = restartInterval;
+  for (let mcu = 0; mcu < mcus; mcu++) {
+    if (restartInterval && left-- === 0) {
+      // The interval's data must end in the byte before its RSTn: not short of it (extra
+      // data), not past it (libjpeg would have read zeros in place of the marker).
+      if (((pos << 3) - bits + 7) >> 3 !== intervalEnd) return undefined;
+      pos = intervalEnd;
+      intervalEnd = ++interval < restarts.length ? restarts[interval]! : dataLength;
+      acc = bits = 0;
+      predictors.fill(0);
+      left = restartInterval - 1;
+    }
+    // Beyond the reader's look-ahead: corrupt data decoding zeros.
+    if (pos > intervalEnd + 4) return undefined;
+    const mx = mcu % mcusX;
+    const my = (mcu - mx) / mcusX;
+    for (let b = 0; b < blocks; b++) {
+      // Refills keep 25 to 32 bits: a code from the lookahead (up to 9) and what follows it
+      // (up to 15). One step uses at most 24, so three bytes always suffice.
+      if (bits < 25) {
+        acc = (acc << 8) | data[pos]!;
+        pos = (pos + 1) | 0;
+        bits = (bits + 8) | 0;
+        if (bits < 25) {
+          acc = (acc << 8) | data[pos]!;
+          pos = (pos + 1) | 0;
+          bits = (bits + 8) | 0;
+          if (bits < 25) {
+            acc = (acc << 8) | data[pos]!;
+            pos = (pos + 1) | 0;
+            bits = (bits + 8) | 0;
+          }
+        }
+      }
+      let entry = lookahead[((blockDc[b]! << peekShift) + ((acc >>> (bits - peekShift)) & peekMask)) | 0]!;
+      if (entry === 0) {
+        entry = longCode(tables[blockDc[b]!]!, (acc >>> (bits - 16)) & 0xffff);
+        if (entry < 0) return undefined;
+        bits = (bits - (entry & 31)) | 0;
+        entry &= ~31;
+        while (bits < 25) {
+          acc = (acc << 8) | data[pos]!;
+          pos = (pos + 1) | 0;
+          bits = (bits + 8) | 0;
+        }
+      }
+      bits = (bits - (entry & 31)) | 0;
+      const size = entry >> 5;
+      const c = componentOf[b]!;
+      if (size) {
+        const raw = (acc >>> (bits - size)) & ((1 << size) - 1);
+        bits = (bits - size) | 0;
+        predictors[c] = (predictors[c]! + (raw < 1 << (size - 1) ? raw - (1 << size) + 1 : raw)) | 0;
+      }
+      const base = blockAc[b]! << peekShift;
+      for (let k = 1; k < 64; ) {
+        if (bits < 25) {
+          acc = (acc << 8) | data[pos]!;
+          pos = (pos + 1) | 0;
+          bits = (bits + 8) | 0;
+          if (bits < 25) {
+            acc = (acc << 8) | data[pos]!;
+            pos = (pos + 1) | 0;
+            bits = (bits + 8) | 0;
+            if (bits < 25) {
+              acc = (acc << 8) | data[pos]!;
+              pos = (pos + 1) | 0;
+              bits = (bits + 8) | 0;
+            }
+          }
+        }
+        entry = lookahead[(base + ((acc >>> (bits - peekShift)) & peekMask)) | 0]!;
+        if (entry === 0) {
+          // A long code: its length now, then (after a refill) its value's size.
+          const code = longCode(tables[blockAc[b]!]!, (acc >>> (bits - 16)) & 0xffff);
+          if (code < 0) return undefined;
+          const length = code & 31;
+          entry = acEntry(length, code >> 5) - length;
+          bits = (bits - length) | 0;
+          while (bits < 25) {
+            acc = (acc << 8) | data[pos]!;
+            pos = (pos + 1) | 0;
+            bits = (bits + 8) | 0;
+          }
+        }
+        bits = (bits - (entry & 31)) | 0;
+        k = (k + (entry >> 5)) | 0;
+      }
+      const bx = xOf[b]!;
+      if (bx >= 0) {
+        const x = mx * mcuWidth + bx;
+        const y = my * mcuHeight + yOf[b]!;
+        if (x < outWidth && y < outHeight) {
+          // jpeg_idct_1x1: dequantize, descale by 8 with rounding, centre on 128.
+          const level = ((predictors[c]! * q + 4) >> 3) + 128;
+          out[y * outWidth + x] = level < 0 ? 0 : level > 255 ? 255 : level;
+        }
+      }
+    }
+  }
+  // Data that ran out before the last MCU, or data left over after it.
+  if (((pos << 3) - bits + 7) >> 3 !== intervalEnd) return undefined;
+  return { data: out, width: outWidth, height: outHeight };
+}
