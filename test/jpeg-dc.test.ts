@@ -92,3 +92,17 @@ describe('JPEGs left to libjpeg (undefined)', () => {
     expect(decodeLumaEighth(baseline)).toBeDefined();
   });
 });
+
+describe('a frame that claims more than it holds', () => {
+  it('is left to libjpeg at once: 5 KB whose SOF says 65535x65535 allocates no 64 MiB output', () => {
+    const jpeg = Buffer.from(fixture('cjpeg-baseline.jpg'));
+    // The SOF0 segment: FF C0, length, precision, then height and width.
+    const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    expect(sof).toBeGreaterThan(0);
+    jpeg.writeUInt16BE(65535, sof + 5);
+    jpeg.writeUInt16BE(65535, sof + 7);
+    const before = process.memoryUsage().arrayBuffers;
+    expect(decodeLumaEighth(jpeg)).toBeUndefined();
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 2 ** 20);
+  });
+});

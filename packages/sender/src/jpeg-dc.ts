@@ -347,7 +347,6 @@ function decodeScan(
 ): LumaFrame | undefined {
   const luma = components[0]!;
   const { width: outWidth, height: outHeight } = eighthSize(width, height);
-  const out = new Uint8Array(outWidth * outHeight);
   const q = quant[luma.quant]?.[0];
   if (q === undefined) return undefined;
   const entropy = unstuff(jpeg, dataStart);
@@ -363,6 +362,11 @@ function decodeScan(
   const mcuHeight = interleaved ? luma.v : 1;
   const mcus = mcusX * mcusY;
   if (restarts.length !== (restartInterval ? Math.ceil(mcus / restartInterval) - 1 : 0)) return undefined;
+  // Every block takes at least 2 bits (a DC code and an end of block): a small file whose SOF
+  // claims a huge frame is refused here, before its output (up to 64 MiB) is allocated.
+  const blocksPerMcu = scan.reduce((blocks, c) => blocks + (interleaved ? c.h * c.v : 1), 0);
+  if (dataLength * 8 < mcus * blocksPerMcu * 2) return undefined;
+  const out = new Uint8Array(outWidth * outHeight);
 
   const layout = mcuLayout(scan, luma, interleaved, dcTables, acTables);
   if (!layout) return undefined;
