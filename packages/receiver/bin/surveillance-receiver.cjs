@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-// Thin entry: `pnpm build` (scripts/build.mjs) bundles the program into dist/. CommonJS on
-// purpose: src/entry.ts says why.
-require('../dist/entry.cjs');
+// Thin entry: `pnpm build` (scripts/build.mjs) bundles the program into dist/. A command (list,
+// serve, camera...) goes straight to the ES module CLI; receiving (the default, and under
+// systemd one process per connection) to the CommonJS entry, whose source, src/entry.ts, says
+// why it is CommonJS. Deciding here spares each command the parse of that entry.
+const first = process.argv[2];
+if (first !== undefined && !first.startsWith('-') && first !== 'receive') import('../dist/cli.js');
+else require('../dist/entry.cjs');
