@@ -417,27 +417,97 @@ function decodeScan(
   const layout = mcuLayout(scan, luma, interleaved, dcTables, acTables);
   if (!layout) return undefined;
   const { tables, lookahead, dcTable: blockDc, acTable: blockAc, component: componentOf, x: xOf, y: yOf } = layout;
-  const blocks = blockDc.length;
-  /** DC predictors, one per scan component (T.81 F.2.1.3.1). */
-  const predictors = new Int32Array(scan.length);
+  const reader: ScanReader = {
+    data,
+    lookahead,
+    tables,
+    blockDc,
+    blockAc,
+    componentOf,
+    xOf,
+    yOf,
+    /** DC predictors, one per scan component (T.81 F.2.1.3.1). */
+    predictors: new Int32Array(scan.length),
+    out,
+    outWidth,
+    outHeight,
+    mcusX,
+    mcuWidth,
+    mcuHeight,
+    q,
+    restarts,
+    dataLength,
+    restartInterval,
+    pos: 0,
+    acc: 0,
+    bits: 0,
+    intervalEnd: restarts.length ? restarts[0]! : dataLength,
+    interval: 0,
+    left: restartInterval,
+  };
+  for (let my = 0; my < mcusY; my++) if (!decodeMcuRow(reader, my)) return undefined;
+  // Data that ran out before the last MCU, or data left over after it.
+  if (((reader.pos << 3) - reader.bits + 7) >> 3 !== reader.intervalEnd) return undefined;
+  return { data: out, width: outWidth, height: outHeight };
+}
 
+/**
+ * What decodeMcuRow needs: the scan's layout and output, and the bit reader's state, which
+ * carries over from one row of MCUs to the next.
+ */
+interface ScanReader {
+  data: Uint8Array;
+  lookahead: Int32Array;
+  tables: HuffmanTable[];
+  blockDc: Int32Array;
+  blockAc: Int32Array;
+  componentOf: Int32Array;
+  xOf: Int32Array;
+  yOf: Int32Array;
+  predictors: Int32Array;
+  out: Uint8Array;
+  outWidth: number;
+  outHeight: number;
+  mcusX: number;
+  mcuWidth: number;
+  mcuHeight: number;
+  q: number;
+  restarts: number[];
+  dataLength: number;
+  restartInterval: number;
+  pos: number;
+  /** Bit buffer: the low `bits` bits of `acc` are unread, oldest first. */
+  acc: number;
+  bits: number;
+  /** Where the current restart interval's data ends. */
+  intervalEnd: number;
+  interval: number;
+  /** MCUs left before the next restart marker. */
+  left: number;
+}
+
+/**
+ * One row of MCUs, false if its data is not regular. A function of its own, called once per
+ * row, because V8 then optimizes it as a whole, with type feedback from every path: as one
+ * loop over the frame, called once per frame, it was only ever compiled on stack replacement
+ * in the middle of its first run, without feedback for the code after the loop, and deoptimized
+ * there at the end of every frame. The bit reader's state lives in local variables, and each
+ * step is one table lookup: this loop is the whole cost, once per Huffman code or two.
+ */
+function decodeMcuRow(reader: ScanReader, my: number): boolean {
+  const { data, lookahead, tables, blockDc, blockAc, componentOf, xOf, yOf, predictors, out } = reader;
+  const { outWidth, outHeight, mcusX, mcuWidth, mcuHeight, q, restarts, dataLength, restartInterval } = reader;
+  const blocks = blockDc.length;
   // Constants as locals, arithmetic truncated with `| 0`: the compiler then keeps everything
   // in 32-bit registers, with no overflow checks and no module-variable loads in the loop.
   const peekShift = LOOKAHEAD;
   const peekMask = LOOKAHEAD_MASK;
-  let pos = 0;
-  /** Bit buffer: the low `bits` bits of `acc` are unread, oldest first. */
-  let acc = 0;
-  let bits = 0;
-  /** Where the current restart interval's data ends. */
-  let intervalEnd = restarts.length ? restarts[0]! : dataLength;
-  let interval = 0;
-  let left = restartInterval;
-  for (let mcu = 0; mcu < mcus; mcu++) {
+  let { pos, acc, bits, intervalEnd, interval, left } = reader;
+  for (let mx = 0; mx < mcusX; mx++) {
     if (restartInterval && left-- === 0) {
       // The interval's data must end in the byte before its RSTn: not short of it (extra
       // data), not past it (libjpeg would have read zeros in place of the marker).
-      if (((pos << 3) - bits + 7) >> 3 !== intervalEnd) return undefined;
+      if (((pos << 3) - bits + 7) >> 3 !== intervalEnd) return false;
       pos = intervalEnd;
       intervalEnd = ++interval < restarts.length ? restarts[interval]! : dataLength;
       acc = bits = 0;
@@ -445,9 +515,7 @@ function decodeScan(
       left = restartInterval - 1;
     }
     // Beyond the reader's look-ahead: corrupt data decoding zeros.
-    if (pos > intervalEnd + 4) return undefined;
-    const mx = mcu % mcusX;
-    const my = (mcu - mx) / mcusX;
+    if (pos > intervalEnd + 4) return false;
     for (let b = 0; b < blocks; b++) {
       // Refills keep 25 to 32 bits: a code from the lookahead (up to 9) and what follows it
       // (up to 15). One step uses at most 24, so three bytes always suffice.
@@ -469,7 +537,7 @@ function decodeScan(
       let entry = lookahead[((blockDc[b]! << peekShift) + ((acc >>> (bits - peekShift)) & peekMask)) | 0]!;
       if (entry === 0) {
         entry = slowCode(tables[blockDc[b]!]!, (acc >>> (bits - 16)) & 0xffff);
-        if (entry < 0) return undefined;
+        if (entry < 0) return false;
         bits = (bits - (entry & 31)) | 0;
         entry &= ~31;
         while (bits < 25) {
@@ -508,7 +576,7 @@ function decodeScan(
           // A long code: its length now, then (after a refill) its value's size, as an entry
           // of one code (a prefix of 0 is always taken).
           const code = slowCode(tables[blockAc[b]!]!, (acc >>> (bits - 16)) & 0xffff);
-          if (code < 0) return undefined;
+          if (code < 0) return false;
           const length = code & 31;
           entry = acEntry(length, code >> 5) - length;
           bits = (bits - length) | 0;
@@ -539,7 +607,11 @@ function decodeScan(
       }
     }
   }
-  // Data that ran out before the last MCU, or data left over after it.
-  if (((pos << 3) - bits + 7) >> 3 !== intervalEnd) return undefined;
-  return { data: out, width: outWidth, height: outHeight };
+  reader.pos = pos;
+  reader.acc = acc;
+  reader.bits = bits;
+  reader.intervalEnd = intervalEnd;
+  reader.interval = interval;
+  reader.left = left;
+  return true;
 }
