@@ -376,8 +376,7 @@ function mcuLayout(
 const READ_AHEAD_BYTES = 4 + 10 * 64 * 3;
 
 /**
- * The entropy-coded data of the first scan. The bit reader's state lives in local variables,
- * and each code is one table lookup: this loop is the whole cost, once per code.
+ * The entropy-coded data of the first scan, decoded row by row of MCUs by decodeMcuRow.
  */
 function decodeScan(
   jpeg: Uint8Array,
@@ -498,10 +497,10 @@ function decodeMcuRow(reader: ScanReader, my: number): boolean {
   const { data, lookahead, tables, blockDc, blockAc, componentOf, xOf, yOf, predictors, out } = reader;
   const { outWidth, outHeight, mcusX, mcuWidth, mcuHeight, q, restarts, dataLength, restartInterval } = reader;
   const blocks = blockDc.length;
-  // Constants as locals, arithmetic truncated with `| 0`: the compiler then keeps everything
-  // in 32-bit registers, with no overflow checks and no module-variable loads in the loop.
-  const peekShift = LOOKAHEAD;
-  const peekMask = LOOKAHEAD_MASK;
+  // Arithmetic truncated with `| 0`: the compiler then keeps everything in 32-bit registers,
+  // with no overflow checks. The lookahead's width is written out below as 12 (LOOKAHEAD) and
+  // 4095 (LOOKAHEAD_MASK): V8 loads a module constant from memory at every use, and a local
+  // one ends up spilled to the stack, while a literal is an immediate operand.
   let { pos, acc, bits, intervalEnd, interval, left } = reader;
   for (let mx = 0; mx < mcusX; mx++) {
     if (restartInterval && left-- === 0) {
@@ -517,8 +516,8 @@ function decodeMcuRow(reader: ScanReader, my: number): boolean {
     // Beyond the reader's look-ahead: corrupt data decoding zeros.
     if (pos > intervalEnd + 4) return false;
     for (let b = 0; b < blocks; b++) {
-      // Refills keep 25 to 32 bits: a code from the lookahead (up to 9) and what follows it
-      // (up to 15). One step uses at most 24, so three bytes always suffice.
+      // Refills keep 25 to 32 bits: one step uses at most MAX_STEP_BITS (24), so three bytes
+      // always suffice.
       if (bits < 25) {
         acc = (acc << 8) | data[pos]!;
         pos = (pos + 1) | 0;
@@ -534,7 +533,7 @@ function decodeMcuRow(reader: ScanReader, my: number): boolean {
           }
         }
       }
-      let entry = lookahead[((blockDc[b]! << peekShift) + ((acc >>> (bits - peekShift)) & peekMask)) | 0]!;
+      let entry = lookahead[((blockDc[b]! << 12) + ((acc >>> (bits - 12)) & 4095)) | 0]!;
       if (entry === 0) {
         entry = slowCode(tables[blockDc[b]!]!, (acc >>> (bits - 16)) & 0xffff);
         if (entry < 0) return false;
@@ -554,7 +553,7 @@ function decodeMcuRow(reader: ScanReader, my: number): boolean {
         bits = (bits - size) | 0;
         predictors[c] = (predictors[c]! + (raw < 1 << (size - 1) ? raw - (1 << size) + 1 : raw)) | 0;
       }
-      const base = blockAc[b]! << peekShift;
+      const base = blockAc[b]! << 12;
       for (let k = 1; k < 64; ) {
         if (bits < 25) {
           acc = (acc << 8) | data[pos]!;
@@ -571,7 +570,7 @@ function decodeMcuRow(reader: ScanReader, my: number): boolean {
             }
           }
         }
-        entry = lookahead[(base + ((acc >>> (bits - peekShift)) & peekMask)) | 0]!;
+        entry = lookahead[(base + ((acc >>> (bits - 12)) & 4095)) | 0]!;
         if (entry === 0) {
           // A long code: its length now, then (after a refill) its value's size, as an entry
           // of one code (a prefix of 0 is always taken).
