@@ -585,7 +585,7 @@ function decodeMcuRow(reader: ScanReader, my: number): boolean {
             bits = (bits + 8) | 0;
           }
         }
-        if (k + ((entry >> 12) & 63) < 64) {
+        if (((k + ((entry >> 12) & 63)) | 0) < 64) {
           bits = (bits - (entry & 31)) | 0;
           k = (k + ((entry >> 5) & 127)) | 0;
         } else {
