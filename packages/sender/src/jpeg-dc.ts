@@ -26,18 +26,29 @@ export function eighthSize(width: number, height: number): { width: number; heig
   return { width: Math.ceil(width / 8), height: Math.ceil(height / 8) };
 }
 
-/** Bits looked up at once when decoding a Huffman code; longer codes take the slow path. */
-const LOOKAHEAD = 9;
+/**
+ * Bits looked up at once when decoding a Huffman code; longer codes take the slow path. 12 bits
+ * hold most AC codes with their value bits, and often two or three of them (see acLookahead);
+ * each table is then 16 KB, which still sits in the L1 cache beside the data.
+ */
+const LOOKAHEAD = 12;
 const LOOKAHEAD_SIZE = 1 << LOOKAHEAD;
 const LOOKAHEAD_MASK = LOOKAHEAD_SIZE - 1;
 /** An AC "end of block": the coefficient index jumps past the block's last. */
 const END_OF_BLOCK = 64;
+/**
+ * Most bits one decoding step may take: the bit reader keeps at least 25 after a refill. A code
+ * whose value bits would take it further (a 10-12 bit code with a large value) is left to the
+ * slow path, which refills between the code and its value.
+ */
+const MAX_STEP_BITS = 24;
 
 /**
- * A Huffman table (T.81 C, F.2.2.3). The lookahead entries pack what the decoder does next,
- * as `bits | value << 5` (0 for a code longer than LOOKAHEAD): for DC, the code's length and
- * the size of the difference that follows; for AC, whose values are skipped, the code's length
- * plus its value's size, and how far the coefficient index moves (END_OF_BLOCK for EOB).
+ * A Huffman table (T.81 C, F.2.2.3). Its lookahead entries say what the decoder does next for
+ * each LOOKAHEAD bits of input, 0 where that takes the slow path (a code longer than
+ * LOOKAHEAD, or one step of more than MAX_STEP_BITS). For DC, `length | size << 5`: the code's
+ * length and the size of the difference that follows. For AC, whose values are skipped, up to
+ * several codes at once, as acLookahead packs them.
  */
 interface HuffmanTable {
   ac: boolean;
@@ -50,7 +61,8 @@ interface HuffmanTable {
 }
 
 function huffmanTable(ac: boolean, counts: Uint8Array, values: Uint8Array): HuffmanTable | undefined {
-  const lookahead = new Int32Array(LOOKAHEAD_SIZE);
+  /** One code per entry, as `bits | value << 5`: AC entries as acEntry makes them. */
+  const single = new Int32Array(LOOKAHEAD_SIZE);
   const maxCode = new Int32Array(18).fill(-1);
   const offset = new Int32Array(18);
   let code = 0;
@@ -62,10 +74,11 @@ function huffmanTable(ac: boolean, counts: Uint8Array, values: Uint8Array): Huff
       const symbol = values[k]!;
       // 8-bit DC differences have at most 11 bits; libjpeg refuses tables that say more than 15.
       if (!ac && symbol > 15) return undefined;
-      if (length <= LOOKAHEAD) {
-        const entry = ac ? acEntry(length, symbol) : length | (symbol << 5);
+      const entry = ac ? acEntry(length, symbol) : length | (symbol << 5);
+      const stepBits = ac ? entry & 31 : length + symbol;
+      if (length <= LOOKAHEAD && stepBits <= MAX_STEP_BITS) {
         const shift = LOOKAHEAD - length;
-        for (let fill = code << shift, end = (code + 1) << shift; fill < end; fill++) lookahead[fill] = entry;
+        for (let fill = code << shift, end = (code + 1) << shift; fill < end; fill++) single[fill] = entry;
       }
     }
     if (n) maxCode[length] = code - 1;
@@ -74,7 +87,7 @@ function huffmanTable(ac: boolean, counts: Uint8Array, values: Uint8Array): Huff
     code <<= 1;
   }
   maxCode[17] = 0x7fffffff;
-  return { ac, lookahead, maxCode, offset, values };
+  return { ac, lookahead: ac ? acLookahead(single) : single, maxCode, offset, values };
 }
 
 /** Run/size symbol (T.81 F.1.2.2): size 0 is EOB, or with run 15 sixteen zeros (ZRL). */
@@ -86,11 +99,44 @@ function acEntry(length: number, symbol: number): number {
 }
 
 /**
- * A code longer than the lookahead, found by length (T.81 F.2.2.3) in the top bits of `peek16`:
- * returns `length | symbol << 5`, or -1 for no code at all.
+ * AC lookahead entries that take as many whole codes (with their value bits) as the LOOKAHEAD
+ * bits hold: at 1080p most steps then decode two or three coefficients, for one lookup and one
+ * refill test. A run of codes must not go past the block's end, where the next block's DC code
+ * begins, so an entry packs the run and its first code alone:
+ *   bits 0-4 the run's bits, 5-11 how far it moves the coefficient index,
+ *   bits 12-17 how far all its codes but the last move it (the run is taken when the index plus
+ *   this is still in the block: each of those codes then had a coefficient to decode),
+ *   bits 18-22 and 23-29 the first code's bits and move, taken otherwise.
+ * A run stops after an end of block, and before its prefix would reach 64.
  */
-function longCode(table: HuffmanTable, peek16: number): number {
-  for (let length = LOOKAHEAD + 1; length <= 16; length++) {
+function acLookahead(single: Int32Array): Int32Array {
+  const lookahead = new Int32Array(LOOKAHEAD_SIZE);
+  for (let i = 0; i < LOOKAHEAD_SIZE; i++) {
+    const first = single[i]!;
+    if (first === 0) continue;
+    let bits = first & 31;
+    let step = first >> 5;
+    let prefix = 0;
+    while (bits < LOOKAHEAD && step < END_OF_BLOCK) {
+      // The next code's bits, zero-padded: a prefix code is found from its own bits only, so
+      // it is right whenever it and its value bits lie within the LOOKAHEAD bits.
+      const next = single[(i << bits) & LOOKAHEAD_MASK]!;
+      if (next === 0 || bits + (next & 31) > LOOKAHEAD) break;
+      prefix = step;
+      bits += next & 31;
+      step += next >> 5;
+    }
+    lookahead[i] = bits | (step << 5) | (prefix << 12) | (first << 18);
+  }
+  return lookahead;
+}
+
+/**
+ * A code the lookahead does not decode, found by length (T.81 F.2.2.3) in the top bits of
+ * `peek16`: returns `length | symbol << 5`, or -1 for no code at all.
+ */
+function slowCode(table: HuffmanTable, peek16: number): number {
+  for (let length = 1; length <= 16; length++) {
     const code = peek16 >>> (16 - length);
     if (code <= table.maxCode[length]!) return length | (table.values[code + table.offset[length]!]! << 5);
   }
@@ -330,8 +376,7 @@ function mcuLayout(
 const READ_AHEAD_BYTES = 4 + 10 * 64 * 3;
 
 /**
- * The entropy-coded data of the first scan. The bit reader's state lives in local variables,
- * and each code is one table lookup: this loop is the whole cost, once per code.
+ * The entropy-coded data of the first scan, decoded row by row of MCUs by decodeMcuRow.
  */
 function decodeScan(
   jpeg: Uint8Array,
@@ -371,27 +416,97 @@ function decodeScan(
   const layout = mcuLayout(scan, luma, interleaved, dcTables, acTables);
   if (!layout) return undefined;
   const { tables, lookahead, dcTable: blockDc, acTable: blockAc, component: componentOf, x: xOf, y: yOf } = layout;
-  const blocks = blockDc.length;
-  /** DC predictors, one per scan component (T.81 F.2.1.3.1). */
-  const predictors = new Int32Array(scan.length);
+  const reader: ScanReader = {
+    data,
+    lookahead,
+    tables,
+    blockDc,
+    blockAc,
+    componentOf,
+    xOf,
+    yOf,
+    /** DC predictors, one per scan component (T.81 F.2.1.3.1). */
+    predictors: new Int32Array(scan.length),
+    out,
+    outWidth,
+    outHeight,
+    mcusX,
+    mcuWidth,
+    mcuHeight,
+    q,
+    restarts,
+    dataLength,
+    restartInterval,
+    pos: 0,
+    acc: 0,
+    bits: 0,
+    intervalEnd: restarts.length ? restarts[0]! : dataLength,
+    interval: 0,
+    left: restartInterval,
+  };
+  for (let my = 0; my < mcusY; my++) if (!decodeMcuRow(reader, my)) return undefined;
+  // Data that ran out before the last MCU, or data left over after it.
+  if (((reader.pos << 3) - reader.bits + 7) >> 3 !== reader.intervalEnd) return undefined;
+  return { data: out, width: outWidth, height: outHeight };
+}
 
-  // Constants as locals, arithmetic truncated with `| 0`: the compiler then keeps everything
-  // in 32-bit registers, with no overflow checks and no module-variable loads in the loop.
-  const peekShift = LOOKAHEAD;
-  const peekMask = LOOKAHEAD_MASK;
-  let pos = 0;
+/**
+ * What decodeMcuRow needs: the scan's layout and output, and the bit reader's state, which
+ * carries over from one row of MCUs to the next.
+ */
+interface ScanReader {
+  data: Uint8Array;
+  lookahead: Int32Array;
+  tables: HuffmanTable[];
+  blockDc: Int32Array;
+  blockAc: Int32Array;
+  componentOf: Int32Array;
+  xOf: Int32Array;
+  yOf: Int32Array;
+  predictors: Int32Array;
+  out: Uint8Array;
+  outWidth: number;
+  outHeight: number;
+  mcusX: number;
+  mcuWidth: number;
+  mcuHeight: number;
+  q: number;
+  restarts: number[];
+  dataLength: number;
+  restartInterval: number;
+  pos: number;
   /** Bit buffer: the low `bits` bits of `acc` are unread, oldest first. */
-  let acc = 0;
-  let bits = 0;
+  acc: number;
+  bits: number;
   /** Where the current restart interval's data ends. */
-  let intervalEnd = restarts.length ? restarts[0]! : dataLength;
-  let interval = 0;
-  let left = restartInterval;
-  for (let mcu = 0; mcu < mcus; mcu++) {
+  intervalEnd: number;
+  interval: number;
+  /** MCUs left before the next restart marker. */
+  left: number;
+}
+
+/**
+ * One row of MCUs, false if its data is not regular. A function of its own, called once per
+ * row, because V8 then optimizes it as a whole, with type feedback from every path: as one
+ * loop over the frame, called once per frame, it was only ever compiled on stack replacement
+ * in the middle of its first run, without feedback for the code after the loop, and deoptimized
+ * there at the end of every frame. The bit reader's state lives in local variables, and each
+ * step is one table lookup: this loop is the whole cost, once per Huffman code or two.
+ */
+function decodeMcuRow(reader: ScanReader, my: number): boolean {
+  const { data, lookahead, tables, blockDc, blockAc, componentOf, xOf, yOf, predictors, out } = reader;
+  const { outWidth, outHeight, mcusX, mcuWidth, mcuHeight, q, restarts, dataLength, restartInterval } = reader;
+  const blocks = blockDc.length;
+  // Arithmetic truncated with `| 0`: the compiler then keeps everything in 32-bit registers,
+  // with no overflow checks. The lookahead's width is written out below as 12 (LOOKAHEAD) and
+  // 4095 (LOOKAHEAD_MASK): V8 loads a module constant from memory at every use, and a local
+  // one ends up spilled to the stack, while a literal is an immediate operand.
+  let { pos, acc, bits, intervalEnd, interval, left } = reader;
+  for (let mx = 0; mx < mcusX; mx++) {
     if (restartInterval && left-- === 0) {
       // The interval's data must end in the byte before its RSTn: not short of it (extra
       // data), not past it (libjpeg would have read zeros in place of the marker).
-      if (((pos << 3) - bits + 7) >> 3 !== intervalEnd) return undefined;
+      if (((pos << 3) - bits + 7) >> 3 !== intervalEnd) return false;
       pos = intervalEnd;
       intervalEnd = ++interval < restarts.length ? restarts[interval]! : dataLength;
       acc = bits = 0;
@@ -399,12 +514,10 @@ function decodeScan(
       left = restartInterval - 1;
     }
     // Beyond the reader's look-ahead: corrupt data decoding zeros.
-    if (pos > intervalEnd + 4) return undefined;
-    const mx = mcu % mcusX;
-    const my = (mcu - mx) / mcusX;
+    if (pos > intervalEnd + 4) return false;
     for (let b = 0; b < blocks; b++) {
-      // Refills keep 25 to 32 bits: a code from the lookahead (up to 9) and what follows it
-      // (up to 15). One step uses at most 24, so three bytes always suffice.
+      // Refills keep 25 to 32 bits: one step uses at most MAX_STEP_BITS (24), so three bytes
+      // always suffice.
       if (bits < 25) {
         acc = (acc << 8) | data[pos]!;
         pos = (pos + 1) | 0;
@@ -420,10 +533,10 @@ function decodeScan(
           }
         }
       }
-      let entry = lookahead[((blockDc[b]! << peekShift) + ((acc >>> (bits - peekShift)) & peekMask)) | 0]!;
+      let entry = lookahead[((blockDc[b]! << 12) + ((acc >>> (bits - 12)) & 4095)) | 0]!;
       if (entry === 0) {
-        entry = longCode(tables[blockDc[b]!]!, (acc >>> (bits - 16)) & 0xffff);
-        if (entry < 0) return undefined;
+        entry = slowCode(tables[blockDc[b]!]!, (acc >>> (bits - 16)) & 0xffff);
+        if (entry < 0) return false;
         bits = (bits - (entry & 31)) | 0;
         entry &= ~31;
         while (bits < 25) {
@@ -440,7 +553,7 @@ function decodeScan(
         bits = (bits - size) | 0;
         predictors[c] = (predictors[c]! + (raw < 1 << (size - 1) ? raw - (1 << size) + 1 : raw)) | 0;
       }
-      const base = blockAc[b]! << peekShift;
+      const base = blockAc[b]! << 12;
       for (let k = 1; k < 64; ) {
         if (bits < 25) {
           acc = (acc << 8) | data[pos]!;
@@ -457,11 +570,12 @@ function decodeScan(
             }
           }
         }
-        entry = lookahead[(base + ((acc >>> (bits - peekShift)) & peekMask)) | 0]!;
+        entry = lookahead[(base + ((acc >>> (bits - 12)) & 4095)) | 0]!;
         if (entry === 0) {
-          // A long code: its length now, then (after a refill) its value's size.
-          const code = longCode(tables[blockAc[b]!]!, (acc >>> (bits - 16)) & 0xffff);
-          if (code < 0) return undefined;
+          // A long code: its length now, then (after a refill) its value's size, as an entry
+          // of one code (a prefix of 0 is always taken).
+          const code = slowCode(tables[blockAc[b]!]!, (acc >>> (bits - 16)) & 0xffff);
+          if (code < 0) return false;
           const length = code & 31;
           entry = acEntry(length, code >> 5) - length;
           bits = (bits - length) | 0;
@@ -471,8 +585,14 @@ function decodeScan(
             bits = (bits + 8) | 0;
           }
         }
-        bits = (bits - (entry & 31)) | 0;
-        k = (k + (entry >> 5)) | 0;
+        if (((k + ((entry >> 12) & 63)) | 0) < 64) {
+          bits = (bits - (entry & 31)) | 0;
+          k = (k + ((entry >> 5) & 127)) | 0;
+        } else {
+          // The run would go past the block's end: its first code alone.
+          bits = (bits - ((entry >> 18) & 31)) | 0;
+          k = (k + (entry >> 23)) | 0;
+        }
       }
       const bx = xOf[b]!;
       if (bx >= 0) {
@@ -486,7 +606,11 @@ function decodeScan(
       }
     }
   }
-  // Data that ran out before the last MCU, or data left over after it.
-  if (((pos << 3) - bits + 7) >> 3 !== intervalEnd) return undefined;
-  return { data: out, width: outWidth, height: outHeight };
+  reader.pos = pos;
+  reader.acc = acc;
+  reader.bits = bits;
+  reader.intervalEnd = intervalEnd;
+  reader.interval = interval;
+  reader.left = left;
+  return true;
 }
