@@ -88,7 +88,6 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('faults', () =>
     const s = await spooledSender(`kill-${mode}`);
     const ids = spoolIds(s.spool);
     let receiver: RunningReceiver = await receiverAt(mode, store);
-    const port = receiver.port;
     const killReceiver = async (pushHeld: () => Promise<void>) => {
       await waitForPart(store);
       if (mode === 'inetd') {
@@ -97,12 +96,16 @@ describe.skipIf(!needTools('systemd-socket-activate', 'ffmpeg'))('faults', () =>
         await killHard(children[0]!, pushHeld);
       } else {
         await killHard(receiver.process.pid!, pushHeld);
-        receiver = await receiverAt(mode, store, [], {}, port);
+        // Started again on a new port, which the proxy then forwards to: the old one can stay
+        // taken for a minute (TIME_WAIT of a connection it closed first, and
+        // systemd-socket-activate binds without SO_REUSEADDR).
+        receiver = await receiverAt(mode, store);
+        proxy.retarget(receiver.port);
       }
     };
     // Frames 0, 1 and 2 are each cut once: the first after no answer, the others after one.
     const cuts: Cut[] = [0, 1, 1].map((afterAcks) => ({ afterAcks, onHold: killReceiver }));
-    const proxy = await faultProxy(port, cuts);
+    const proxy = await faultProxy(receiver.port, cuts);
     track({ stop: proxy.close });
     const sender = s.start(proxy.port);
     await waitFor(() => proxy.cutsDone() === 3, 'three kills');

@@ -31,7 +31,10 @@ const PASS_BYTES = 8192;
  * says; after the last cut, bytes flow untouched. A cut connection is destroyed on both sides
  * once `onHold` has done its work.
  */
-export async function faultProxy(target: number, cuts: Cut[]): Promise<{ port: number; cutsDone: () => number; close: () => Promise<void> }> {
+export async function faultProxy(
+  target: number,
+  cuts: Cut[],
+): Promise<{ port: number; cutsDone: () => number; retarget: (port: number) => void; close: () => Promise<void> }> {
   let done = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
@@ -80,6 +83,10 @@ export async function faultProxy(target: number, cuts: Cut[]): Promise<{ port: n
   return {
     port: (server.address() as { port: number }).port,
     cutsDone: () => done,
+    /** Later connections go to `port`: a receiver started again need not win back the old one. */
+    retarget: (port: number) => {
+      target = port;
+    },
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
@@ -105,8 +112,12 @@ export function partFiles(store: string): { name: string; size: number }[] {
 }
 
 /** Waits until the receiver has written part of a frame to disk: the cut is really mid-frame. */
+/**
+ * A frame begun: its temporary file in .incoming/. A listener holds a frame's first bytes in
+ * memory (AsyncDurableFile writes them in one writev at commit), so the file may still be empty.
+ */
 export function waitForPart(store: string): Promise<unknown> {
-  return waitFor(() => partFiles(store).some((p) => p.size > 0), 'a partly written frame in .incoming/');
+  return waitFor(() => partFiles(store).length > 0, 'a frame begun in .incoming/');
 }
 
 export interface StoreAccount {

@@ -13,7 +13,8 @@ export const FIXTURES = join(ROOT, 'test/fixtures');
 /** A temporary folder removed by the returned function. */
 export function tempDir(prefix = 'surveillance-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  // Retries: a process killed by the test may still be finishing a write in it.
+  return { path, remove: () => rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }) };
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
