@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -22,9 +22,11 @@ function freePort() {
 
 /**
  * Waits until the node's monitoring endpoint says healthy: /healthz answers 200 only once
- * JetStream is up, and in a cluster only once there is a meta leader.
+ * JetStream is up, and in a cluster only once there is a meta leader. And that it is this
+ * node answering (/varz names it): ports are picked free and then bound by nats-server, and
+ * in that moment another test's server can take one; a test must not go on with that server.
  */
-async function ready(monitor, child) {
+async function ready(monitor, child, name) {
   const deadline = Date.now() + 30_000;
   let last = '';
   while (Date.now() < deadline) {
@@ -33,7 +35,11 @@ async function ready(monitor, child) {
     try {
       const res = await fetch(`http://127.0.0.1:${monitor}/healthz`);
       last = `${res.status} ${await res.text()}`;
-      if (res.ok) return;
+      if (res.ok) {
+        const varz = await (await fetch(`http://127.0.0.1:${monitor}/varz`)).json();
+        if (varz.server_name !== name) throw new Error(`port ${monitor} is another nats-server's (${varz.server_name}), not ${name}'s`);
+        return;
+      }
     } catch (e) {
       last = String(e);
     }
@@ -63,9 +69,25 @@ function extraConfig(o) {
   return (o.user ? `authorization { user: "${o.user.name}", password: "${o.user.password}" }\n` : '') + (o.extra ? `${o.extra}\n` : '');
 }
 
-/** Starts `count` nodes (1, or 3 for a cluster) and waits until each is healthy. */
+/**
+ * Starts `count` nodes (1, or 3 for a cluster) and waits until each is healthy. Ports are
+ * picked free and bound a moment later by nats-server: when another process took one in that
+ * moment (the node exits, or another server answers), it starts again on new ports.
+ */
 export async function startNatsServers(count, o = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(count, o);
+    } catch (e) {
+      if (attempt >= 5 || !/exited|another nats-server/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function startOnce(count, o) {
   const dir = mkdtempSync(join(tmpdir(), 'surveillance-nats-'));
+  // Server names unique to this call (see ready()).
+  const prefix = basename(dir).replace(/^surveillance-nats-/, '');
   const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
   const routePorts = await Promise.all(Array.from({ length: count }, () => freePort()));
   const monitorPorts = await Promise.all(Array.from({ length: count }, () => freePort()));
@@ -73,12 +95,15 @@ export async function startNatsServers(count, o = {}) {
   const log = [];
   const configs = [];
   const nodes = [];
+  const serverNames = [];
   for (let i = 0; i < count; i++) {
     const name = `n${i + 1}`;
+    const serverName = `${prefix}-${name}`;
+    serverNames.push(serverName);
     const config = join(dir, `${name}.conf`);
     const routes = routePorts.filter((_, j) => j !== i).map((p) => `"nats-route://127.0.0.1:${p}"`);
     const cluster = count > 1 ? `cluster {\n  name: "surveillance"\n  listen: "127.0.0.1:${routePorts[i]}"\n  routes: [${routes.join(', ')}]\n}\n` : '';
-    writeFileSync(config, `server_name: "${name}"\nlisten: "127.0.0.1:${ports[i]}"\nhttp: "127.0.0.1:${monitorPorts[i]}"\n${extraConfig(o)}jetstream {\n  store_dir: "${join(dir, name)}"\n}\n${cluster}`);
+    writeFileSync(config, `server_name: "${serverName}"\nlisten: "127.0.0.1:${ports[i]}"\nhttp: "127.0.0.1:${monitorPorts[i]}"\n${extraConfig(o)}jetstream {\n  store_dir: "${join(dir, name)}"\n}\n${cluster}`);
     configs.push(config);
     nodes.push({
       name,
@@ -91,13 +116,13 @@ export async function startNatsServers(count, o = {}) {
       start: async () => {
         if (children[i]) return;
         children[i] = startProcess(config, log);
-        await ready(monitorPorts[i], () => children[i]);
+        await ready(monitorPorts[i], () => children[i], serverName);
       },
     });
   }
   for (let i = 0; i < count; i++) children[i] = startProcess(configs[i], log);
   try {
-    for (let i = 0; i < count; i++) await ready(monitorPorts[i], () => children[i]);
+    for (let i = 0; i < count; i++) await ready(monitorPorts[i], () => children[i], serverNames[i]);
   } catch (e) {
     await Promise.all(children.map((c) => stopProcess(c, 'SIGKILL')));
     rmSync(dir, { recursive: true, force: true });
