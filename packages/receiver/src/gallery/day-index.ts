@@ -56,6 +56,14 @@ export function indexAt(frames: readonly FrameEntry[], time: number): number {
 export class DayIndex {
   private readonly days = new Map<string, Set<string>>();
   private readonly listings = new Map<string, DayListing>();
+  /**
+   * What the watcher reported while a camera's days, or a day's frames, were being read from
+   * the store: the read may have begun before it, so it is applied to what the read returns.
+   * Without this a frame that lands during the read is missing from the page until a restart
+   * (a NATS store, whose reads take a round trip, showed it).
+   */
+  private readonly readingDays = new Map<string, { added: Set<string>; removed: boolean }>();
+  private readonly readingFrames = new Map<string, { added: FrameEntry[]; removed: FrameEntry[] }>();
 
   constructor(private readonly store: FrameIndex) {}
 
@@ -64,12 +72,16 @@ export class DayIndex {
   }
 
   async daysOf(camera: string): Promise<string[]> {
-    let days = this.days.get(camera);
-    if (!days) {
-      days = new Set(await this.store.days(camera));
-      this.days.set(camera, days);
-    }
-    return [...days].sort();
+    const known = this.days.get(camera);
+    if (known) return [...known].sort();
+    const meanwhile = this.readingDays.get(camera) ?? { added: new Set<string>(), removed: false };
+    this.readingDays.set(camera, meanwhile);
+    const days = new Set([...(await this.store.days(camera)), ...meanwhile.added]);
+    if (this.readingDays.get(camera) === meanwhile) this.readingDays.delete(camera);
+    // A frame removed meanwhile may have emptied a day the read still saw: keep nothing, and
+    // read again next time (as remove() does).
+    if (!meanwhile.removed && !this.days.has(camera)) this.days.set(camera, days);
+    return [...(this.days.get(camera) ?? days)].sort();
   }
 
   /** A local day (yyyy-MM-dd) of a camera; throws a usage error for a day that is not a date. */
@@ -82,7 +94,12 @@ export class DayIndex {
       // Most recently used last: Map keeps insertion order.
       this.listings.delete(key);
     } else {
+      const meanwhile = this.readingFrames.get(key) ?? { added: [], removed: [] };
+      this.readingFrames.set(key, meanwhile);
       listing = { camera, day, from, to, frames: await this.store.frames({ camera, from, to }) };
+      if (this.readingFrames.get(key) === meanwhile) this.readingFrames.delete(key);
+      for (const frame of meanwhile.added) insert(listing.frames, frame);
+      for (const frame of meanwhile.removed) takeOut(listing, frame);
       // Another request may have listed the same day meanwhile: keep the one already kept.
       listing = this.listings.get(key) ?? listing;
       this.listings.delete(key);
@@ -97,8 +114,11 @@ export class DayIndex {
     const out: (FrameEntry & { day: string })[] = [];
     for (const frame of frames) {
       const day = localDate(frame.time);
+      const key = `${frame.camera}/${day}`;
       this.days.get(frame.camera)?.add(day);
-      const listing = this.listings.get(`${frame.camera}/${day}`);
+      this.readingDays.get(frame.camera)?.added.add(day);
+      this.readingFrames.get(key)?.added.push(frame);
+      const listing = this.listings.get(key);
       if (listing && insert(listing.frames, frame) && listing.buckets) {
         listing.buckets[Math.floor((frame.time.getTime() - listing.from.getTime()) / BUCKET_MS)]!++;
       }
@@ -116,19 +136,26 @@ export class DayIndex {
     const out: (FrameEntry & { day: string })[] = [];
     for (const frame of frames) {
       const day = localDate(frame.time);
+      const key = `${frame.camera}/${day}`;
       this.days.delete(frame.camera);
-      const listing = this.listings.get(`${frame.camera}/${day}`);
-      if (listing) {
-        let i = indexAt(listing.frames, frame.time.getTime());
-        while (i < listing.frames.length && listing.frames[i]!.name !== frame.name && compare(listing.frames[i]!, frame) <= 0) i++;
-        if (listing.frames[i]?.name === frame.name) {
-          listing.frames.splice(i, 1);
-          if (listing.buckets) listing.buckets[Math.floor((frame.time.getTime() - listing.from.getTime()) / BUCKET_MS)]!--;
-        }
-      }
+      const reading = this.readingDays.get(frame.camera);
+      if (reading) reading.removed = true;
+      this.readingFrames.get(key)?.removed.push(frame);
+      const listing = this.listings.get(key);
+      if (listing) takeOut(listing, frame);
       out.push({ ...frame, day });
     }
     return out;
+  }
+}
+
+/** Takes a frame out of a listing, if it is there. */
+function takeOut(listing: DayListing, frame: FrameEntry): void {
+  let i = indexAt(listing.frames, frame.time.getTime());
+  while (i < listing.frames.length && listing.frames[i]!.name !== frame.name && compare(listing.frames[i]!, frame) <= 0) i++;
+  if (listing.frames[i]?.name === frame.name) {
+    listing.frames.splice(i, 1);
+    if (listing.buckets) listing.buckets[Math.floor((frame.time.getTime() - listing.from.getTime()) / BUCKET_MS)]!--;
   }
 }
 

@@ -13,7 +13,8 @@ export class OutputFile {
   readonly path: string;
   private readonly file: DurableFile;
   private readonly onSignal = (signal: NodeJS.Signals) => {
-    this.abort();
+    // The file is undefined only if the signal came while it was being created.
+    (this.file as DurableFile | undefined)?.abort();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
 
@@ -22,13 +23,16 @@ export class OutputFile {
     const folder = dirname(this.path);
     if (isDirectory(this.path)) throw new SurveillanceError('cannot-write', `--out ${target} is a folder; name a file`);
     if (!isDirectory(folder)) throw new SurveillanceError('cannot-write', `cannot write ${target}: folder ${folder} does not exist`);
+    // Before the file exists: a signal between its creation and these would end the process
+    // with the file left behind.
+    process.once('SIGINT', this.onSignal);
+    process.once('SIGTERM', this.onSignal);
     try {
       this.file = DurableFile.create(folder, { prefix: `.${basename(this.path)}.`, mode: 0o644 });
     } catch (e) {
+      this.release();
       throw fsError(`cannot write ${target}`, e, 'output');
     }
-    process.once('SIGINT', this.onSignal);
-    process.once('SIGTERM', this.onSignal);
   }
 
   get bytes(): number {
