@@ -518,20 +518,10 @@ function decodeMcuRow(reader: ScanReader, my: number): boolean {
     for (let b = 0; b < blocks; b++) {
       // Refills keep 25 to 32 bits: one step uses at most MAX_STEP_BITS (24), so three bytes
       // always suffice.
-      if (bits < 25) {
+      while (bits < 25) {
         acc = (acc << 8) | data[pos]!;
         pos = (pos + 1) | 0;
         bits = (bits + 8) | 0;
-        if (bits < 25) {
-          acc = (acc << 8) | data[pos]!;
-          pos = (pos + 1) | 0;
-          bits = (bits + 8) | 0;
-          if (bits < 25) {
-            acc = (acc << 8) | data[pos]!;
-            pos = (pos + 1) | 0;
-            bits = (bits + 8) | 0;
-          }
-        }
       }
       let entry = lookahead[((blockDc[b]! << 12) + ((acc >>> (bits - 12)) & 4095)) | 0]!;
       if (entry === 0) {
@@ -555,20 +545,10 @@ function decodeMcuRow(reader: ScanReader, my: number): boolean {
       }
       const base = blockAc[b]! << 12;
       for (let k = 1; k < 64; ) {
-        if (bits < 25) {
+        while (bits < 25) {
           acc = (acc << 8) | data[pos]!;
           pos = (pos + 1) | 0;
           bits = (bits + 8) | 0;
-          if (bits < 25) {
-            acc = (acc << 8) | data[pos]!;
-            pos = (pos + 1) | 0;
-            bits = (bits + 8) | 0;
-            if (bits < 25) {
-              acc = (acc << 8) | data[pos]!;
-              pos = (pos + 1) | 0;
-              bits = (bits + 8) | 0;
-            }
-          }
         }
         entry = lookahead[(base + ((acc >>> (bits - 12)) & 4095)) | 0]!;
         if (entry === 0) {
