@@ -49,7 +49,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const frames = await latestFrames(store, values.camera);
   const now = Date.now();
   const width = frames.reduce((w, f) => Math.max(w, f.camera.length), 0);
-  const age = (f: FrameEntry) => `${formatDuration(Math.max(0, now - f.time.getTime()))} ago`;
+  // A frame newer than this clock (the camera's clock runs ahead) says so, not "0s ago".
+  const age = (f: FrameEntry) => {
+    const ms = now - f.time.getTime();
+    return ms >= 0 ? `${formatDuration(ms)} ago` : `${formatDuration(-ms)} ahead of this clock`;
+  };
   const ageWidth = frames.reduce((w, f) => Math.max(w, age(f).length), 0);
   const line = (f: FrameEntry): string => {
     const path = store.locate(f.name);
