@@ -117,6 +117,32 @@ describe.each([
   });
 });
 
+// 720p compares 160x90, the smallest analysis size a common camera gets: the cases where too
+// few pixels would show first (noise read as motion, the smallest object missed), not the whole
+// set above again, which would add most of a minute of scene generation.
+describe('a 1280x720 camera', () => {
+  let scene: SceneGenerator;
+  beforeAll(() => {
+    scene = new SceneGenerator(1280, 720, 7);
+  });
+
+  it('compares 160x90 and does not fire on sensor noise and JPEG re-encoding', async () => {
+    const decisions = await decideAll(await detector(), scene, camera(8));
+    expect(decisions[0]).toMatchObject({ changed: true, reason: 'first', size: '160x90' });
+    expect(summary(decisions.slice(1))).toEqual(Array(7).fill('still'));
+  });
+
+  it('fires on every step of an object covering 0.01 of the frame', async () => {
+    const decisions = await decideAll(await detector(), scene, [...camera(3), ...walk(0.01)]);
+    expect(summary(decisions)).toEqual(['first!', 'still', 'still', 'motion!', 'motion!', 'motion!', 'motion!']);
+  });
+
+  it('does not fire on a light switched on, and re-bases the reference', async () => {
+    const decisions = await decideAll(await detector(), scene, [...camera(3, { light: DIM }), ...camera(4, { light: BRIGHT })]);
+    expect(summary(decisions)).toEqual(['first!', 'still', 'still', 'lighting', 'still', 'still', 'still']);
+  });
+});
+
 describe('a 640x480 camera, more cases', () => {
   const scene = new SceneGenerator(640, 480, 11);
 
