@@ -8,6 +8,8 @@
 //   the ES module CLI (`./cli.ts` and `./listener.ts` stay real imports of the ES module
 //   outputs). Its metafile goes to dist/entry.meta.json: test/startup-imports.test.ts checks
 //   from it that nothing else got onto that path.
+// - The receiver's review commands (src/review-entry.ts, which says why) as one more CommonJS
+//   file, dist/review-entry.cjs, with the same ES module outputs left as imports.
 //
 // Usage: node scripts/build.mjs [receiver|sender ...]   (default: both)
 import { build } from 'esbuild';
@@ -21,7 +23,7 @@ const programs = {
   // file-watch: the store's watcher (chokidar) is reached from FileStore, which the
   // per-connection path holds; it stays an import of the ES module output there.
   // open-nats: the NATS store (and its client), for --store nats:// only.
-  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: 'src/entry.ts' },
+  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: ['src/entry.ts', 'src/review-entry.ts'] },
   sender: { esm: { cli: 'src/cli.ts' } },
 };
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(programs);
@@ -62,18 +64,19 @@ for (const name of names) {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   Object.keys(esm.metafile.outputs).forEach((p) => outputs.add(basename(p)));
-  if (program.cjs) {
+  for (const entry of program.cjs ?? []) {
     const cjs = await build({
       ...common,
       absWorkingDir: dir,
-      entryPoints: [program.cjs],
+      entryPoints: [entry],
       format: 'cjs',
       outExtension: { '.js': '.cjs' },
       plugins: [esmOutputs],
     });
     Object.keys(cjs.metafile.outputs).forEach((p) => outputs.add(basename(p)));
-    writeFileSync(`${dir}/dist/entry.meta.json`, JSON.stringify(cjs.metafile));
-    outputs.add('entry.meta.json');
+    const meta = `${basename(entry, '.ts')}.meta.json`;
+    writeFileSync(`${dir}/dist/${meta}`, JSON.stringify(cjs.metafile));
+    outputs.add(meta);
   }
   // Chunks are named by content hash: remove the ones this build no longer refers to.
   for (const file of readdirSync(`${dir}/dist`)) {

@@ -1,25 +1,22 @@
 import { runMain, SurveillanceError, unknownCommand } from '@surveillance/shared';
+import { runCommand, type Command } from './command-run.ts';
+import { REVIEW_COMMANDS } from './review-commands.ts';
 
-type Command = { run(argv: string[]): Promise<number | void> };
-
+const { migrate, ...review } = REVIEW_COMMANDS;
 /**
  * Sub-commands, each loaded only when asked for: the per-connection path (receive) must not
  * pay for the review side's imports. Receiving is the default, so that systemd units and the
- * tutorial's `ExecStart=` need no sub-command.
+ * tutorial's `ExecStart=` need no sub-command. (The bin hands the review commands to their own
+ * bundle, review-entry.ts; they are here too for `help` and for anything importing this CLI.
+ * migrate stays last, where `help` has always listed it.)
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   receive: () => import('./receive/receive.ts'),
-  list: () => import('./review/list.ts'),
-  stats: () => import('./review/stats.ts'),
-  show: () => import('./review/show.ts'),
-  open: () => import('./review/open.ts'),
-  events: () => import('./review/events.ts'),
-  export: () => import('./review/export.ts'),
-  prune: () => import('./review/prune.ts'),
+  ...review,
   serve: () => import('./gallery/serve.ts'),
   camera: () => import('./keys/camera-command.ts'),
   notify: () => import('./notify/notify-command.ts'),
-  migrate: () => import('./review/migrate.ts'),
+  migrate: migrate!,
 };
 
 const argv = process.argv.slice(2);
@@ -32,11 +29,5 @@ await runMain('surveillance-receiver', async () => {
   }
   const load = named ? COMMANDS[named] : COMMANDS.receive;
   if (!load) throw new SurveillanceError('usage', unknownCommand(named!, Object.keys(COMMANDS)));
-  const command = await load();
-  try {
-    return await command.run(named ? argv.slice(1) : argv);
-  } finally {
-    const { closeStores } = await import('./store/store-options.ts');
-    await closeStores();
-  }
+  return runCommand(load, named ? argv.slice(1) : argv);
 });
