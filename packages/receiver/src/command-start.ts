@@ -1,4 +1,4 @@
-import { formatHelp, ignoreClosedStdout, loadOptions, SurveillanceError, type Spec, type Values } from '@surveillance/shared';
+import { formatHelp, loadOptions, SurveillanceError, writeStdout, type Spec, type Values } from '@surveillance/shared';
 import { openStore, type storeSpec } from './store/store-options.ts';
 import type { FrameIndex } from './store/store.ts';
 
@@ -20,11 +20,10 @@ export async function startCommand<S extends Spec>(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Promise<CommandStart<S> | undefined> {
-  ignoreClosedStdout();
   const { values, positionals } = loadOptions(spec, argv, env);
   const common = values as unknown as Values<typeof storeSpec>;
   if (common.help) {
-    process.stdout.write(formatHelp(usage, spec));
+    writeStdout(formatHelp(usage, spec));
     return undefined;
   }
   if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);

@@ -35,7 +35,8 @@ export {
 // '@surveillance/shared/sharp', so that importing this index loads neither (the per-connection
 // receiver must not pay for them).
 export { createLineLogger, loadLineFormatter, logSpec, LOG_FORMATS, LOG_LEVELS, type LineFormatter, type LogFormat, type Logger, type LogLevel } from './log-line.ts';
-export { ignoreClosedStdout, runMain } from './main.ts';
+export { runMain } from './main.ts';
+export { ignoreClosedStdout, writeStderr, writeStdout } from './stdout.ts';
 export {
   DurableFile,
   fsyncPath,

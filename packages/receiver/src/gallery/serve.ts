@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { listenError, loadLineFormatter, loadOptions, stopSignal, SurveillanceError, writeFileDurably, type Spec } from '@surveillance/shared';
+import { listenError, loadLineFormatter, loadOptions, stopSignal, SurveillanceError, writeFileDurably, writeStdout, type Spec } from '@surveillance/shared';
 import { createLogger } from '@surveillance/shared/log';
 import { startCommand } from '../command-start.ts';
 import { eventGapOption } from '../review/review-command.ts';
@@ -161,7 +161,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     throw listenError(values.listen, e);
   }
   // The one line on stdout: where to point a browser.
-  process.stdout.write(`Gallery of ${root} at ${url}\n`);
+  writeStdout(`Gallery of ${root} at ${url}\n`);
   log.info({ url, store: root, login: passwordHash !== undefined, token: token !== undefined, https: tls !== undefined }, 'listening');
 
   const signal = await stopSignal();

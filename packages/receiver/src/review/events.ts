@@ -1,4 +1,4 @@
-import { type Spec } from '@surveillance/shared';
+import { writeStderr, type Spec } from '@surveillance/shared';
 import { startCommand } from '../command-start.ts';
 import { eventJson, type FrameEvent } from '../store/events.ts';
 import { storeSpec } from '../store/store-options.ts';
@@ -40,7 +40,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const now = new Date();
   const events = await store.events({ camera: values.camera, ...resolveRange(values, now), gapMs: values['event-gap'], now });
   out(events.map(values.json ? jsonLine(store) : humanLine(store, events)).join(''));
-  if (events.length === 0) process.stderr.write('no events in that range\n');
+  if (events.length === 0) writeStderr('no events in that range\n');
   return 0;
 }
 

@@ -1,4 +1,4 @@
-import { type Spec } from '@surveillance/shared';
+import { writeStderr, type Spec } from '@surveillance/shared';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
 import type { FrameEntry, FrameIndex } from '../store/store.ts';
@@ -47,7 +47,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
   }
   out(text);
-  if (frames.length === 0) process.stderr.write('no frames in that range\n');
+  if (frames.length === 0) writeStderr('no frames in that range\n');
   return 0;
 }
 

@@ -1,4 +1,4 @@
-import { formatBytes, formatHelp, ignoreClosedStdout, loadOptions, SurveillanceError, type Spec } from '@surveillance/shared';
+import { formatBytes, formatHelp, loadOptions, SurveillanceError, type Spec } from '@surveillance/shared';
 import { migrate } from '../store/migrate.ts';
 import { openStore, storeSpec } from '../store/store-options.ts';
 import { out } from './review-command.ts';
@@ -22,10 +22,9 @@ export const migrateSpec = {
 } as const satisfies Spec;
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  ignoreClosedStdout();
   const { values, positionals } = loadOptions(migrateSpec, argv, env);
   if (values.help) {
-    process.stdout.write(formatHelp(HELP, migrateSpec));
+    out(formatHelp(HELP, migrateSpec));
     return 0;
   }
   if (positionals.length > 0) throw new SurveillanceError('usage', `unexpected argument ${JSON.stringify(positionals[0])}; see --help`);

@@ -1,4 +1,4 @@
-import { SurveillanceError, type Spec } from '@surveillance/shared';
+import { SurveillanceError, writeStdout, type Spec } from '@surveillance/shared';
 import type { FrameIndex } from '../store/store.ts';
 
 /** Options and checks the review commands share (their start is ../command-start.ts). */
@@ -26,7 +26,5 @@ export async function checkCamera(store: FrameIndex, camera: string | undefined)
   }
 }
 
-/** Writes to stdout. */
-export function out(text: string): void {
-  if (text !== '') process.stdout.write(text);
-}
+/** Writes to stdout (without process.stdout: writeStdout says why). */
+export const out = writeStdout;

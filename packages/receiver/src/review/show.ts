@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { SurveillanceError, type Spec, formatDuration } from '@surveillance/shared';
+import { SurveillanceError, type Spec, formatDuration, writeStderr } from '@surveillance/shared';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
 import type { FrameEntry, FrameIndex } from '../store/store.ts';
@@ -89,7 +89,7 @@ export async function runOpen(argv: string[], env: NodeJS.ProcessEnv = process.e
   out(`${path}\n`);
   const opener = findOnPath('xdg-open', env);
   if (!opener) {
-    process.stderr.write('xdg-open not found: open the path above yourself\n');
+    writeStderr('xdg-open not found: open the path above yourself\n');
     return 0;
   }
   // Detached: xdg-open may start a viewer that outlives us; we must not wait for it.
