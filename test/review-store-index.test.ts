@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
-import { latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/store/file-index.ts';
+import { frameLines, latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/store/file-index.ts';
+import type { LineSpec } from '../packages/receiver/src/store/store.ts';
 import { localDay, parseLocalTime } from '../packages/receiver/src/review/time-range.ts';
 import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 
@@ -21,6 +22,20 @@ afterAll(() => dir.remove());
 afterEach(() => {
   process.env.TZ = savedTz;
 });
+
+/**
+ * frameLines with a line that shows every field and the minute it was asked for, and an escape
+ * that puts replacement patterns ($&, $1) around the store's part of the path: they must come
+ * out as text. `out` receives what was written.
+ */
+const lineSpec = (out: string[], line?: LineSpec['line']): LineSpec => ({
+  line: line ?? ((minute) => [`${new Date(minute).toISOString()} `, { field: 'id' }, ' ', { field: 'second' }, ' ', { field: 'name' }, ' ', { field: 'path' }, '\n']),
+  escape: (text) => `$&${text}$1`,
+  write: (text) => out.push(text),
+});
+/** The same lines from the fixture's own frames. */
+const expectedLines = (root: string, of: readonly FixtureFrame[]) =>
+  of.map((f) => `${f.time.toISOString().slice(0, 17)}00.000Z ${f.id} ${f.time.toISOString().slice(17, 23)} ${f.name} $&${root}/$1${f.name}\n`).join('');
 
 /** yyyy-MM-dd of `time` in `timeZone`, by Intl rather than by the code under test. */
 const oracleDate = (timeZone: string) => {
@@ -49,6 +64,28 @@ describe.each(ZONES)('in %s', (zone) => {
       const range = localDay(day);
       const expected = frames.filter((f) => date(f.time) === day);
       expect(listFrames(store, range).map((f) => f.name)).toEqual(expected.map((f) => f.name));
+    }
+  });
+
+  it('frameLines of a local day gives a line for each of its frames, in order, and --last the newest (or, for frames of one millisecond, nothing)', () => {
+    process.env.TZ = zone;
+    const date = oracleDate(zone);
+    for (const day of ['2026-03-29', '2026-03-30', '2026-10-24', '2026-10-25']) {
+      const expected = frames.filter((f) => f.camera === 'front' && date(f.time) === day).sort((a, b) => a.time.getTime() - b.time.getTime());
+      if (day === '2026-03-29') expect(expected.length).toBeGreaterThan(1000);
+      const out: string[] = [];
+      // The fixture's bursts (frames of one millisecond at the start of each series) are listFrames' to order.
+      if (expected.some((f, i) => i > 0 && f.time.getTime() === expected[i - 1]!.time.getTime())) {
+        expect(day).not.toBe('2026-03-29');
+        expect(frameLines(store, { camera: 'front', ...localDay(day) }, lineSpec(out))).toBeUndefined();
+        expect(out).toEqual([]);
+        continue;
+      }
+      expect(frameLines(store, { camera: 'front', ...localDay(day) }, lineSpec(out))).toBe(expected.length);
+      expect(out.join('')).toBe(expectedLines(store, expected));
+      const last: string[] = [];
+      expect(frameLines(store, { camera: 'front', ...localDay(day), last: 7 }, lineSpec(last))).toBe(Math.min(7, expected.length));
+      expect(last.join('')).toBe(expectedLines(store, expected.slice(-7)));
     }
   });
 });
@@ -94,6 +131,28 @@ describe('store index', () => {
     expect(listFrames(custom, { pattern, from: new Date('2026-03-29T12:00:00Z') }).map((f) => f.id)).toEqual(['id0', 'id2']);
     expect(listDays(custom, 'cam', pattern)).toEqual(['2026-03-29', '2026-03-30']);
     expect(latestFrame(custom, 'cam', pattern)?.id).toBe('id2');
+  });
+});
+
+describe('frameLines', () => {
+  it('leaves to listFrames, writing nothing, frames of one millisecond, a stray file in the range, a minute it cannot line and a custom pattern', async () => {
+    const out: string[] = [];
+    // The fixture's burst: frames of one millisecond, which listFrames orders by id.
+    expect(frameLines(store, { camera: 'front', to: new Date('2026-03-27T12:00:01Z') }, lineSpec(out))).toBeUndefined();
+    const stray = join(dir.path, 'stray');
+    const t = new Date('2026-03-29T10:00:00.000Z');
+    mkdirSync(dirname(join(stray, frameName('cam', t, 'a'))), { recursive: true });
+    writeFileSync(join(stray, frameName('cam', t, 'a')), 'x');
+    writeFileSync(join(stray, 'cam/2026-03-29/20260329T110000.000Z_a (1).jpg'), 'x');
+    expect(frameLines(stray, { camera: 'cam' }, lineSpec(out))).toBeUndefined();
+    // Out of the range, the stray is no matter.
+    expect(frameLines(stray, { camera: 'cam', to: new Date(t.getTime() + 1) }, lineSpec(out))).toBe(1);
+    expect(out.splice(0)).toEqual([`2026-03-29T10:00:00.000Z a 00.000 cam/2026-03-29/20260329T100000.000Z_a.jpg $&${stray}/$1cam/2026-03-29/20260329T100000.000Z_a.jpg\n`]);
+    expect(frameLines(store, { camera: 'front', ...localDay('2026-03-29') }, lineSpec(out, (minute) => (minute === Date.parse('2026-03-29T12:00:00Z') ? undefined : ['x'])))).toBeUndefined();
+    const pattern = 'yyyy/MM/dd/HH/mmss.SSS';
+    await loadNamePattern(pattern);
+    expect(frameLines(store, { camera: 'front', pattern }, lineSpec(out))).toBeUndefined();
+    expect(out).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { formatLocal, isoLocal, localMinute, localOffset } from './time-range.ts';
+import { formatLocal, isoLocal, localDate, localOffset } from './time-range.ts';
 
 const MINUTE_MS = 60_000;
 const MINUTES_A_DAY = 1_440;
@@ -32,6 +32,10 @@ export class ListingTimes {
   /** `2026-03-29T03:00:`, or ''. */
   private isoLocalHead = '';
   private offset = '';
+  /** getTimezoneOffset of the current minute, and the local day (in minutes since the epoch's) and date it was last seen in. */
+  private offsetMinutes = Number.NaN;
+  private localDay = Number.NaN;
+  private localDate = '';
 
   /** `2026-03-29T01:00:00.000Z`: Date#toISOString. */
   iso(t: number): string {
@@ -53,6 +57,16 @@ export class ListingTimes {
     return this.isoLocalHead + TWO_DIGITS[Math.floor(inMinute / 1000)] + '.' + THREE_DIGITS[inMinute % 1000] + this.offset;
   }
 
+  /**
+   * The minute that starts at `minute` as the methods above print it, up to its seconds (and
+   * the offset after them): a line per minute for FrameIndex.lines. Undefined for a minute
+   * whose instants need formatting one by one (see above).
+   */
+  heads(minute: number): { utc: string; local: string; isoLocal: string; offset: string } | undefined {
+    this.enter(minute);
+    return this.localHead === '' ? undefined : { utc: this.utcHead, local: this.localHead, isoLocal: this.isoLocalHead, offset: this.offset };
+  }
+
   /** Makes `t`'s minute the current one; returns the milliseconds of `t` into it. */
   private enter(t: number): number {
     const minute = Math.floor(t / MINUTE_MS);
@@ -69,12 +83,31 @@ export class ListingTimes {
       }
       const inDay = minute - day * MINUTES_A_DAY;
       this.utcHead = `${this.utcDate}T${TWO_DIGITS[Math.floor(inDay / 60)]}:${TWO_DIGITS[inDay % 60]}:`;
+      const offset = first.getTimezoneOffset();
       const linear =
         first.getSeconds() === 0 && first.getMilliseconds() === 0 && last.getSeconds() === 59 && last.getMilliseconds() === 999 &&
-        first.getTimezoneOffset() === last.getTimezoneOffset();
-      this.offset = localOffset(first);
-      this.localHead = linear ? `${localMinute(first)}:` : '';
-      this.isoLocalHead = linear ? `${localMinute(first, 'T')}:` : '';
+        offset === last.getTimezoneOffset();
+      if (!linear) {
+        this.localHead = this.isoLocalHead = '';
+        this.offsetMinutes = Number.NaN;
+      } else {
+        // A linear minute's local clock is its UTC one less the offset: the local date and the
+        // offset's text are made only when they change (localMinute per minute was most of this).
+        if (offset !== this.offsetMinutes) {
+          this.offsetMinutes = offset;
+          this.offset = localOffset(first);
+        }
+        const local = minute - offset;
+        const localDay = Math.floor(local / MINUTES_A_DAY);
+        if (localDay !== this.localDay) {
+          this.localDay = localDay;
+          this.localDate = localDate(first);
+        }
+        const inLocalDay = local - localDay * MINUTES_A_DAY;
+        const clock = `${TWO_DIGITS[Math.floor(inLocalDay / 60)]}:${TWO_DIGITS[inLocalDay % 60]}:`;
+        this.localHead = `${this.localDate} ${clock}`;
+        this.isoLocalHead = `${this.localDate}T${clock}`;
+      }
     }
     return t - minute * MINUTE_MS;
   }

@@ -1,9 +1,9 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { checkCameraName } from '@surveillance/shared';
-import { DEFAULT_FILE_RE, DEFAULT_NAME_PATTERN, defaultDay, defaultFileTime, frameName, parseFrameName, type DefaultDay } from './frame-name.ts';
+import { DEFAULT_FILE_RE, DEFAULT_NAME_PATTERN, defaultDay, defaultFileLines, defaultFileTime, frameName, parseFrameName, type DefaultDay } from './frame-name.ts';
 import { localDate } from './local-date.ts';
-import type { FrameEntry, FrameQuery as StoreQuery } from './store.ts';
+import type { FrameEntry, LineSpec, FrameQuery as StoreQuery } from './store.ts';
 
 /**
  * What is in the file store, read from names alone (FileStore's index side).
@@ -128,17 +128,22 @@ function cameraFrames(root: string, camera: string, q: FrameQuery, pattern: stri
     entriesOf(camera, names, q, pattern, out);
     return false;
   }
+  let last = -Infinity;
+  for (const { day, fromStamp, toStamp } of foldersInRange(root, camera, q)) last = dayEntries(root, camera, day, fromStamp, toStamp, out, last);
+  return !Number.isNaN(last);
+}
+
+/**
+ * A camera's day folders (default pattern) that the query's range overlaps, ascending, with the
+ * stamps their names are compared with where the range ends inside them (folders wholly inside
+ * the range need no comparison at all).
+ */
+function foldersInRange(root: string, camera: string, q: FrameQuery): { day: DefaultDay & { name: string }; fromStamp?: string; toStamp?: string }[] {
   const from = q.from?.getTime() ?? -Infinity;
   const to = q.to?.getTime() ?? Infinity;
-  let last = -Infinity;
-  for (const day of dayFolders(root, camera)) {
-    if (day.start + DAY_MS <= from || day.start >= to) continue;
-    // Folders wholly inside the range need no comparison at all.
-    const fromStamp = from > day.start ? stampAt(from) : undefined;
-    const toStamp = to < day.start + DAY_MS ? stampAt(to) : undefined;
-    last = dayEntries(root, camera, day, fromStamp, toStamp, out, last);
-  }
-  return !Number.isNaN(last);
+  return dayFolders(root, camera)
+    .filter((day) => day.start + DAY_MS > from && day.start < to)
+    .map((day) => ({ day, fromStamp: from > day.start ? stampAt(from) : undefined, toStamp: to < day.start + DAY_MS ? stampAt(to) : undefined }));
 }
 
 function byTime(a: FrameEntry, b: FrameEntry): number {
@@ -157,6 +162,88 @@ export function listFrames(root: string, q: FrameQuery = {}): FrameEntry[] {
   let ordered = cameras.length <= 1;
   for (const camera of cameras) if (isCameraName(camera)) ordered = cameraFrames(root, camera, q, pattern, out) && ordered;
   return ordered ? out : out.sort(byTime);
+}
+
+/** Two names in a row with one stamp (frames of one millisecond): byTime orders those by id, not by name. */
+const SAME_STAMP_RE = /^(\d{8}T\d{6}\.\d{3}Z)_[^\n]*\n\1_/m;
+/** A name sorts below this once it is past the minute `yyyyMMddTHHmm` it is appended to: ':' follows the digits. */
+const PAST_MINUTE = ':';
+
+/**
+ * listFrames of one camera as lines of text (FrameIndex.lines), for the default pattern. A
+ * listing runs once, and JavaScript run once per frame never gets fast before it ends: that was
+ * most of `list --day`. So a day folder's names, which are text already, are joined and then
+ * checked and turned into lines by regular expressions, a minute at a time (its frames share
+ * all but their own fields). Undefined, before anything is written, unless the frames are a
+ * plain run of names in time order: a stray file, two frames of one millisecond, names out of
+ * order or a minute `spec.line` cannot line are left to listFrames.
+ */
+export function frameLines(root: string, q: FrameQuery & { camera: string; last?: number }, spec: LineSpec): number | undefined {
+  if ((q.pattern ?? DEFAULT_NAME_PATTERN) !== DEFAULT_NAME_PATTERN || !isCameraName(q.camera)) return undefined;
+  const days: { day: DefaultDay & { name: string }; files: string[] }[] = [];
+  let previous = '';
+  for (const { day, fromStamp, toStamp } of foldersInRange(root, q.camera, q)) {
+    let files = readNames(join(root, q.camera, day.name));
+    if (fromStamp !== undefined || toStamp !== undefined) files = files.filter((f) => (fromStamp === undefined || f >= fromStamp) && (toStamp === undefined || f < toStamp));
+    if (files.length === 0) continue;
+    const text = `${files.join('\n')}\n`;
+    if (text.replace(defaultFileLines(day.date), '') !== '' || SAME_STAMP_RE.test(text)) return undefined;
+    // Folders are in date order, and readdir sorts names (libuv does), but nothing promises it.
+    for (const f of files) {
+      if (f <= previous) return undefined;
+      previous = f;
+    }
+    days.push({ day, files });
+  }
+  let count = 0;
+  for (const d of days) count += d.files.length;
+  // --last: the newest frames; the oldest folders go first.
+  for (let cut = q.last === undefined ? 0 : count - q.last; cut > 0; ) {
+    const first = days[0]!;
+    const n = Math.min(cut, first.files.length);
+    if (n === first.files.length) days.shift();
+    else first.files = first.files.slice(n);
+    cut -= n;
+    count -= n;
+  }
+  // Every minute's replacement first: a minute that cannot be lined must stop us before output.
+  const prefix = framePath(root, { name: '' });
+  const escapedPrefix = spec.escape(prefix);
+  const runs: { files: string[]; lines: RegExp; replacement: string }[] = [];
+  for (const { day, files } of days) {
+    const name = `${q.camera}/${day.name}/`;
+    const fields = { id: '$3', second: '$2', name: `${dollars(name)}$1`, path: `${dollars(escapedPrefix + name)}$1` };
+    const lines = defaultFileLines(day.date);
+    for (let i = 0; i < files.length; ) {
+      const head = files[i]!.slice(0, 'yyyyMMddTHHmm'.length);
+      const end = firstFrom(files, head + PAST_MINUTE, i + 1);
+      const minute = day.start + (Number(head.slice(9, 11)) * 60 + Number(head.slice(11, 13))) * 60_000;
+      const parts = spec.line(minute);
+      if (!parts) return undefined;
+      const replacement = parts.map((p) => (typeof p === 'string' ? dollars(p) : fields[p.field])).join('');
+      runs.push({ files: files.slice(i, end), lines, replacement });
+      i = end;
+    }
+  }
+  for (const run of runs) spec.write(`${run.files.join('\n')}\n`.replace(run.lines, run.replacement));
+  return count;
+}
+
+/** Text as itself in a replacement string of String#replace. */
+function dollars(text: string): string {
+  return text.replaceAll('$', '$$$$');
+}
+
+/** The index of the first of the sorted `names` at or past `at` that is >= `bound`. */
+function firstFrom(names: readonly string[], bound: string, at: number): number {
+  let lo = at;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (names[mid]! < bound) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DurableFile, formatBytes, formatSizeOption, fsError, GroupSync, isErrnoError, SurveillanceError } from '@surveillance/shared';
-import { framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
+import { frameLines, framePath, frameSizes, latestFrame, listCameras, listDays, listFrames } from './file-index.ts';
 import { cacheDirOf, forgetThumbnails, INCOMING_DIR, THUMBS_DIR } from './file-layout.ts';
 import { appendIndex, forgetIndexDays, IndexTail } from './event-index.ts';
 import { eventsOf } from './event-query.ts';
@@ -28,6 +28,7 @@ import type {
   FrameMeta,
   FrameQuery,
   FrameWriter,
+  LineSpec,
   RemoveOutcome,
   Store,
   StoreChanges,
@@ -179,6 +180,10 @@ export class FileStore implements Store {
 
   async frames(query: FrameQuery = {}): Promise<FrameEntry[]> {
     return listFrames(this.root, { ...query, pattern: this.namePattern });
+  }
+
+  async lines(query: FrameQuery & { camera: string; last?: number }, spec: LineSpec): Promise<number | undefined> {
+    return frameLines(this.root, { ...query, pattern: this.namePattern }, spec);
   }
 
   async latest(camera?: string): Promise<FrameEntry | undefined> {

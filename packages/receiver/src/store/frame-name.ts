@@ -107,6 +107,16 @@ export function defaultFileTime(file: string, day: DefaultDay): number {
   return day.start + clockMs(file, 9);
 }
 
+/**
+ * The lines defaultFileTime takes for frames of the day folder of `date` (yyyyMMdd), in the
+ * names of that folder joined one a line: a global, multiline expression whose groups are the
+ * name ($1), its seconds into the minute with milliseconds, `SS.mmm` ($2), and its id ($3).
+ * The same checks as defaultFileTime's (DEFAULT_FILE_RE, the folder's date, no 24:00 or 59:60).
+ */
+export function defaultFileLines(date: string): RegExp {
+  return new RegExp(`^(${date}T(?:[01]\\d|2[0-3])[0-5]\\d([0-5]\\d\\.\\d{3})Z_(${FRAME_ID_PATTERN})\\.jpg)\\n`, 'gm');
+}
+
 const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);
 
 function loaded(pattern: string): { format: Format; parse: Parse } {

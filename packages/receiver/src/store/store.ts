@@ -126,6 +126,25 @@ export interface RemoveOutcome {
   failed: { name: string; reason: string }[];
 }
 
+/**
+ * What a line of a listing holds of its own frame: its id, its name, its location (`path`:
+ * what `locate` gives) and its seconds into the minute with milliseconds, `SS.mmm` (the rest of
+ * its time is its minute's).
+ */
+export type LineField = 'id' | 'name' | 'path' | 'second';
+
+export interface LineSpec {
+  /**
+   * The line of each frame in the minute that starts at `minute` (ms since the epoch): text
+   * and fields in order. Undefined when that minute's frames need their times formatted one by
+   * one (the clocks change inside it): `lines` then lists nothing.
+   */
+  line(minute: number): readonly (string | { field: LineField })[] | undefined;
+  /** How the store's own part of `path` is written (JSON escapes it); names need nothing. */
+  escape(text: string): string;
+  write(text: string): void;
+}
+
 /** The read side: review, the gallery, events and notifications. */
 export interface FrameIndex {
   /** Where the store is, for messages: a folder, or a NATS URL without credentials. */
@@ -136,6 +155,15 @@ export interface FrameIndex {
   days(camera: string): Promise<string[]>;
   /** Frames matching the query, oldest first (ties: camera, then id). */
   frames(query?: FrameQuery): Promise<FrameEntry[]>;
+  /**
+   * One camera's frames of the query as text, a line each, for listings of tens of thousands
+   * (`list`): what `frames` gives, without a FrameEntry per frame. `spec.line` says once per
+   * minute what each frame's line in that minute is; the store fills in the frame's own fields
+   * and hands the text to `spec.write` in chunks. Returns how many frames there were, or
+   * undefined when the store cannot list these frames this way: then nothing was written, and
+   * `frames` lists them. Optional: a store without it is listed by `frames`.
+   */
+  lines?(query: FrameQuery & { camera: string; last?: number }, spec: LineSpec): Promise<number | undefined>;
   /** The newest frame of a camera (of any camera when absent). */
   latest(camera?: string): Promise<FrameEntry | undefined>;
   /**
