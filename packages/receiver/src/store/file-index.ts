@@ -322,7 +322,7 @@ export function localMidnightsIn(from: number, to: number): number[] {
 export function frameSizes(root: string, frames: readonly FrameEntry[]): number[] {
   return frames.map((f) => {
     try {
-      return statSync(join(root, f.name)).size;
+      return statSync(framePath(root, f)).size;
     } catch {
       return 0;
     }
