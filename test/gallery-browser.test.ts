@@ -160,6 +160,30 @@ describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
     expect(await pixelSpread(await screenshot('grid'))).toBeGreaterThan(25);
   });
 
+  it('opens the camera and day its address names, asking for that day before the cameras are answered', async () => {
+    const day = ofDay('garden', '2026-11-20');
+    const opened = await galleryPage(browser, errors);
+    const asked: string[] = [];
+    opened.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    // The list of cameras is held back until the day's summary and first frames are asked for
+    // (at most 5 s): the first screen does not wait a round trip for it.
+    let askedBeforeCameras: string[] = [];
+    await opened.route('**/api/cameras', async (route) => {
+      for (let waited = 0; waited < 5000 && !(asked.includes('/api/day') && asked.includes('/api/frames')); waited += 20) await new Promise((r) => setTimeout(r, 20));
+      askedBeforeCameras = [...asked];
+      await route.continue();
+    });
+    await opened.goto(`${gallery.url}#camera=garden&day=2026-11-20&view=frames`);
+    await poll(() => opened.textContent('#count')).toBe(`${day.length} frames`);
+    expect(askedBeforeCameras).toEqual(expect.arrayContaining(['/api/day', '/api/frames']));
+    expect(await opened.textContent('#title')).toBe('garden · Fri, Nov 20, 2026');
+    await poll(() => opened.getAttribute('.cell[data-index="0"]', 'data-name')).toBe(day[0]!.name);
+    expect(await opened.locator('.cell[data-index="0"] span').textContent()).toBe(clock(day[0]!.time));
+    expect(await opened.getAttribute('.cell[data-index="0"]', 'title')).toContain('GMT+1');
+    await poll(() => opened.textContent('#status')).toBe('● live');
+    await opened.context().close();
+  });
+
   it('opens a frame full size and steps through frames in time order with the keyboard', async () => {
     const day = ofDay('garden', '2026-11-20');
     await page.click('.cell[data-index="2"]');
