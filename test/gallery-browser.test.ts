@@ -176,6 +176,8 @@ describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
     await opened.goto(`${gallery.url}#camera=garden&day=2026-11-20&view=frames`);
     await poll(() => opened.textContent('#count')).toBe(`${day.length} frames`);
     expect(askedBeforeCameras).toEqual(expect.arrayContaining(['/api/day', '/api/frames']));
+    // Those answers were the ones used, not asked for again.
+    expect(asked.filter((p) => p === '/api/day' || p === '/api/frames').sort()).toEqual(['/api/day', '/api/frames']);
     expect(await opened.textContent('#title')).toBe('garden · Fri, Nov 20, 2026');
     await poll(() => opened.getAttribute('.cell[data-index="0"]', 'data-name')).toBe(day[0]!.name);
     expect(await opened.locator('.cell[data-index="0"] span').textContent()).toBe(clock(day[0]!.time));

@@ -306,9 +306,13 @@ describe('serve: HTTP API, files and caching', () => {
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.body.toString()).toContain('<script type="module" src="/app.js"></script>');
+    expect(page.body.toString()).toContain('<script type="module" async src="/requests.js"></script>');
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     const js = await api('/app.js');
     expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    // app.js imports it: the page does not work without it.
+    expect(js.body.toString()).toContain("from './requests.js'");
+    expect((await api('/requests.js')).headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect((await api('/style.css')).headers['content-type']).toBe('text/css; charset=utf-8');
     expect((await api('/app.js', { 'if-none-match': js.headers.etag! })).status).toBe(304);
   });

@@ -134,7 +134,7 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
  * through the index (ETag, Last-Modified, conditional requests, a single Range), thumbnails
  * and page files as files (through `send`), and a feed of frames as they arrive.
  *
- *   GET /                     the page (also /app.js, /style.css)
+ *   GET /                     the page (also /app.js, /requests.js, /style.css)
  *   GET /api/cameras          {timeZone, cameras: [name]}
  *   GET /api/days?camera=C    {camera, days: [yyyy-MM-dd]} (local dates)
  *   GET /api/day?camera=C&day=D          {total, from, to, bucketMs, buckets} of that local day

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 const PAGE_IN_PACKAGE = join('src', 'gallery', 'page');
 
 /**
- * The folder of the page's static files (index.html, app.js, style.css). They are served as
+ * The folder of the page's static files (index.html, app.js, requests.js, style.css). They are served as
  * files, not bundled: esbuild bundles only the TypeScript, and files on disk get ETags and
  * conditional requests from `send` like frames do. The folder is found from this module's own
  * location, which is src/gallery/ when run from source and dist/ when bundled: both sit inside
@@ -23,5 +23,6 @@ export function pageFolder(from = fileURLToPath(import.meta.url)): string {
 export const PAGE_FILES: Readonly<Record<string, string>> = {
   '/': 'index.html',
   '/app.js': 'app.js',
+  '/requests.js': 'requests.js',
   '/style.css': 'style.css',
 };

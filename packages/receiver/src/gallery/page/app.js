@@ -4,6 +4,8 @@
 // dates there), with the zone named on the page: a browser elsewhere must not shift them.
 // Type-checked as JavaScript with JSDoc types (tsconfig.json here, run by `pnpm typecheck`).
 
+import { api, dayPath, endEarly, eventsPath, firstAnswer, PAGE, pagePath, q } from './requests.js';
+
 /**
  * What the API answers (gallery-server.ts); times are ISO 8601 UTC.
  * @typedef {{ name: string, time: string, id: string }} Frame  a frame of /api/frames
@@ -32,8 +34,6 @@ const $ = (id) => {
   if (!el) throw new Error(`the page has no element #${id}`);
   return /** @type {any} */ (el);
 };
-/** Frames fetched per request; a day of 20,000 frames is 40 small requests, made as needed. */
-const PAGE = 500;
 /** Grid cell, thumbnail (224x126 box, 16:9) plus caption; fixed so rows need no measuring. */
 const MIN_CELL_W = 236;
 const CELL_H = 156;
@@ -130,66 +130,6 @@ function fmt() {
 /** @param {string} day yyyy-MM-dd */
 const dayLabel = (day) => fmt().day.format(new Date(`${day}T12:00:00Z`));
 
-// ---------------------------------------------------------------- API
-
-/**
- * The JSON answer, as the server sends it: each caller says what it expects.
- * @param {string} path
- * @returns {Promise<any>}
- */
-async function api(path) {
-  const res = await fetch(path, { headers: { accept: 'application/json' } });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.message ?? `${res.status} ${res.statusText}`);
-  return body;
-}
-
-/** @param {Record<string, string | number | null>} params */
-const q = (params) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
-
-/** What opening a day asks for: its summary, a page of its frames, its events (of one camera or all). */
-const dayPath = (/** @type {string | null} */ camera, /** @type {string | null} */ day) => `/api/day?${q({ camera, day })}`;
-const pagePath = (/** @type {string | null} */ camera, /** @type {string | null} */ day, /** @type {number} */ p) =>
-  `/api/frames?${q({ camera, day, offset: p * PAGE, limit: PAGE })}`;
-const eventsPath = (/** @type {string} */ day, /** @type {string | null} */ camera) => `/api/events?${q(camera ? { day, camera } : { day })}`;
-
-/**
- * Requests sent as the module starts, by path: the cameras (and the server's zone), and the
- * day the address names (its summary, its first page, and its events in the Events view),
- * which needs nothing the page learns later: its requests do not wait a round trip behind
- * /api/cameras. The cameras go first, the smallest answer, so that the page is set up while
- * the day's are on their way. Opening a day takes the ones it needs (firstAnswer); the first
- * day opened ends this, so that no later request is answered from them. A link to an event
- * (?event=ID) has its day in the server's zone, not known yet.
- * @type {Map<string, Promise<any>>}
- */
-const early = new Map([['/api/cameras', api('/api/cameras')]]);
-{
-  const wanted = new URLSearchParams(location.hash.slice(1));
-  const camera = wanted.get('camera');
-  const day = wanted.get('day');
-  if (camera && day && !new URLSearchParams(location.search).has('event')) {
-    const paths = [dayPath(camera, day), pagePath(camera, day, 0)];
-    if (wanted.get('view') !== 'frames') paths.push(eventsPath(day, wanted.get('all') === '1' ? null : camera));
-    for (const path of paths) {
-      const answer = api(path);
-      // One not taken (the address named a camera or day that is not there) is not an error to show.
-      answer.catch(() => {});
-      early.set(path, answer);
-    }
-  }
-}
-
-/**
- * The early answer for `path` if it was asked for (see early), else a new request.
- * @param {string} path
- */
-function firstAnswer(path) {
-  const answer = early.get(path);
-  early.delete(path);
-  return answer ?? api(path);
-}
-
 /**
  * @param {string} text
  * @param {'' | 'good' | 'bad'} kind
@@ -274,7 +214,7 @@ async function selectDay(day) {
   const first = $('follow').checked ? undefined : loadPage(0, firstAnswer);
   /** @type {Promise<DaySummary>} */
   const asked = firstAnswer(dayPath(state.camera, day));
-  early.clear();
+  endEarly();
   const [summary] = await Promise.all([asked, first]);
   if (generation !== state.generation) return;
   showDay(summary);

@@ -1,0 +1,73 @@
+// @ts-check
+// The gallery page's requests (app.js): the JSON API of gallery-server.ts, the paths of what
+// opening a day asks for, and the first of those sent as soon as the page is parsed. This
+// module is small and loaded by index.html as an async module as well as imported by app.js
+// (one module, evaluated once): it runs as soon as it arrives, not after the page is parsed,
+// its style sheet in and the much larger app.js loaded, so the first screen's requests leave
+// that much earlier. It reads only the address: the document may not be parsed yet.
+
+/** Frames fetched per request; a day of 20,000 frames is 40 small requests, made as needed. */
+export const PAGE = 500;
+
+/**
+ * The JSON answer, as the server sends it: each caller says what it expects.
+ * @param {string} path
+ * @returns {Promise<any>}
+ */
+export async function api(path) {
+  const res = await fetch(path, { headers: { accept: 'application/json' } });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.message ?? `${res.status} ${res.statusText}`);
+  return body;
+}
+
+/** @param {Record<string, string | number | null>} params */
+export const q = (params) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+
+/** What opening a day asks for: its summary, a page of its frames, its events (of one camera or all). */
+export const dayPath = (/** @type {string | null} */ camera, /** @type {string | null} */ day) => `/api/day?${q({ camera, day })}`;
+export const pagePath = (/** @type {string | null} */ camera, /** @type {string | null} */ day, /** @type {number} */ p) =>
+  `/api/frames?${q({ camera, day, offset: p * PAGE, limit: PAGE })}`;
+export const eventsPath = (/** @type {string} */ day, /** @type {string | null} */ camera) => `/api/events?${q(camera ? { day, camera } : { day })}`;
+
+/**
+ * Requests sent as this module starts, by path: the cameras (and the server's zone), and the
+ * day the address names (its summary, its first page, and its events in the Events view),
+ * which needs nothing the page learns later: its requests do not wait a round trip behind
+ * /api/cameras. The cameras go first, the smallest answer, so that the page is set up while
+ * the day's are on their way. Opening a day takes the ones it needs (firstAnswer); the first
+ * day opened ends this, so that no later request is answered from them. A link to an event
+ * (?event=ID) has its day in the server's zone, not known yet.
+ * @type {Map<string, Promise<any>>}
+ */
+const early = new Map([['/api/cameras', api('/api/cameras')]]);
+{
+  const wanted = new URLSearchParams(location.hash.slice(1));
+  const camera = wanted.get('camera');
+  const day = wanted.get('day');
+  if (camera && day && !new URLSearchParams(location.search).has('event')) {
+    const paths = [dayPath(camera, day), pagePath(camera, day, 0)];
+    if (wanted.get('view') !== 'frames') paths.push(eventsPath(day, wanted.get('all') === '1' ? null : camera));
+    for (const path of paths) {
+      const answer = api(path);
+      // One not taken (the address named a camera or day that is not there) is not an error to show.
+      answer.catch(() => {});
+      early.set(path, answer);
+    }
+  }
+}
+
+/**
+ * The early answer for `path` if it was asked for (see early), else a new request.
+ * @param {string} path
+ */
+export function firstAnswer(path) {
+  const answer = early.get(path);
+  early.delete(path);
+  return answer ?? api(path);
+}
+
+/** The first day opened (selectDay) has taken what it needs; nothing later is answered early. */
+export function endEarly() {
+  early.clear();
+}
