@@ -26,6 +26,8 @@ const receiverRequire = createRequire(join(root, 'packages/receiver/package.json
 const FRAMES = Number(process.env.BENCH_GALLERY_FRAMES ?? 20_000);
 const THUMBS = Number(process.env.BENCH_THUMBS ?? 240);
 const ROUNDS = Number(process.env.BENCH_ROUNDS_GALLERY ?? 5);
+/** First screens of the gallery and of the static page, loaded in turn: more, they vary most. */
+const SCREEN_ROUNDS = Number(process.env.BENCH_ROUNDS_SCREEN ?? 4 * ROUNDS);
 const CAMERA = 'cam';
 const DAY = '2026-11-20';
 /** A second day of as many frames: a cold listing on a server that has already served one. */
@@ -229,16 +231,14 @@ export async function run() {
     stops.push(() => browser.close());
     // The Frames view: the Events view (the default) shows one card per event, not the grid.
     const url = `http://127.0.0.1:${gallery.port}/#camera=${CAMERA}&day=${DAY}&view=frames`;
-    const coldGrid = [];
-    const warmGrid = [];
-    let images = 0;
-    for (let i = 0; i < ROUNDS; i++) {
+    const coldLoad = async () => {
       rmSync(join(store, '.thumbs'), { recursive: true, force: true });
-      const c = await firstScreen(browser, url, '.cell img');
-      coldGrid.push(c.ms);
-      images = c.images;
-      warmGrid.push((await firstScreen(browser, url, '.cell img')).ms);
-    }
+      return firstScreen(browser, url, '.cell img');
+    };
+    // The first cold load makes the thumbnails that the baseline copies.
+    const firstCold = await coldLoad();
+    const { images } = firstCold;
+    const coldGrid = [firstCold.ms];
     // Baseline: the same number of the same thumbnail files on a static page.
     const thumbDir = join(store, '.thumbs', '224', CAMERA, DAY);
     const made = readdirSync(thumbDir).slice(0, images);
@@ -251,8 +251,16 @@ export async function run() {
     );
     const pageServer = await startStatic(page);
     stops.push(pageServer.stop);
+    const staticUrl = `http://127.0.0.1:${pageServer.port}/index.html`;
+    const warmGrid = [];
     const staticGrid = [];
-    for (let i = 0; i < ROUNDS; i++) staticGrid.push((await firstScreen(browser, `http://127.0.0.1:${pageServer.port}/index.html`, 'img')).ms);
+    // Interleaved, each first in every other round: a machine busy with something else for a
+    // while (it is shared) slows both alike, and the ratio of medians compares like with like.
+    for (let i = 0; i < SCREEN_ROUNDS; i++) {
+      const pair = [async () => warmGrid.push((await firstScreen(browser, url, '.cell img')).ms), async () => staticGrid.push((await firstScreen(browser, staticUrl, 'img')).ms)];
+      for (const load of i % 2 === 0 ? pair : pair.reverse()) await load();
+      if (coldGrid.length < ROUNDS) coldGrid.push((await coldLoad()).ms);
+    }
     const warm = median(warmGrid) / median(staticGrid);
     const coldRatio = median(coldGrid) / median(staticGrid);
     return {
@@ -262,7 +270,7 @@ export async function run() {
         listing,
         thumbnails,
         {
-          caption: `First screen of thumbnails in headless Chromium (1280x800, ${images} thumbnails on screen; median of ${ROUNDS})`,
+          caption: `First screen of thumbnails in headless Chromium (1280x800, ${images} thumbnails on screen; medians of ${SCREEN_ROUNDS} warm and static loads, interleaved, and ${ROUNDS} cold)`,
           columns: ['page', 'ms from navigation to all thumbnails shown', 'ratio to static page'],
           align: ['l', 'r', 'r'],
           rows: [
