@@ -782,7 +782,9 @@ function connect() {
 function writeAddress() {
   const hash = q({ camera: state.camera, day: state.day, ...(state.view === 'frames' ? { view: 'frames' } : {}), ...($('allcams').checked ? { all: 1 } : {}) });
   const search = state.clip ? `?${q({ event: state.clip.event.id })}` : '';
-  history.replaceState(null, '', `${location.pathname}${search}#${hash}`);
+  const address = `${location.pathname}${search}#${hash}`;
+  // The same (the page opened at it, or nothing changed): no same-document navigation to make.
+  if (address !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, '', address);
 }
 
 /** @param {'events' | 'frames'} view */
@@ -796,7 +798,9 @@ function setView(view) {
   $('count').hidden = view !== 'frames';
   $('timeline').title = view === 'events' ? 'Events of the day; click one to select it' : 'Frames per 5 minutes; click to jump';
   for (const b of document.querySelectorAll('.tabs button')) b.setAttribute('aria-selected', String(/** @type {HTMLElement} */ (b).dataset.view === view));
-  if (view === 'frames') layout();
+  // Without a day there is nothing to lay out yet (showDay does); the grid's size observer
+  // lays it out when it first appears.
+  if (view === 'frames' && state.summary) layout();
   if (view === 'events' && state.day && state.dayEvents?.day !== state.day) loadEvents().catch((e) => say(`cannot load events: ${e.message}`, 'bad'));
   if (state.day) writeAddress();
   if (zoneKnown) renderTitle();
