@@ -102,11 +102,16 @@ function pairBench(dir) {
   return { keys: join(dir, 'keys'), key: { camera, keyId, key: Buffer.from(key, 'base64url') } };
 }
 
-/** utime+stime of a process's reaped children, in ms (fields 16 and 17 of /proc/PID/stat). */
-function childCpuMs(pid) {
+/**
+ * CPU time in ms from /proc/PID/stat: utime+stime of the process, all its threads (fields 14
+ * and 15), or of its reaped children (16 and 17).
+ */
+function cpuMs(pid, of = 'self') {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100;
+  const at = of === 'children' ? 13 : 11;
+  return ((Number(fields[at]) + Number(fields[at + 1])) * 1000) / 100;
 }
+const childCpuMs = (pid) => cpuMs(pid, 'children');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
@@ -309,16 +314,17 @@ async function ingest(args, dir, jpeg, cameras, frames) {
   const port = await freePort();
   const store = mkdtempSync(join(dir, 'listen-'));
   const child = spawn('node', [...args, '--store', store, '--min-free', '0', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--max-connections', '256', '--max-connections-per-source', '256'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  await new Promise((r) => setTimeout(r, 400));
+  await listening(port, child);
   const { encodeHeader } = await import('./framing.mjs');
   const per = Math.ceil(frames / cameras);
   // Made before the clock starts; the same JPEG buffer is written for every frame, not copied:
   // the client shares the machine's two cores with the listener, and 120 MB of Buffer.concat
   // (into fresh memory, slow on a VM) was a third of the time measured.
   const headers = Array.from({ length: cameras }, (_, c) => Array.from({ length: per }, (_, i) => encodeHeader(`cam${c}`, `t-${i}`, jpeg.length)));
+  const cpu0 = cpuMs(child.pid);
   const t0 = process.hrtime.bigint();
   const exited = new Promise((r) => child.once('exit', r));
-  let results;
+  let results, cpu;
   try {
   results = await Promise.all(Array.from({ length: cameras }, (_, c) => new Promise((resolve, reject) => {
     const s = connect({ port, host: '127.0.0.1' });
@@ -338,6 +344,7 @@ async function ingest(args, dir, jpeg, cameras, frames) {
       s.uncork();
     });
   })));
+  cpu = cpuMs(child.pid) - cpu0;
   } finally {
     // Also when a connection failed: the listener must be gone before its store is removed.
     child.kill('SIGTERM');
@@ -345,7 +352,22 @@ async function ingest(args, dir, jpeg, cameras, frames) {
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const acks = results.flat();
-  return { ok: acks.filter((l) => l.startsWith('OK ')).length, total: per * cameras, seconds, rate: (per * cameras) / seconds, mb: (per * cameras * jpeg.length) / 1e6 / seconds };
+  return { ok: acks.filter((l) => l.startsWith('OK ')).length, total: per * cameras, seconds, rate: (per * cameras) / seconds, mb: (per * cameras * jpeg.length) / 1e6 / seconds, cpuPerFrame: cpu / (per * cameras) };
+}
+
+/**
+ * Until the listener listens on 127.0.0.1:port, read from /proc/net/tcp rather than by
+ * connecting (a probe would be one more connection for it to log): a fixed wait was too short
+ * on a loaded machine, and the run failed with ECONNREFUSED.
+ */
+async function listening(port, child) {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (let waited = 0; ; waited += 20) {
+    const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n').map((line) => line.trim().split(/\s+/));
+    if (rows.some((f) => f[1] === local && f[3] === '0A')) return;
+    if (child.exitCode !== null || waited > 30_000) throw new Error(`listener ${child.spawnargs.join(' ')} is not listening on port ${port}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Listener mode: 300 KB frames from one camera, then from many at once; fsync before every OK. */
@@ -373,16 +395,19 @@ async function throughput(dir, jpeg) {
   const many = mid(ours.runs.many);
   const allOk = contenders.every((c) => [...c.runs.one, ...c.runs.many].every((x) => x.ok === x.total));
   const ratio = (c, n) => `${(mid(c.runs[n]).rate / mid(base.runs[n]).rate).toFixed(2)}x`;
+  // CPU per frame (user+system, every thread of the listener) is steadier than the rate on a
+  // shared machine: it does not count the time the listener waited for a core.
+  const cpuMedian = (c, n) => median(c.runs[n].map((x) => x.cpuPerFrame));
   return {
     title: 'Receiver: listener throughput',
     setup: `Listener mode (\`--listen\`), framed frames of ${(jpeg.length / 1024).toFixed(0)} KiB sent pipelined: one camera (one connection, ${FRAMES / 4} frames), then ${CAMERAS} cameras at once (one connection each, ${FRAMES} frames in all). Every OK is sent only after the frame's data and its folder entry are durable (fsync of the file, then of its folder; frames that arrive together share the folder fsync). The floor is a minimal Node listener doing the same file I/O and nothing else. Median of ${REPEATS} runs, alternated; the client runs on the same two cores.`,
     commands: [`node surveillance-receiver.cjs --store DIR --min-free 0 --listen 127.0.0.1:PORT --log-level warn --max-connections 256`, 'node floor-listener.cjs --store DIR --listen 127.0.0.1:PORT (in scripts/bench/10-receiver.mjs)'],
     tables: [{
-      columns: ['listener', 'cameras at once', 'frames acknowledged OK', 'seconds', 'frames/s', 'MB/s', 'ratio to the floor', 'runs (frames/s)'],
-      align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+      columns: ['listener', 'cameras at once', 'frames acknowledged OK', 'seconds', 'frames/s', 'MB/s', 'ratio to the floor', 'CPU ms per frame', 'runs (frames/s)'],
+      align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
       rows: contenders.flatMap((c) => [['1', 'one'], [String(CAMERAS), 'many']].map(([n, key]) => {
         const x = mid(c.runs[key]);
-        return [c.name, n, `${x.ok}/${x.total}`, x.seconds.toFixed(2), x.rate.toFixed(0), x.mb.toFixed(0), ratio(c, key), c.runs[key].map((y) => y.rate.toFixed(0)).join(', ')];
+        return [c.name, n, `${x.ok}/${x.total}`, x.seconds.toFixed(2), x.rate.toFixed(0), x.mb.toFixed(0), ratio(c, key), cpuMedian(c, key).toFixed(2), c.runs[key].map((y) => y.rate.toFixed(0)).join(', ')];
       })),
     }],
     notes: [
@@ -394,6 +419,6 @@ async function throughput(dir, jpeg) {
       target: 'at least 1,000 frames/s',
       met: allOk && many.rate >= 1000,
     }],
-    summary: [{ what: `listener ingest, ${CAMERAS} cameras, ratio to the floor (a minimal durable Node listener, same client)`, result: `${ratio(ours, 'many')} (floor ${mid(base.runs.many).rate.toFixed(0)} frames/s; one camera ${ratio(ours, 'one')})` }],
+    summary: [{ what: `listener ingest, ${CAMERAS} cameras, ratio to the floor (a minimal durable Node listener, same client)`, result: `${ratio(ours, 'many')} (floor ${mid(base.runs.many).rate.toFixed(0)} frames/s; one camera ${ratio(ours, 'one')}); CPU per frame ${(cpuMedian(ours, 'many') / cpuMedian(base, 'many')).toFixed(2)}x the floor's` }],
   };
 }

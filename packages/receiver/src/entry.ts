@@ -1,6 +1,7 @@
 import { writeSync } from 'node:fs';
 import { formatAck, runMain, SurveillanceError } from '@surveillance/shared';
 import { isConnectionOnStdin, run } from './receive/receive.ts';
+import { sizeThreadPool } from './receive/thread-pool.ts';
 
 /**
  * The process entry, bundled on its own as CommonJS (dist/entry.cjs). Started by systemd for
@@ -30,5 +31,7 @@ if ((first === undefined || first.startsWith('-') || first === 'receive') && isC
     }
   });
 } else {
+  // The listener modes come this way (and a terminal's mistakes, for which it costs nothing).
+  sizeThreadPool();
   void import('./cli.ts');
 }
