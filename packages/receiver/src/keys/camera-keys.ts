@@ -56,10 +56,14 @@ export class CameraKeys {
   private entries: KeyEntry[] | undefined;
   private listedAt = -Infinity;
 
-  /** `clock` is monotonic milliseconds, injected by tests. */
+  /**
+   * `clock` is monotonic milliseconds, injected by tests. process.uptime, not performance.now:
+   * the global `performance` loads perf_hooks (eight modules), paid by every per-connection
+   * receiver with keys.
+   */
   constructor(
     readonly dir: string,
-    private readonly clock: () => number = () => performance.now(),
+    private readonly clock: () => number = () => process.uptime() * 1000,
   ) {}
 
   /**

@@ -1,6 +1,5 @@
 import { fstatSync, mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isNatsAddress } from '../store/nats/nats-address.ts';
 import { createLineLogger, EXIT, formatHelp, loadLineFormatter, loadOptions, resolveStateFolder, SurveillanceError, type LineFormatter, type Logger, type LogLevel, type Values } from '@surveillance/shared';
@@ -170,7 +169,7 @@ async function receive(values: Values<typeof receiveSpec>, env: NodeJS.ProcessEn
  */
 function receiverState(store: string | undefined, env: NodeJS.ProcessEnv): string {
   if (store === undefined || !isNatsAddress(store)) return resolve(resolveStateFolder(store, 'store', env));
-  const state = env.STATE_DIRECTORY?.split(':')[0] || join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'surveillance');
+  const state = env.STATE_DIRECTORY?.split(':')[0] || join(env.XDG_STATE_HOME || join(env.HOME || process.getBuiltinModule('node:os').homedir(), '.local', 'state'), 'surveillance');
   mkdirSync(state, { recursive: true, mode: 0o700 });
   return state;
 }

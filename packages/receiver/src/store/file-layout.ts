@@ -1,5 +1,4 @@
 import { accessSync, constants, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /**
@@ -49,7 +48,8 @@ export function cacheDirOf(root: string, env: NodeJS.ProcessEnv): string {
 
 /** A folder in the user's cache (XDG_CACHE_HOME) for one store, named by its location. */
 export function userCacheDir(location: string, env: NodeJS.ProcessEnv): string {
-  const cache = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  // node:os only when asked: the per-connection receiver holds this module and never asks.
+  const cache = env.XDG_CACHE_HOME || join(env.HOME || process.getBuiltinModule('node:os').homedir(), '.cache');
   // node:crypto only here: the per-connection path, which shares this module, must not load it.
   const { createHash } = process.getBuiltinModule('node:crypto');
   const key = createHash('sha256').update(location).digest('hex').slice(0, 12);
