@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { usage } from './errors.ts';
 import { formatDurationOption, formatSizeOption } from './human-units.ts';
+import { readSimpleArgv } from './simple-argv.ts';
 import { didYouMean } from './suggest.ts';
 
 /**
@@ -193,15 +194,8 @@ export interface Loaded<S extends Spec> {
 export function loadOptions<S extends Spec>(spec: S, argv: readonly string[], env: NodeJS.ProcessEnv): Loaded<S> {
   const flags: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
   for (const [name, s] of Object.entries(spec)) flags[name] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: flags, allowPositionals: true, strict: true });
-  } catch (e) {
-    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    const unknown = (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'--?([^'=]+)/.exec(message)?.[1] : undefined;
-    const hint = unknown === undefined ? '' : didYouMean(unknown, Object.keys(flags), (n) => `--${n}`);
-    throw usage(`${message}${hint || '; see --help'}`);
-  }
+  // The common command line without util.parseArgs (simple-argv.ts says why); the rest with it.
+  const parsed = readSimpleArgv(argv, flags) ?? parseArgv(argv, flags);
   const fromFlags = parsed.values as Record<string, unknown>;
   const configPath = (fromFlags.config as string | undefined) ?? env[envName('config')];
   const fromFile = configPath ? readConfig(configPath, spec) : {};
@@ -215,6 +209,18 @@ export function loadOptions<S extends Spec>(spec: S, argv: readonly string[], en
     else values[name] = s.default;
   }
   return { values: Object.freeze(values) as Values<S>, positionals: parsed.positionals };
+}
+
+/** util.parseArgs, its refusals as usage errors that suggest the option meant. */
+function parseArgv(argv: readonly string[], flags: Record<string, { type: 'string' | 'boolean' }>): { values: Record<string, unknown>; positionals: string[] } {
+  try {
+    return parseArgs({ args: [...argv], options: flags, allowPositionals: true, strict: true });
+  } catch (e) {
+    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    const unknown = (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'--?([^'=]+)/.exec(message)?.[1] : undefined;
+    const hint = unknown === undefined ? '' : didYouMean(unknown, Object.keys(flags), (n) => `--${n}`);
+    throw usage(`${message}${hint || '; see --help'}`);
+  }
 }
 
 function readConfig(path: string, spec: Spec): Record<string, unknown> {
