@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from './helpers/receiver.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, ROOT, startReceiver, tempDir } from './helpers/receiver.ts';
 
 /**
  * The per-connection receiver (dist/entry.cjs, started once per connection under Accept=yes)
@@ -47,4 +48,40 @@ describe('the per-connection bundle', () => {
     expect(atStart.filter((p) => HEAVY.test(p))).toEqual([]);
     expect(Object.keys(meta.inputs).filter((p) => p.includes('node_modules'))).toEqual([]);
   });
+});
+
+/**
+ * Built-in modules cost the per-connection receiver too: each one it loads is read and compiled
+ * at every connection. These are the ones it once loaded without needing them (node:net and its
+ * streams for a plaintext connection, perf_hooks through the global `performance`, parseArgs'
+ * modules for a plain command line, node:os at load, node:tty and node:crypto).
+ */
+const NOT_FOR_ONE_FRAME = ['net', 'tls', 'crypto', 'tty', 'os', 'perf_hooks', 'internal/util/parse_args/parse_args', 'stream'];
+
+describe('the per-connection receiver at run time', () => {
+  const dir = tempDir('startup-modules-');
+  afterAll(() => dir.remove());
+
+  it('stores a plaintext frame without loading the built-ins it does not need', async () => {
+    // Preloaded: says at exit which built-ins the process loaded after start-up.
+    const preload = join(dir.path, 'modules.cjs');
+    writeFileSync(preload, "const at = new Set(process.moduleLoadList);\nprocess.on('exit', () => require('fs').writeSync(2, 'LOADED ' + JSON.stringify(process.moduleLoadList.filter((m) => !at.has(m))) + '\\n'));\n");
+    const receiver = await startReceiver('inetd', join(dir.path, 'store'), ['--min-free', '0'], { NODE_OPTIONS: `--require ${preload}` });
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const socket = connect({ port: receiver.port, host: '127.0.0.1', allowHalfOpen: true });
+        socket.on('connect', () => socket.end(readFileSync(join(FIXTURES, 'jpeg/cjpeg-baseline.jpg'))));
+        socket.on('data', (d) => (text += d));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(text));
+      });
+      expect(answer).toMatch(/^OK /);
+      while (!/LOADED /.test(receiver.stderr())) await new Promise((r) => setTimeout(r, 20));
+      const loaded = (JSON.parse(/LOADED (.*)/.exec(receiver.stderr())![1]!) as string[]).map((m) => m.replace(/^NativeModule /, ''));
+      expect(loaded.filter((m) => NOT_FOR_ONE_FRAME.includes(m))).toEqual([]);
+    } finally {
+      await receiver.stop();
+    }
+  }, 30_000);
 });
