@@ -262,6 +262,8 @@ export async function run() {
     const baseGrid = [];
     const base = BASE && (await startGallery(store, BASE));
     if (base) stops.push(base.stop);
+    // Its day listed, as this checkout's gallery has by now.
+    if (base) await timedGet(base.port, dayPath);
     const baseUrl = base && url.replace(`:${gallery.port}/`, `:${base.port}/`);
     // Interleaved, each first in turn: a machine busy with something else for a
     // while (it is shared) slows both alike, and the ratio of medians compares like with like.
