@@ -313,7 +313,7 @@ describe('serve: HTTP API, files and caching', () => {
     const inline = [...html.matchAll(/<script>([^]*?)<\/script>/g)].map((m) => m[1]!);
     expect(inline).toHaveLength(1);
     expect(inline[0]).toContain("api('/api/cameras')");
-    const csp = page.headers['content-security-policy']!;
+    const csp = String(page.headers['content-security-policy']);
     expect(csp).toContain("default-src 'self'");
     expect(csp).not.toContain('unsafe-inline');
     const hash = createHash('sha256').update(inline[0]!, 'utf8').digest('base64');
