@@ -186,6 +186,49 @@ describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
     await opened.context().close();
   });
 
+  it('sends the first requests from the page itself, inline, before requests.js has arrived', async () => {
+    const day = ofDay('garden', '2026-11-20');
+    const opened = await galleryPage(browser, errors);
+    const asked: string[] = [];
+    opened.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    // requests.js is held back until the day's summary and first frames are asked for (at most
+    // 5 s): only the page's inline copy of it can have asked for them (the previous page could not).
+    let askedBeforeModule: string[] = [];
+    await opened.route('**/requests.js', async (route) => {
+      for (let waited = 0; waited < 5000 && !(asked.includes('/api/day') && asked.includes('/api/frames')); waited += 20) await new Promise((r) => setTimeout(r, 20));
+      askedBeforeModule = [...asked];
+      await route.continue();
+    });
+    await opened.goto(`${gallery.url}#camera=garden&day=2026-11-20&view=frames`);
+    await poll(() => opened.textContent('#count')).toBe(`${day.length} frames`);
+    expect(askedBeforeModule).toEqual(expect.arrayContaining(['/api/cameras', '/api/day', '/api/frames']));
+    // The module took the inline script's requests rather than sending its own.
+    expect(asked.filter((p) => ['/api/cameras', '/api/day', '/api/frames'].includes(p)).sort()).toEqual(['/api/cameras', '/api/day', '/api/frames']);
+    await poll(() => opened.getAttribute('.cell[data-index="0"]', 'data-name')).toBe(day[0]!.name);
+    await opened.context().close();
+  });
+
+  it('refuses an inline script other than the one its policy names, and the module opens the day instead', async () => {
+    const day = ofDay('garden', '2026-11-20');
+    const refused: string[] = [];
+    const opened = await galleryPage(browser, refused);
+    const asked: string[] = [];
+    opened.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    // The page as served, headers and all, with one statement more in its inline script.
+    await opened.route((url) => url.pathname === '/', async (route) => {
+      const served = await route.fetch();
+      const html = await served.text();
+      expect(html).toContain('<script>(() => {');
+      await route.fulfill({ response: served, body: html.replace('<script>(() => {', '<script>window.tampered = true; (() => {') });
+    });
+    await opened.goto(`${gallery.url}#camera=garden&day=2026-11-20&view=frames`);
+    await poll(() => opened.textContent('#count')).toBe(`${day.length} frames`);
+    expect(await opened.evaluate(() => 'tampered' in window)).toBe(false);
+    expect(refused).toEqual([expect.stringContaining('Content Security Policy')]);
+    expect(asked.filter((p) => p === '/api/day' || p === '/api/frames').sort()).toEqual(['/api/day', '/api/frames']);
+    await opened.context().close();
+  });
+
   it('opens a frame full size and steps through frames in time order with the keyboard', async () => {
     const day = ofDay('garden', '2026-11-20');
     await page.click('.cell[data-index="2"]');

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -306,8 +307,18 @@ describe('serve: HTTP API, files and caching', () => {
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.body.toString()).toContain('<script type="module" src="/app.js"></script>');
-    expect(page.body.toString()).toContain('<script type="module" async src="/requests.js"></script>');
-    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    // requests.js inline, in place of its tag (index-page.ts), and the policy lets exactly that script run.
+    const html = page.body.toString();
+    expect(html).not.toContain('src="/requests.js"');
+    const inline = [...html.matchAll(/<script>([^]*?)<\/script>/g)].map((m) => m[1]!);
+    expect(inline).toHaveLength(1);
+    expect(inline[0]).toContain("api('/api/cameras')");
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    const hash = createHash('sha256').update(inline[0]!, 'utf8').digest('base64');
+    expect(/script-src ([^;]*)/.exec(csp)?.[1]).toBe(`'self' 'sha256-${hash}'`);
+    expect((await api('/', { 'if-none-match': page.headers.etag! })).status).toBe(304);
     const js = await api('/app.js');
     expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
     // app.js imports it: the page does not work without it.

@@ -20,7 +20,6 @@ import { createRequire } from 'node:module';
 export const title = 'Gallery: a day of 20,000 frames (listing API, thumbnails, first screen in Chromium)';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = ['cjs', 'js'].map((ext) => join(root, `packages/receiver/bin/surveillance-receiver.${ext}`)).find(existsSync);
 // sharp and send resolve from the receiver package (send is its dependency, not the root's).
 const receiverRequire = createRequire(join(root, 'packages/receiver/package.json'));
 const FRAMES = Number(process.env.BENCH_GALLERY_FRAMES ?? 20_000);
@@ -33,6 +32,12 @@ const DAY = '2026-11-20';
 /** A second day of as many frames: a cold listing on a server that has already served one. */
 const DAY2 = '2026-11-21';
 const JOBS = Math.min(4, availableParallelism() + 2);
+/**
+ * BENCH_GALLERY_BASE=DIR: another built checkout (an older commit) whose gallery's first screen
+ * is loaded in the same rounds, interleaved, for an A/B in one run.
+ */
+const BASE = process.env.BENCH_GALLERY_BASE;
+const binOf = (checkout) => ['cjs', 'js'].map((ext) => join(checkout, `packages/receiver/bin/surveillance-receiver.${ext}`)).find(existsSync);
 // A controlled environment: the shells here add NODE_EXTRA_CA_CERTS (~50 ms per start).
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8', TZ: 'UTC' };
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -78,9 +83,9 @@ function makeStore(dir) {
   return { store, names, bytes: readFileSync(files[0]).length };
 }
 
-async function startGallery(store) {
+async function startGallery(store, checkout = root) {
   const port = await freePort();
-  const child = spawn('node', [bin, 'serve', '--store', store, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('node', [binOf(checkout), 'serve', '--store', store, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   while (!out.includes('http://')) {
@@ -254,11 +259,18 @@ export async function run() {
     const staticUrl = `http://127.0.0.1:${pageServer.port}/index.html`;
     const warmGrid = [];
     const staticGrid = [];
-    // Interleaved, each first in every other round: a machine busy with something else for a
+    const baseGrid = [];
+    const base = BASE && (await startGallery(store, BASE));
+    if (base) stops.push(base.stop);
+    // Its day listed, as this checkout's gallery has by now.
+    if (base) await timedGet(base.port, dayPath);
+    const baseUrl = base && url.replace(`:${gallery.port}/`, `:${base.port}/`);
+    // Interleaved, each first in turn: a machine busy with something else for a
     // while (it is shared) slows both alike, and the ratio of medians compares like with like.
     for (let i = 0; i < SCREEN_ROUNDS; i++) {
       const pair = [async () => warmGrid.push((await firstScreen(browser, url, '.cell img')).ms), async () => staticGrid.push((await firstScreen(browser, staticUrl, 'img')).ms)];
-      for (const load of i % 2 === 0 ? pair : pair.reverse()) await load();
+      if (base) pair.push(async () => baseGrid.push((await firstScreen(browser, baseUrl, '.cell img')).ms));
+      for (const load of [...pair.slice(i % pair.length), ...pair.slice(0, i % pair.length)]) await load();
       if (coldGrid.length < ROUNDS) coldGrid.push((await coldLoad()).ms);
     }
     const warm = median(warmGrid) / median(staticGrid);
@@ -277,6 +289,7 @@ export async function run() {
             ['static HTML page, same thumbnail files (baseline)', median(staticGrid).toFixed(0), '1.00x'],
             ['gallery, thumbnails on disk (warm)', median(warmGrid).toFixed(0), `${warm.toFixed(2)}x`],
             ['gallery, no thumbnails yet (cold: made on request)', median(coldGrid).toFixed(0), `${coldRatio.toFixed(2)}x`],
+            ...(base ? [[`gallery of ${BASE} (BENCH_GALLERY_BASE), warm`, median(baseGrid).toFixed(0), `${(median(baseGrid) / median(staticGrid)).toFixed(2)}x`]] : []),
           ],
         },
       ],

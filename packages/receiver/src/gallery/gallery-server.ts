@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import { checkCameraName, isSurveillanceError, SurveillanceError, type ErrorCode, type Logger } from '@surveillance/shared';
 import send from 'send';
 import { eventWithFrames } from '../store/event-query.ts';
@@ -11,6 +13,7 @@ import { Access, LOGIN_PAGE_CSP, loginPage, type AccessOptions, type Verdict } f
 import { BUCKET_MS, bucketsOf, DayIndex, indexAt, type DayListing } from './day-index.ts';
 import { EventFeed } from './event-feed.ts';
 import { eventMessage, LiveEvents } from './live-events.ts';
+import { indexPage, type IndexPage } from './index-page.ts';
 import { PAGE_FILES, pageFolder } from './page-assets.ts';
 import { PixelLimit } from './pixel-limit.ts';
 import { ThumbnailCache } from './thumbnails.ts';
@@ -36,10 +39,14 @@ const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 const DEFAULT_PAGE = 200;
 const MAX_PAGE = 1000;
 
+/** The page's policy; its scripts are its own files and, on the page itself, the inline one of that hash. */
+const pageCsp = (scriptSources = '') =>
+  `default-src 'self';${scriptSources && ` script-src 'self' ${scriptSources};`} img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'content-security-policy': pageCsp(),
 };
 
 /**
@@ -62,10 +69,15 @@ function etagOf(data: FrameData): string {
   return `W/"${data.size.toString(16)}-${data.time.getTime().toString(16)}"`;
 }
 
-/** If-None-Match (any of a list, or *) or, without it, If-Modified-Since: the client's copy is current. */
+/** If-None-Match names `etag` (in a list, or *). */
+function tagMatches(tags: string, etag: string): boolean {
+  return tags.trim() === '*' || tags.split(',').some((t) => t.trim() === etag);
+}
+
+/** If-None-Match or, without it, If-Modified-Since: the client's copy is current. */
 function isFresh(req: IncomingMessage, etag: string, time: Date): boolean {
   const tags = req.headers['if-none-match'];
-  if (tags !== undefined) return tags.trim() === '*' || tags.split(',').some((t) => t.trim() === etag);
+  if (tags !== undefined) return tagMatches(tags, etag);
   const since = Date.parse(req.headers['if-modified-since'] ?? '');
   return !Number.isNaN(since) && Math.floor(time.getTime() / 1000) * 1000 <= since;
 }
@@ -134,7 +146,7 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
  * through the index (ETag, Last-Modified, conditional requests, a single Range), thumbnails
  * and page files as files (through `send`), and a feed of frames as they arrive.
  *
- *   GET /                     the page (also /app.js, /requests.js, /style.css)
+ *   GET /                     the page, requests.js inline (also /app.js, /requests.js, /style.css)
  *   GET /api/cameras          {timeZone, cameras: [name]}
  *   GET /api/days?camera=C    {camera, days: [yyyy-MM-dd]} (local dates)
  *   GET /api/day?camera=C&day=D          {total, from, to, bucketMs, buckets} of that local day
@@ -169,6 +181,8 @@ export class GalleryServer {
   private readonly live: LiveEvents;
   private readonly now: () => Date;
   private readonly page = pageFolder();
+  /** Made once: the files do not change while the server runs (as send's validators assume too). */
+  private readonly indexPage: IndexPage = indexPage(readFileSync(join(this.page, 'index.html'), 'utf8'), readFileSync(join(this.page, 'requests.js'), 'utf8'));
   private readonly log: Logger;
   /** Days and times are in the server's zone; the page is told which one. */
   private readonly timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -251,6 +265,7 @@ export class GalleryServer {
     }
 
     const path = url.pathname;
+    if (path === '/') return this.sendIndex(req, res);
     const pageFile = PAGE_FILES[path];
     if (pageFile) return this.sendFile(req, res, pageFile, this.page, false);
     if (path.startsWith('/frames/')) return this.frame(req, res, path.slice('/frames/'.length));
@@ -481,6 +496,21 @@ export class GalleryServer {
   private async refuseBomb(name: string, data: FrameData): Promise<void> {
     const refusal = await this.pixels.refusal(name, data);
     if (refusal) throw new HttpError(422, 'too-large', `${name}: ${refusal}`);
+  }
+
+  private sendIndex(req: IncomingMessage, res: ServerResponse): void {
+    const { body, etag, scriptSource } = this.indexPage;
+    res.setHeader('content-security-policy', pageCsp(scriptSource));
+    res.setHeader('etag', etag);
+    res.setHeader('cache-control', 'public, max-age=0');
+    const tags = req.headers['if-none-match'];
+    if (tags !== undefined && tagMatches(tags, etag)) {
+      res.writeHead(304);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
   }
 
   private sendFile(req: IncomingMessage, res: ServerResponse, rel: string, root: string, immutable: boolean): void {

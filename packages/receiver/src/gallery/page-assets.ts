@@ -19,9 +19,11 @@ export function pageFolder(from = fileURLToPath(import.meta.url)): string {
   throw new Error(`the gallery's page files (${PAGE_IN_PACKAGE}/index.html) are missing from the package around ${from}`);
 }
 
-/** URL path -> file in the page folder; nothing else is served from it. */
+/**
+ * URL path -> file in the page folder; nothing else is served from it. The page itself (/) is
+ * made from index.html and requests.js at start (index-page.ts).
+ */
 export const PAGE_FILES: Readonly<Record<string, string>> = {
-  '/': 'index.html',
   '/app.js': 'app.js',
   '/requests.js': 'requests.js',
   '/style.css': 'style.css',

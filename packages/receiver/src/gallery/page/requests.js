@@ -5,6 +5,9 @@
 // (one module, evaluated once): it runs as soon as it arrives, not after the page is parsed,
 // its style sheet in and the much larger app.js loaded, so the first screen's requests leave
 // that much earlier. It reads only the address: the document may not be parsed yet.
+// The server puts it in index.html too, inline, as a classic script (index-page.ts), so that
+// they leave without the round trip for this file: that copy runs first and leaves them in
+// `early` below for this module, which app.js imports.
 
 /** Frames fetched per request; a day of 20,000 frames is 40 small requests, made as needed. */
 export const PAGE = 500;
@@ -38,10 +41,16 @@ export const eventsPath = (/** @type {string} */ day, /** @type {string | null} 
  * the day's are on their way. Opening a day takes the ones it needs (firstAnswer); the first
  * day opened ends this, so that no later request is answered from them. A link to an event
  * (?event=ID) has its day in the server's zone, not known yet.
- * @type {Map<string, Promise<any>>}
+ *
+ * The page's inline copy runs first and leaves them on the window, where this module (app.js's)
+ * takes them; without it (a page served without the copy) this module sends them itself.
  */
-const early = new Map([['/api/cameras', api('/api/cameras')]]);
-{
+const shared = /** @type {{ galleryEarly?: Map<string, Promise<any>> }} */ (/** @type {unknown} */ (globalThis));
+const early = (shared.galleryEarly ??= startEarly());
+
+/** @returns {Map<string, Promise<any>>} */
+function startEarly() {
+  const early = new Map([['/api/cameras', api('/api/cameras')]]);
   const wanted = new URLSearchParams(location.hash.slice(1));
   const camera = wanted.get('camera');
   const day = wanted.get('day');
@@ -55,6 +64,7 @@ const early = new Map([['/api/cameras', api('/api/cameras')]]);
       early.set(path, answer);
     }
   }
+  return early;
 }
 
 /**
