@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatScore } from '@surveillance/shared';
+import { isoTime } from './iso-time.ts';
 import type { EventFrame } from './events.ts';
 import type { FrameEntry, FrameMeta, FrameQuery, FrameReason } from './store.ts';
 
@@ -46,7 +47,7 @@ function fnv1a(text: string): string {
 
 /** The index file of a camera's UTC day. */
 export function indexPath(storeDir: string, camera: string, time: Date): string {
-  return join(storeDir, INDEX_DIR, camera, `${time.toISOString().slice(0, 10)}.log`);
+  return join(storeDir, INDEX_DIR, camera, `${isoTime(time).slice(0, 10)}.log`);
 }
 
 export function indexLine(meta: Pick<FrameMeta, 'time' | 'id' | 'reason' | 'score'>): string {

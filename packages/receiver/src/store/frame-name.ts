@@ -1,4 +1,5 @@
 import { checkCameraName, checkFrameId, FRAME_ID_PATTERN, SurveillanceError } from '@surveillance/shared';
+import { isoTime } from './iso-time.ts';
 
 /**
  * Where a frame lives in the store: `CAMERA/<pattern in UTC>_<ID>.jpg`.
@@ -20,7 +21,7 @@ type Parse = (stamp: string) => Date | undefined;
 
 /** `2026-11-21T05:53:00.123Z` becomes `2026-11-21/20261121T055300.123Z`. */
 function formatDefault(time: Date): string {
-  const iso = time.toISOString();
+  const iso = isoTime(time);
   return `${iso.slice(0, 10)}/${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}.${iso.slice(20, 23)}Z`;
 }
 
