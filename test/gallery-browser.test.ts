@@ -22,6 +22,23 @@ const run = promisify(execFile);
 
 
 /** Spread of pixel values: a blank or single-colour screenshot is close to 0. */
+/**
+ * Records every path the page asks for, and holds back requests matching `pattern` until the
+ * day's summary and first frames have been asked for (at most 5 s); `before()` is what had been
+ * asked for when the held request went on.
+ */
+async function holdBackUntilDayAsked(page: Page, pattern: string): Promise<{ asked: string[]; before: () => string[] }> {
+  const asked: string[] = [];
+  page.on('request', (r) => asked.push(new URL(r.url()).pathname));
+  let before: string[] = [];
+  await page.route(pattern, async (route) => {
+    for (let waited = 0; waited < 5000 && !(asked.includes('/api/day') && asked.includes('/api/frames')); waited += 20) await new Promise((r) => setTimeout(r, 20));
+    before = [...asked];
+    await route.continue();
+  });
+  return { asked, before: () => before };
+}
+
 async function pixelSpread(png: Buffer): Promise<number> {
   const { channels } = await sharp(png).stats();
   return Math.max(...channels.slice(0, 3).map((c) => c.stdev));
@@ -163,19 +180,12 @@ describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
   it('opens the camera and day its address names, asking for that day before the cameras are answered', async () => {
     const day = ofDay('garden', '2026-11-20');
     const opened = await galleryPage(browser, errors);
-    const asked: string[] = [];
-    opened.on('request', (r) => asked.push(new URL(r.url()).pathname));
     // The list of cameras is held back until the day's summary and first frames are asked for
     // (at most 5 s): the first screen does not wait a round trip for it.
-    let askedBeforeCameras: string[] = [];
-    await opened.route('**/api/cameras', async (route) => {
-      for (let waited = 0; waited < 5000 && !(asked.includes('/api/day') && asked.includes('/api/frames')); waited += 20) await new Promise((r) => setTimeout(r, 20));
-      askedBeforeCameras = [...asked];
-      await route.continue();
-    });
+    const { asked, before: askedBeforeCameras } = await holdBackUntilDayAsked(opened, '**/api/cameras');
     await opened.goto(`${gallery.url}#camera=garden&day=2026-11-20&view=frames`);
     await poll(() => opened.textContent('#count')).toBe(`${day.length} frames`);
-    expect(askedBeforeCameras).toEqual(expect.arrayContaining(['/api/day', '/api/frames']));
+    expect(askedBeforeCameras()).toEqual(expect.arrayContaining(['/api/day', '/api/frames']));
     // Those answers were the ones used, not asked for again.
     expect(asked.filter((p) => p === '/api/day' || p === '/api/frames').sort()).toEqual(['/api/day', '/api/frames']);
     expect(await opened.textContent('#title')).toBe('garden · Fri, Nov 20, 2026');
@@ -189,19 +199,12 @@ describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
   it('sends the first requests from the page itself, inline, before requests.js has arrived', async () => {
     const day = ofDay('garden', '2026-11-20');
     const opened = await galleryPage(browser, errors);
-    const asked: string[] = [];
-    opened.on('request', (r) => asked.push(new URL(r.url()).pathname));
     // requests.js is held back until the day's summary and first frames are asked for (at most
     // 5 s): only the page's inline copy of it can have asked for them (the previous page could not).
-    let askedBeforeModule: string[] = [];
-    await opened.route('**/requests.js', async (route) => {
-      for (let waited = 0; waited < 5000 && !(asked.includes('/api/day') && asked.includes('/api/frames')); waited += 20) await new Promise((r) => setTimeout(r, 20));
-      askedBeforeModule = [...asked];
-      await route.continue();
-    });
+    const { asked, before: askedBeforeModule } = await holdBackUntilDayAsked(opened, '**/requests.js');
     await opened.goto(`${gallery.url}#camera=garden&day=2026-11-20&view=frames`);
     await poll(() => opened.textContent('#count')).toBe(`${day.length} frames`);
-    expect(askedBeforeModule).toEqual(expect.arrayContaining(['/api/cameras', '/api/day', '/api/frames']));
+    expect(askedBeforeModule()).toEqual(expect.arrayContaining(['/api/cameras', '/api/day', '/api/frames']));
     // The module took the inline script's requests rather than sending its own.
     expect(asked.filter((p) => ['/api/cameras', '/api/day', '/api/frames'].includes(p)).sort()).toEqual(['/api/cameras', '/api/day', '/api/frames']);
     await poll(() => opened.getAttribute('.cell[data-index="0"]', 'data-name')).toBe(day[0]!.name);
