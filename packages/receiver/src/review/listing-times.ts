@@ -1,3 +1,4 @@
+import { isoTimeAt } from '../store/iso-time.ts';
 import { formatLocal, isoLocal, localDate, localOffset } from './time-range.ts';
 
 const MINUTE_MS = 60_000;
@@ -22,9 +23,6 @@ const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3
  */
 export class ListingTimes {
   private minute = Number.NaN;
-  private day = Number.NaN;
-  /** The UTC date of the current day as toISOString gives it, `2026-03-29`. */
-  private utcDate = '';
   /** The minute as toISOString gives it up to the seconds, `2026-03-29T01:00:`. */
   private utcHead = '';
   /** The same of the local time, `2026-03-29 03:00:`; '' when the minute is not linear (see above). */
@@ -39,8 +37,7 @@ export class ListingTimes {
 
   /** `2026-03-29T01:00:00.000Z`: Date#toISOString. */
   iso(t: number): string {
-    const inMinute = this.enter(t);
-    return this.utcHead + TWO_DIGITS[Math.floor(inMinute / 1000)] + '.' + THREE_DIGITS[inMinute % 1000] + 'Z';
+    return isoTimeAt(t);
   }
 
   /** `2026-03-29 03:00:00.000+02:00`: formatLocal. */
@@ -74,15 +71,7 @@ export class ListingTimes {
       this.minute = minute;
       const first = new Date(minute * MINUTE_MS);
       const last = new Date(minute * MINUTE_MS + MINUTE_MS - 1);
-      const day = Math.floor(minute / MINUTES_A_DAY);
-      if (day !== this.day) {
-        this.day = day;
-        // toISOString through snprintf costs about as much as the rest of a frame: once a day.
-        const iso = first.toISOString();
-        this.utcDate = iso.slice(0, -'T00:00:00.000Z'.length);
-      }
-      const inDay = minute - day * MINUTES_A_DAY;
-      this.utcHead = `${this.utcDate}T${TWO_DIGITS[Math.floor(inDay / 60)]}:${TWO_DIGITS[inDay % 60]}:`;
+      this.utcHead = isoTimeAt(minute * MINUTE_MS).slice(0, -'00.000Z'.length);
       const offset = first.getTimezoneOffset();
       const linear =
         first.getSeconds() === 0 && first.getMilliseconds() === 0 && last.getSeconds() === 59 && last.getMilliseconds() === 999 &&

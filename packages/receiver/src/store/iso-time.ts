@@ -3,7 +3,8 @@
  * every frame and its index file from its capture time, and toISOString formats through
  * V8's printf each time (callgrind, scripts/bench/10-receiver.mjs: a visible part of the CPU
  * per frame). Frames of a connection come from one day, so the date part is formatted once per
- * UTC day (by toISOString itself) and kept; the time of day is plain arithmetic.
+ * UTC day (by toISOString itself) and kept; the time of day is plain arithmetic. Listings
+ * (review/listing-times.ts) format their UTC times here too.
  */
 
 const DAY_MS = 86_400_000;
@@ -18,9 +19,11 @@ const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
 const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
 
 /** `time.toISOString()`, and its RangeError for an invalid date. */
-export function isoTime(time: Date): string {
-  const ms = time.getTime();
-  if (!(ms >= FIRST_MS && ms < END_MS)) return time.toISOString();
+export const isoTime = (time: Date): string => isoTimeAt(time.getTime());
+
+/** `new Date(ms).toISOString()`: the same, from milliseconds since the epoch (a listing's). */
+export function isoTimeAt(ms: number): string {
+  if (!(ms >= FIRST_MS && ms < END_MS)) return new Date(ms).toISOString();
   const day = Math.floor(ms / DAY_MS);
   if (day !== cachedDay) {
     cachedDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
