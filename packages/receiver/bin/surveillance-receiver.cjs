@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-// Thin entry: `pnpm build` (scripts/build.mjs) bundles the program into dist/. A command (list,
-// serve, camera...) goes straight to the ES module CLI; receiving (the default, and under
-// systemd one process per connection) to the CommonJS entry, whose source, src/entry.ts, says
-// why it is CommonJS. Deciding here spares each command the parse of that entry. The review
-// commands (src/review-commands.ts) have a CommonJS bundle of their own, src/review-entry.ts.
+// Thin entry: `pnpm build` (scripts/build.mjs) bundles the program into dist/. Receiving (the
+// default, and under systemd one process per connection) goes to the CommonJS entry, whose
+// source, src/entry.ts, says why it is CommonJS; deciding here spares each command the parse of
+// that entry. A command (list, serve, camera...) goes to src/review-entry.ts, a CommonJS bundle
+// that runs the review commands (src/review-commands.ts, the one list of them) itself and hands
+// any other to the ES module CLI.
 const first = process.argv[2];
-const REVIEW = ['list', 'stats', 'show', 'open', 'events', 'export', 'prune', 'migrate'];
-if (REVIEW.includes(first)) require('../dist/review-entry.cjs');
-else if (first !== undefined && !first.startsWith('-') && first !== 'receive') import('../dist/cli.js');
+if (first !== undefined && !first.startsWith('-') && first !== 'receive') require('../dist/review-entry.cjs');
 else require('../dist/entry.cjs');

@@ -7,8 +7,8 @@ import { REVIEW_COMMANDS } from './review-commands.ts';
  * which the bin hands `list`, `stats`... to. They are run from terminals and scripts, often in
  * loops, and mostly finish in tens of milliseconds: Node 20's ES module loader, which cli.ts
  * goes through, cost about a fifth of `list --day` (see `pnpm bench`), and CommonJS starts
- * faster. cli.ts runs the same commands the same way; any other
- * name the bin might send is handed to it.
+ * faster. cli.ts runs the same commands the same way. The bin sends every command here; any
+ * other than these is handed to cli.ts.
  */
 const [name, ...argv] = process.argv.slice(2);
 const load = name === undefined ? undefined : REVIEW_COMMANDS[name];
