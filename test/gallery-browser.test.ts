@@ -24,15 +24,19 @@ const run = promisify(execFile);
 /** Spread of pixel values: a blank or single-colour screenshot is close to 0. */
 /**
  * Records every path the page asks for, and holds back requests matching `pattern` until the
- * day's summary and first frames have been asked for (at most 5 s); `before()` is what had been
- * asked for when the held request went on.
+ * day's summary and first frames (or what `until` says) have been asked for (at most 5 s);
+ * `before()` is what had been asked for when the held request went on.
  */
-async function holdBackUntilDayAsked(page: Page, pattern: string): Promise<{ asked: string[]; before: () => string[] }> {
+async function holdBackUntilDayAsked(
+  page: Page,
+  pattern: string,
+  until = (asked: string[]) => asked.includes('/api/day') && asked.includes('/api/frames'),
+): Promise<{ asked: string[]; before: () => string[] }> {
   const asked: string[] = [];
   page.on('request', (r) => asked.push(new URL(r.url()).pathname));
   let before: string[] = [];
   await page.route(pattern, async (route) => {
-    for (let waited = 0; waited < 5000 && !(asked.includes('/api/day') && asked.includes('/api/frames')); waited += 20) await new Promise((r) => setTimeout(r, 20));
+    for (let waited = 0; waited < 5000 && !until(asked); waited += 20) await new Promise((r) => setTimeout(r, 20));
     before = [...asked];
     await route.continue();
   });
@@ -208,6 +212,23 @@ describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
     // The module took the inline script's requests rather than sending its own.
     expect(asked.filter((p) => ['/api/cameras', '/api/day', '/api/frames'].includes(p)).sort()).toEqual(['/api/cameras', '/api/day', '/api/frames']);
     await poll(() => opened.getAttribute('.cell[data-index="0"]', 'data-name')).toBe(day[0]!.name);
+    await opened.context().close();
+  });
+
+  it("asks for the first screen's thumbnails before app.js has arrived, once each", async () => {
+    const day = ofDay('garden', '2026-11-20');
+    const opened = await galleryPage(browser, errors);
+    // app.js is held back until a thumbnail is asked for (at most 5 s): only the page's inline
+    // script can have asked for one (the previous page asked when app.js made the grid).
+    const thumbnails = (paths: string[]) => paths.filter((p) => p.startsWith('/thumbs/'));
+    const { asked, before: askedBeforeApp } = await holdBackUntilDayAsked(opened, '**/app.js', (paths) => thumbnails(paths).length > 0);
+    await opened.goto(`${gallery.url}#camera=garden&day=2026-11-20&view=frames`);
+    await poll(() => opened.locator('.cell img').evaluateAll((imgs) => imgs.length > 0 && imgs.every((i) => (i as HTMLImageElement).naturalWidth === 224))).toBe(true);
+    expect(thumbnails(askedBeforeApp())[0]).toBe(`/thumbs/${day[0]!.name}`);
+    // The grid's images took those requests: none asked for twice.
+    const cells = await opened.locator('.cell').count();
+    expect(thumbnails(asked)).toEqual([...new Set(thumbnails(asked))]);
+    expect(thumbnails(asked).length).toBe(Math.min(day.length, cells));
     await opened.context().close();
   });
 

@@ -4,7 +4,7 @@
 // dates there), with the zone named on the page: a browser elsewhere must not shift them.
 // Type-checked as JavaScript with JSDoc types (tsconfig.json here, run by `pnpm typecheck`).
 
-import { api, dayPath, endEarly, eventsPath, firstAnswer, PAGE, pagePath, q } from './requests.js';
+import { api, CELL_H, colsFor, dayPath, endEarly, eventsPath, firstAnswer, GRID_PADDING, MIN_CELL_W, PAGE, pagePath, q, rowsFor, thumbnailPath } from './requests.js';
 
 /**
  * What the API answers (gallery-server.ts); times are ISO 8601 UTC.
@@ -34,11 +34,8 @@ const $ = (id) => {
   if (!el) throw new Error(`the page has no element #${id}`);
   return /** @type {any} */ (el);
 };
-/** Grid cell, thumbnail (224x126 box, 16:9) plus caption; fixed so rows need no measuring. */
-const MIN_CELL_W = 236;
-const CELL_H = 156;
-/** The grid's left and right padding together (style.css). */
-const GRID_PADDING = 32;
+// Grid cells (MIN_CELL_W, CELL_H: requests.js, which guesses the first screen's before any
+// layout): thumbnail (224x126 box, 16:9) plus caption; fixed so rows need no measuring.
 
 /**
  * @type {{
@@ -326,9 +323,8 @@ function clearCells() {
 
 function layout() {
   const total = state.summary?.total ?? 0;
-  const width = grid.clientWidth - GRID_PADDING;
-  state.cols = Math.max(1, Math.floor(width / MIN_CELL_W));
-  state.cellW = Math.max(MIN_CELL_W, Math.floor(width / state.cols));
+  state.cols = colsFor(grid.clientWidth);
+  state.cellW = Math.max(MIN_CELL_W, Math.floor((grid.clientWidth - GRID_PADDING) / state.cols));
   spacer.style.height = `${Math.ceil(total / state.cols) * CELL_H}px`;
   clearCells();
   scheduleRender();
@@ -371,7 +367,7 @@ function fillCell(el, i, frame) {
   el.dataset.name = frame.name;
   el.dataset.index = String(i);
   el.classList.toggle('fresh', state.fresh.has(frame.name));
-  thumbOf(el).src = `/thumbs/${frame.name}`;
+  thumbOf(el).src = thumbnailPath(frame.name);
   uncaptioned.push([el, frame]);
 }
 
@@ -402,7 +398,7 @@ function render() {
   const total = state.summary?.total ?? 0;
   const top = grid.scrollTop;
   const firstRow = Math.max(0, Math.floor(top / CELL_H) - 1);
-  const lastRow = Math.ceil((top + grid.clientHeight) / CELL_H) + 1;
+  const lastRow = rowsFor(top, grid.clientHeight);
   const first = firstRow * state.cols;
   const last = Math.min(total, lastRow * state.cols);
   for (const [i, el] of cells) {
@@ -866,7 +862,7 @@ function fillCard(b, event) {
   const img = /** @type {HTMLImageElement} */ (b.querySelector('img'));
   if (img.dataset.cover !== event.cover) {
     img.dataset.cover = event.cover;
-    img.src = `/thumbs/${event.cover}`;
+    img.src = thumbnailPath(event.cover);
   }
   const start = new Date(event.start);
   /** @type {HTMLElement} */ (b.querySelector('.when')).textContent = fmt().clock.format(start);

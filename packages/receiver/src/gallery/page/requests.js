@@ -12,6 +12,27 @@
 /** Frames fetched per request; a day of 20,000 frames is 40 small requests, made as needed. */
 export const PAGE = 500;
 
+/** The Frames view's grid (app.js lays it out): cells at least this wide, and this high. */
+export const MIN_CELL_W = 236;
+export const CELL_H = 156;
+/** The grid's left and right padding together (style.css). */
+export const GRID_PADDING = 32;
+/** The cells the grid makes: the rows in its height, and one more (app.js render). */
+export const rowsFor = (/** @type {number} */ top, /** @type {number} */ height) => Math.ceil((top + height) / CELL_H) + 1;
+export const colsFor = (/** @type {number} */ gridWidth) => Math.max(1, Math.floor((gridWidth - GRID_PADDING) / MIN_CELL_W));
+
+/**
+ * The grid's size guessed from the window's, before style.css or any layout: beside the side
+ * bar (220 px), below the bar, timeline and above the keys (about 150 px together); on a
+ * narrow screen (style.css, 700 px) the side bar is above it, at most a third of the height.
+ * A guess too small fetches fewer thumbnails early (the grid asks for the rest), one too large
+ * a row more than shown.
+ */
+function gridGuess() {
+  const narrow = innerWidth <= 700;
+  return { width: narrow ? innerWidth : innerWidth - 220, height: innerHeight - 150 - (narrow ? innerHeight * 0.32 : 0) };
+}
+
 /**
  * The JSON answer, as the server sends it: each caller says what it expects.
  * @param {string} path
@@ -31,6 +52,8 @@ export const q = (params) => new URLSearchParams(Object.entries(params).map(([k,
 export const dayPath = (/** @type {string | null} */ camera, /** @type {string | null} */ day) => `/api/day?${q({ camera, day })}`;
 export const pagePath = (/** @type {string | null} */ camera, /** @type {string | null} */ day, /** @type {number} */ p) =>
   `/api/frames?${q({ camera, day, offset: p * PAGE, limit: PAGE })}`;
+/** A frame's thumbnail (gallery-server.ts serves /thumbs/NAME). */
+export const thumbnailPath = (/** @type {string} */ name) => `/thumbs/${name}`;
 export const eventsPath = (/** @type {string} */ day, /** @type {string | null} */ camera) => `/api/events?${q(camera ? { day, camera } : { day })}`;
 
 /**
@@ -63,8 +86,29 @@ function startEarly() {
       answer.catch(() => {});
       early.set(path, answer);
     }
+    if (wanted.get('view') === 'frames') early.get(paths[1])?.then(fetchFirstThumbnails, () => {});
   }
   return early;
+}
+
+/**
+ * The thumbnails of the Frames view's first screen, asked for as soon as the day's first page
+ * is in, not after app.js has arrived, the page is laid out (its fonts found: tens of ms) and
+ * the grid is made: the grid's images, of the same addresses, get these requests, in flight
+ * or done. Kept on the window for the page's life, so that none is let go before the grid has
+ * them. How many is guessed from the window's size (gridGuess). The day opens at its first
+ * frames unless "follow new frames" is ticked (a browser restoring the box's state): then
+ * these are only not needed.
+ * @param {{ frames: { name: string }[] }} page
+ */
+function fetchFirstThumbnails(page) {
+  const { width, height } = gridGuess();
+  const shared = /** @type {{ galleryThumbnails?: HTMLImageElement[] }} */ (/** @type {unknown} */ (globalThis));
+  shared.galleryThumbnails = page.frames.slice(0, colsFor(width) * rowsFor(0, height)).map(({ name }) => {
+    const img = new Image();
+    img.src = thumbnailPath(name);
+    return img;
+  });
 }
 
 /**
