@@ -10,12 +10,15 @@
 //   from it that nothing else got onto that path.
 // - The receiver's review commands (src/review-entry.ts, which says why) as one more CommonJS
 //   file, dist/review-entry.cjs, with the same ES module outputs left as imports.
+// - V8's code cache of dist/entry.cjs, made by training runs of the built receiver
+//   (scripts/lib/code-cache-training.mjs), and read by src/code-cache.ts (which says why).
 //
 // Usage: node scripts/build.mjs [receiver|sender ...]   (default: both)
 import { build } from 'esbuild';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeCodeCache } from './lib/code-cache-training.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const programs = {
@@ -23,7 +26,7 @@ const programs = {
   // file-watch: the store's watcher (chokidar) is reached from FileStore, which the
   // per-connection path holds; it stays an import of the ES module output there.
   // open-nats: the NATS store (and its client), for --store nats:// only.
-  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: ['src/entry.ts', 'src/review-entry.ts'] },
+  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: ['src/entry.ts', 'src/review-entry.ts', 'src/code-cache.ts'], codeCache: 'entry.cjs' },
   sender: { esm: { cli: 'src/cli.ts' } },
 };
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(programs);
@@ -64,6 +67,7 @@ for (const name of names) {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   Object.keys(esm.metafile.outputs).forEach((p) => outputs.add(basename(p)));
+  let cached;
   for (const entry of program.cjs ?? []) {
     const cjs = await build({
       ...common,
@@ -77,6 +81,12 @@ for (const name of names) {
     const meta = `${basename(entry, '.ts')}.meta.json`;
     writeFileSync(`${dir}/dist/${meta}`, JSON.stringify(cjs.metafile));
     outputs.add(meta);
+    if (`${basename(entry, '.ts')}.cjs` === program.codeCache) cached = cjs.metafile;
+  }
+  if (program.codeCache) {
+    const dynamicImports = Object.values(cached.outputs).flatMap((o) => o.imports).filter((i) => i.kind === 'dynamic-import').map((i) => i.path);
+    const cache = await makeCodeCache({ bundle: `${dir}/dist/${program.codeCache}`, dynamicImports, bin: `${dir}/bin/surveillance-${name}.cjs`, jpeg: `${root}test/fixtures/jpeg/cjpeg-baseline.jpg` });
+    if (cache) outputs.add(cache);
   }
   // Chunks are named by content hash: remove the ones this build no longer refers to.
   for (const file of readdirSync(`${dir}/dist`)) {
