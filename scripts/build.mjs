@@ -18,7 +18,7 @@ import { build } from 'esbuild';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeCodeCache } from './lib/code-cache-training.mjs';
+import { markForCodeCache, trainCodeCache } from './lib/code-cache-training.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const programs = {
@@ -67,8 +67,9 @@ for (const name of names) {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   Object.keys(esm.metafile.outputs).forEach((p) => outputs.add(basename(p)));
-  let cached;
   for (const entry of program.cjs ?? []) {
+    const out = `${basename(entry, '.ts')}.cjs`;
+    const cached = out === program.codeCache;
     const cjs = await build({
       ...common,
       absWorkingDir: dir,
@@ -76,20 +77,25 @@ for (const name of names) {
       format: 'cjs',
       outExtension: { '.js': '.cjs' },
       plugins: [esmOutputs],
+      // The bundle with a code cache is changed before it is written (markForCodeCache).
+      write: !cached,
     });
     Object.keys(cjs.metafile.outputs).forEach((p) => outputs.add(basename(p)));
     const meta = `${basename(entry, '.ts')}.meta.json`;
     writeFileSync(`${dir}/dist/${meta}`, JSON.stringify(cjs.metafile));
     outputs.add(meta);
-    if (`${basename(entry, '.ts')}.cjs` === program.codeCache) cached = cjs.metafile;
+    if (cached) {
+      const dynamicImports = Object.values(cjs.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.kind === 'dynamic-import').map((i) => i.path);
+      const marked = markForCodeCache(cjs.outputFiles[0].text, dynamicImports);
+      writeFileSync(`${dir}/dist/${out}`, marked.source);
+      // Kept even if this build's training fails: one running at the same time may make it.
+      outputs.add(marked.name);
+    }
   }
-  if (program.codeCache) {
-    const dynamicImports = Object.values(cached.outputs).flatMap((o) => o.imports).filter((i) => i.kind === 'dynamic-import').map((i) => i.path);
-    const cache = await makeCodeCache({ bundle: `${dir}/dist/${program.codeCache}`, dynamicImports, bin: `${dir}/bin/surveillance-${name}.cjs`, jpeg: `${root}test/fixtures/jpeg/cjpeg-baseline.jpg` });
-    if (cache) outputs.add(cache);
-  }
+  if (program.codeCache) await trainCodeCache({ bin: `${dir}/bin/surveillance-${name}.cjs`, jpeg: `${root}test/fixtures/jpeg/cjpeg-baseline.jpg` });
   // Chunks are named by content hash: remove the ones this build no longer refers to.
   for (const file of readdirSync(`${dir}/dist`)) {
-    if (!outputs.has(file)) rmSync(`${dir}/dist/${file}`, { force: true });
+    // .part: a cache being written by a training run (of this build, or one running with it).
+    if (!outputs.has(file) && !file.endsWith('.part')) rmSync(`${dir}/dist/${file}`, { force: true });
   }
 }

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CACHE_MARK, cacheFileOf, WRITE_ENV } from '../packages/receiver/src/code-cache.ts';
 import { cleanEnv, ROOT, tempDir } from './helpers/receiver.ts';
 
@@ -9,16 +9,13 @@ import { cleanEnv, ROOT, tempDir } from './helpers/receiver.ts';
  * The per-connection receiver runs its bundle from V8's code cache (src/code-cache.ts). A cache
  * may only ever make it faster: one that is missing, rejected or from another build must leave
  * the bundle running as from source. Each case runs the built loader (dist/code-cache.cjs) in a
- * real process, since the cache is written at exit and only a new process reads it.
+ * real process, since the cache is written at exit and only a new process reads it. Run after
+ * `pnpm build`, as `pnpm test` does.
  */
 
 const DIST = join(ROOT, 'packages/receiver/dist');
 const dir = tempDir('code-cache-');
 afterAll(() => dir.remove());
-
-beforeAll(() => {
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), 'receiver'], { cwd: ROOT, stdio: 'pipe' });
-}, 120_000);
 
 const report = join(dir.path, 'cache.txt');
 

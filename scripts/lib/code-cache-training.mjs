@@ -5,7 +5,7 @@
 // cache at exit; the second starts from the first, so the cache holds the functions of both.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,15 +37,21 @@ function routeImports(source, dynamicImports) {
 }
 
 /**
- * Routes the bundle's `dynamicImports`, marks it with the name of its cache and makes the cache
- * by training runs of `bin`. Returns the cache's file name (in the bundle's folder), or
- * undefined when the training could not run: the receiver then compiles from source, as it
- * would without a cache.
+ * The bundle as it is written: its `dynamicImports` routed, and its last line naming its cache
+ * (`name`). The same input gives the same output, so that builds running at once (the tests
+ * build too) write the same files.
  */
-export async function makeCodeCache({ bundle, dynamicImports, bin, jpeg }) {
-  const source = routeImports(readFileSync(bundle, 'utf8'), dynamicImports);
-  const name = `entry.${createHash('sha256').update(source).digest('hex').slice(0, 16)}.cache`;
-  writeFileSync(bundle, `${source}${CACHE_MARK}${name}\n`);
+export function markForCodeCache(source, dynamicImports) {
+  const routed = routeImports(source, dynamicImports);
+  const name = `entry.${createHash('sha256').update(routed).digest('hex').slice(0, 16)}.cache`;
+  return { source: `${routed}${CACHE_MARK}${name}\n`, name };
+}
+
+/**
+ * Makes the cache the bundle names (see markForCodeCache) by training runs of `bin`. False when they
+ * could not run: the receiver then compiles from source, as it would without a cache.
+ */
+export async function trainCodeCache({ bin, jpeg }) {
   const dir = mkdtempSync(join(tmpdir(), 'code-cache-'));
   // Only what systemd gives the receiver: no NODE_OPTIONS (V8 flags change the cache's flag
   // hash, and V8 would reject the cache at run time) and no SURVEILLANCE_* options.
@@ -58,10 +64,10 @@ export async function makeCodeCache({ bundle, dynamicImports, bin, jpeg }) {
     const line = execFileSync(process.execPath, [bin, 'camera', 'add', 'training', '--keys', keys, '--store', store], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const [, camera, keyId, key] = line.trim().split(' ');
     await oneConnection(bin, ['--store', store, '--min-free', '0', '--keys', keys], env, frame, { camera, keyId, key: Buffer.from(key, 'base64url') });
-    return name;
+    return true;
   } catch (e) {
     console.warn(`code cache not made (the receiver will compile from source): ${e.message}`);
-    return undefined;
+    return false;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
