@@ -15,7 +15,7 @@
 //
 // Usage: node scripts/build.mjs [receiver|sender ...]   (default: both)
 import { build } from 'esbuild';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { markForCodeCache, trainCodeCache } from './lib/code-cache-training.mjs';
@@ -87,7 +87,9 @@ for (const name of names) {
     if (cached) {
       const dynamicImports = Object.values(cjs.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.kind === 'dynamic-import').map((i) => i.path);
       const marked = markForCodeCache(cjs.outputFiles[0].text, dynamicImports);
-      writeFileSync(`${dir}/dist/${out}`, marked.source);
+      // By rename: a receiver starting meanwhile (the tests run some) reads the old or the new.
+      writeFileSync(`${dir}/dist/${out}.${process.pid}.part`, marked.source);
+      renameSync(`${dir}/dist/${out}.${process.pid}.part`, `${dir}/dist/${out}`);
       // Kept even if this build's training fails: one running at the same time may make it.
       outputs.add(marked.name);
     }
