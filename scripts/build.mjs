@@ -10,12 +10,15 @@
 //   from it that nothing else got onto that path.
 // - The receiver's review commands (src/review-entry.ts, which says why) as one more CommonJS
 //   file, dist/review-entry.cjs, with the same ES module outputs left as imports.
+// - V8's code cache of dist/entry.cjs, made by training runs of the built receiver
+//   (scripts/lib/code-cache-training.mjs), and read by src/code-cache.ts (which says why).
 //
 // Usage: node scripts/build.mjs [receiver|sender ...]   (default: both)
 import { build } from 'esbuild';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { markForCodeCache, trainCodeCache } from './lib/code-cache-training.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const programs = {
@@ -23,7 +26,7 @@ const programs = {
   // file-watch: the store's watcher (chokidar) is reached from FileStore, which the
   // per-connection path holds; it stays an import of the ES module output there.
   // open-nats: the NATS store (and its client), for --store nats:// only.
-  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: ['src/entry.ts', 'src/review-entry.ts'] },
+  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: ['src/entry.ts', 'src/review-entry.ts', 'src/code-cache.ts'], codeCache: 'entry.cjs' },
   sender: { esm: { cli: 'src/cli.ts' } },
 };
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(programs);
@@ -65,6 +68,8 @@ for (const name of names) {
   });
   Object.keys(esm.metafile.outputs).forEach((p) => outputs.add(basename(p)));
   for (const entry of program.cjs ?? []) {
+    const out = `${basename(entry, '.ts')}.cjs`;
+    const cached = out === program.codeCache;
     const cjs = await build({
       ...common,
       absWorkingDir: dir,
@@ -72,14 +77,27 @@ for (const name of names) {
       format: 'cjs',
       outExtension: { '.js': '.cjs' },
       plugins: [esmOutputs],
+      // The bundle with a code cache is changed before it is written (markForCodeCache).
+      write: !cached,
     });
     Object.keys(cjs.metafile.outputs).forEach((p) => outputs.add(basename(p)));
     const meta = `${basename(entry, '.ts')}.meta.json`;
     writeFileSync(`${dir}/dist/${meta}`, JSON.stringify(cjs.metafile));
     outputs.add(meta);
+    if (cached) {
+      const dynamicImports = Object.values(cjs.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.kind === 'dynamic-import').map((i) => i.path);
+      const marked = markForCodeCache(cjs.outputFiles[0].text, dynamicImports);
+      // By rename: a receiver starting meanwhile (the tests run some) reads the old or the new.
+      writeFileSync(`${dir}/dist/${out}.${process.pid}.part`, marked.source);
+      renameSync(`${dir}/dist/${out}.${process.pid}.part`, `${dir}/dist/${out}`);
+      // Kept even if this build's training fails: one running at the same time may make it.
+      outputs.add(marked.name);
+    }
   }
+  if (program.codeCache) await trainCodeCache({ bin: `${dir}/bin/surveillance-${name}.cjs`, jpeg: `${root}test/fixtures/jpeg/cjpeg-baseline.jpg` });
   // Chunks are named by content hash: remove the ones this build no longer refers to.
   for (const file of readdirSync(`${dir}/dist`)) {
-    if (!outputs.has(file)) rmSync(`${dir}/dist/${file}`, { force: true });
+    // .part: a cache being written by a training run (of this build, or one running with it).
+    if (!outputs.has(file) && !file.endsWith('.part')) rmSync(`${dir}/dist/${file}`, { force: true });
   }
 }

@@ -7,10 +7,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { connect as connectTls } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connectPsk } from '../lib/psk-client.mjs';
 
 export const title = 'Receiver: cost per connection (inetd) and listener throughput';
 
@@ -76,16 +76,7 @@ function once(port, bytes) {
 function onceTls(port, bytes, key) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const s = connectTls({
-      port,
-      host: '127.0.0.1',
-      ciphers: 'ECDHE-PSK-CHACHA20-POLY1305',
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.2',
-      ca: [],
-      checkServerIdentity: () => undefined,
-      pskCallback: () => ({ psk: key.key, identity: `${key.camera}.${key.keyId}` }),
-    });
+    const s = connectPsk(port, key);
     let answer = '';
     s.on('secureConnect', () => s.end(bytes));
     s.on('data', (d) => (answer += d));
@@ -175,7 +166,12 @@ s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); fs.linkSync(tmp, name); 
       ['surveillance-receiver (inetd), plaintext', ['node', bin, '--store', join(dir, 'store'), '--min-free', '0']],
       ['surveillance-receiver (inetd), camera keys, TLS-PSK', ['node', bin, '--store', join(dir, 'tls'), '--min-free', '0', '--keys', paired.keys], paired.key],
       ['minimal durable Node receiver over TLS-PSK (the same handshake, no checks)', ['node', durableTls], paired.key],
-      ...(before ? [['surveillance-receiver, before (BENCH_RECEIVER_BEFORE)', ['node', before, '--store', join(dir, 'store-before'), '--min-free', '0']]] : []),
+      ...(before
+        ? [
+            ['surveillance-receiver, before (BENCH_RECEIVER_BEFORE)', ['node', before, '--store', join(dir, 'store-before'), '--min-free', '0']],
+            ['surveillance-receiver, before (BENCH_RECEIVER_BEFORE), camera keys, TLS-PSK', ['node', before, '--store', join(dir, 'tls-before'), '--min-free', '0', '--keys', paired.keys], paired.key],
+          ]
+        : []),
       ["tutorial's Python receiver", ['/usr/bin/python3', py]],
       ["`sh -c 'cat > file'`", ['sh', '-c', `cat > ${dir}/sh/$$.jpg`]],
     ];

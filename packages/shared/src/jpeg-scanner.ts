@@ -171,7 +171,17 @@ export class JpegScanner {
         }
         case State.Entropy: {
           text ??= latin1(chunk, n);
-          const ff = text.indexOf('\xff', i);
+          let ff = text.indexOf('\xff', i);
+          // Most FF bytes of entropy-coded data are stuffing (FF 00) or restart markers, skipped
+          // here rather than by a turn of the loop above each: at a third of the bytecode per FF,
+          // one frame no longer makes push() hot enough for V8's optimising compiler, whose
+          // compile costs more instructions than the frame's whole scan (a process that
+          // receives one frame and exits never uses the result).
+          while (ff !== -1 && ff + 1 < n) {
+            const next = chunk[ff + 1]!;
+            if (next !== 0x00 && !isRst(next)) break;
+            ff = text.indexOf('\xff', ff + 2);
+          }
           if (ff === -1) {
             i = n;
             continue;

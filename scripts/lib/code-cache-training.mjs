@@ -1,0 +1,111 @@
+// Makes the per-connection receiver's V8 code cache (packages/receiver/src/code-cache.ts says
+// why and how it is read): routes the bundle's import() calls through the loader (see
+// routeImports), names the cache in the bundle's last line, after a hash of the bundle, then runs the built receiver as systemd would (Accept=yes: the connection on stdin,
+// REMOTE_ADDR set) for one plaintext frame and then one frame over TLS-PSK. Each run writes the
+// cache at exit; the second starts from the first, so the cache holds the functions of both.
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectPsk } from './psk-client.mjs';
+
+/** The same mark as CACHE_MARK in src/code-cache.ts, which reads it. */
+const CACHE_MARK = '\n//# codeCache=';
+
+/** The same name as IMPORT_PARAMETER in src/code-cache.ts, which passes it. */
+const IMPORT_PARAMETER = '__import';
+
+/**
+ * In Node 20, code loaded from a code cache loses its import() callback: every import() in it
+ * fails with ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING (vm.Script and vm.compileFunction alike,
+ * whatever importModuleDynamically says). So the bundle's import() calls, the ones esbuild's
+ * metafile lists, call a function the loader passes instead, which imports from its own module
+ * in the same folder.
+ */
+function routeImports(source, dynamicImports) {
+  // typeof: a bundle loaded by plain require() has no such parameter, and imports by itself.
+  const via = `(typeof ${IMPORT_PARAMETER} === "function" ? ${IMPORT_PARAMETER} : (specifier) => import(specifier))`;
+  let routed = source;
+  for (const path of new Set(dynamicImports)) {
+    const call = `import(${JSON.stringify(path)})`;
+    if (!routed.includes(call)) throw new Error(`the bundle has no ${call}, which its metafile lists`);
+    routed = routed.replaceAll(call, `${via}(${JSON.stringify(path)})`);
+  }
+  return routed;
+}
+
+/**
+ * The bundle as it is written: its `dynamicImports` routed, and its last line naming its cache
+ * (`name`). The same input gives the same output, so that builds running at once (the tests
+ * build too) write the same files.
+ */
+export function markForCodeCache(source, dynamicImports) {
+  const routed = routeImports(source, dynamicImports);
+  const name = `entry.${createHash('sha256').update(routed).digest('hex').slice(0, 16)}.cache`;
+  return { source: `${routed}${CACHE_MARK}${name}\n`, name };
+}
+
+/**
+ * Makes the cache the bundle names (see markForCodeCache) by training runs of `bin`. False when they
+ * could not run: the receiver then compiles from source, as it would without a cache.
+ */
+export async function trainCodeCache({ bin, jpeg }) {
+  const dir = mkdtempSync(join(tmpdir(), 'code-cache-'));
+  // Only what systemd gives the receiver: no NODE_OPTIONS (V8 flags change the cache's flag
+  // hash, and V8 would reject the cache at run time) and no SURVEILLANCE_* options.
+  const env = { PATH: process.env.PATH, HOME: dir, LANG: 'C.UTF-8', REMOTE_ADDR: '127.0.0.1', SURVEILLANCE_WRITE_CODE_CACHE: '1' };
+  try {
+    const store = join(dir, 'store');
+    const frame = readFileSync(jpeg);
+    await oneConnection(bin, ['--store', store, '--min-free', '0'], env, frame);
+    const keys = join(dir, 'keys');
+    const line = execFileSync(process.execPath, [bin, 'camera', 'add', 'training', '--keys', keys, '--store', store], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const [, camera, keyId, key] = line.trim().split(' ');
+    await oneConnection(bin, ['--store', store, '--min-free', '0', '--keys', keys], env, frame, { camera, keyId, key: Buffer.from(key, 'base64url') });
+    return true;
+  } catch (e) {
+    console.warn(`code cache not made (the receiver will compile from source): ${e.message}`);
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One receiver process for one connection, its stdin and stdout the accepted socket. */
+async function oneConnection(bin, args, env, frame, key) {
+  const server = createServer({ pauseOnConnect: true });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // Settles with the child's failure or undefined, so that it is never an unhandled rejection.
+  const exited = new Promise((resolve, reject) => {
+    server.once('connection', (socket) => {
+      const child = spawn(process.execPath, [bin, ...args], { env, stdio: [socket, socket, 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      // The child has its own copy of the socket; ours must not hold the connection open.
+      socket.destroy();
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`training receiver exited ${code}: ${err.trim().slice(-300)}`))));
+    });
+  }).then(() => undefined, (e) => e);
+  try {
+    const answer = await new Promise((resolve, reject) => {
+      const { port } = server.address();
+      const s = key
+        ? connectPsk(port, key)
+        : connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      let text = '';
+      s.once(key ? 'secureConnect' : 'connect', () => s.end(frame));
+      s.on('data', (d) => (text += d));
+      s.on('end', () => s.end());
+      s.once('error', reject);
+      s.once('close', () => resolve(text));
+    });
+    const failed = await exited;
+    if (failed) throw failed;
+    if (!answer.startsWith('OK ')) throw new Error(`training receiver answered ${JSON.stringify(answer.slice(0, 200))}`);
+  } finally {
+    server.close();
+  }
+}

@@ -1,0 +1,86 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CACHE_MARK, cacheFileOf, WRITE_ENV } from '../packages/receiver/src/code-cache.ts';
+import { cleanEnv, ROOT, tempDir } from './helpers/receiver.ts';
+
+/**
+ * The per-connection receiver runs its bundle from V8's code cache (src/code-cache.ts). A cache
+ * may only ever make it faster: one that is missing, rejected or from another build must leave
+ * the bundle running as from source. Each case runs the built loader (dist/code-cache.cjs) in a
+ * real process, since the cache is written at exit and only a new process reads it. Run after
+ * `pnpm build`, as `pnpm test` does.
+ */
+
+const DIST = join(ROOT, 'packages/receiver/dist');
+const dir = tempDir('code-cache-');
+afterAll(() => dir.remove());
+
+const report = join(dir.path, 'cache.txt');
+
+/** Runs `file` through the built loader in a new process: what it printed, and the cache's state. */
+function runMod(file: string, env: Record<string, string> = {}, args: string[] = []) {
+  writeFileSync(report, '');
+  const script = join(dir.path, 'run.cjs');
+  // The state comes through a file: execFileSync returns stderr only when the process fails.
+  writeFileSync(script, `const { runCommonJs } = require(${JSON.stringify(join(DIST, 'code-cache.cjs'))});\nconst r = runCommonJs(process.argv.splice(2, 1)[0], require);\nprocess.on('exit', () => require('fs').appendFileSync(${JSON.stringify(report)}, r.cache));\n`);
+  const out = execFileSync(process.execPath, [script, file, ...args], { env: cleanEnv(env), encoding: 'utf8' });
+  return { out, cache: readFileSync(report, 'utf8') };
+}
+
+describe('cacheFileOf', () => {
+  it.each([
+    [`x()${CACHE_MARK}entry.0123abcd.cache\n`, 'entry.0123abcd.cache'],
+    ['x()\n', undefined],
+    // A name, never a path: the cache sits next to the bundle.
+    [`x()${CACHE_MARK}../elsewhere.cache\n`, undefined],
+    [`x()${CACHE_MARK}/etc/passwd\n`, undefined],
+  ])('reads %j as %j', (source, name) => {
+    expect(cacheFileOf(source)).toBe(name);
+  });
+});
+
+describe('a CommonJS bundle run through the code cache', () => {
+  const mod = (body: string) => `${body}${CACHE_MARK}mod.cache\n`;
+
+  it('runs from source without a cache, writes one only when asked, and runs from it next time', () => {
+    const file = join(dir.path, 'mod.cjs');
+    writeFileSync(file, mod("process.stdout.write('one ' + typeof require + ' ' + __filename.endsWith('mod.cjs'));"));
+    expect(runMod(file)).toEqual({ out: 'one function true', cache: 'none' });
+    expect(existsSync(join(dir.path, 'mod.cache'))).toBe(false);
+    expect(runMod(file, { [WRITE_ENV]: '1' })).toEqual({ out: 'one function true', cache: 'none' });
+    expect(existsSync(join(dir.path, 'mod.cache'))).toBe(true);
+    expect(runMod(file)).toEqual({ out: 'one function true', cache: 'used' });
+  });
+
+  it('runs from source when V8 rejects the cache (another Node, or not a cache at all)', () => {
+    const file = join(dir.path, 'mod.cjs');
+    writeFileSync(file, mod("process.stdout.write('two');"));
+    writeFileSync(join(dir.path, 'mod.cache'), Buffer.alloc(4096, 7));
+    expect(runMod(file)).toEqual({ out: 'two', cache: 'rejected' });
+  });
+
+  it("gives the bundle an import() that resolves from the loader's folder, dist/, where the bundle is", () => {
+    const file = join(dir.path, 'mod.cjs');
+    writeFileSync(file, mod("__import('./code-cache.cjs').then((m) => process.stdout.write(typeof m.runCommonJs));"));
+    runMod(file, { [WRITE_ENV]: '1' });
+    // From the cache too: in Node 20, import() itself would fail in code from a cache.
+    expect(runMod(file)).toEqual({ out: 'function', cache: 'used' });
+  });
+});
+
+describe('the built receiver', () => {
+  it('names a cache made by the build for this very bundle, which this Node takes', () => {
+    const source = readFileSync(join(DIST, 'entry.cjs'), 'utf8');
+    const name = cacheFileOf(source);
+    expect(name).toMatch(/^entry\.[0-9a-f]{16}\.cache$/);
+    expect(existsSync(join(DIST, name!))).toBe(true);
+    // No import() left in the bundle's own code: each goes through the loader's.
+    expect(source.match(/import\("/g) ?? []).toEqual([]);
+    // Not on a connection: the bundle hands --help to the ES module CLI, by that import().
+    const { out, cache } = runMod(join(DIST, 'entry.cjs'), {}, ['--help']);
+    expect(out).toMatch(/^Usage: surveillance-receiver/);
+    expect(cache).toBe('used');
+  });
+});
