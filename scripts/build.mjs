@@ -11,7 +11,7 @@
 // - The receiver's review commands (src/review-entry.ts, which says why) as one more CommonJS
 //   file, dist/review-entry.cjs, with the same ES module outputs left as imports.
 // - V8's code cache of dist/entry.cjs, made by training runs of the built receiver
-//   (scripts/lib/code-cache-training.mjs), and read by src/code-cache.ts (which says why).
+//   (scripts/lib/code-cache-training.mjs), and read by the loader in bin/surveillance-receiver.cjs (which says why).
 //
 // Usage: node scripts/build.mjs [receiver|sender ...]   (default: both)
 import { build } from 'esbuild';
@@ -26,7 +26,7 @@ const programs = {
   // file-watch: the store's watcher (chokidar) is reached from FileStore, which the
   // per-connection path holds; it stays an import of the ES module output there.
   // open-nats: the NATS store (and its client), for --store nats:// only.
-  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: ['src/entry.ts', 'src/review-entry.ts', 'src/code-cache.ts'], codeCache: 'entry.cjs' },
+  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: ['src/entry.ts', 'src/review-entry.ts'], codeCache: 'entry.cjs' },
   sender: { esm: { cli: 'src/cli.ts' } },
 };
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(programs);

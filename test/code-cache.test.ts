@@ -1,19 +1,21 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CACHE_MARK, cacheFileOf, WRITE_ENV } from '../packages/receiver/src/code-cache.ts';
-import { cleanEnv, ROOT, tempDir } from './helpers/receiver.ts';
+import { cleanEnv, RECEIVER_BIN, ROOT, tempDir } from './helpers/receiver.ts';
 
 /**
- * The per-connection receiver runs its bundle from V8's code cache (src/code-cache.ts). A cache
+ * The per-connection receiver runs its bundle from V8's code cache (the loader in its bin). A cache
  * may only ever make it faster: one that is missing, rejected or from another build must leave
- * the bundle running as from source. Each case runs the built loader (dist/code-cache.cjs) in a
+ * the bundle running as from source. Each case runs the loader (bin/surveillance-receiver.cjs) in a
  * real process, since the cache is written at exit and only a new process reads it. Run after
  * `pnpm build`, as `pnpm test` does.
  */
 
 const DIST = join(ROOT, 'packages/receiver/dist');
+// The bin, required rather than run: its loader, and nothing started.
+const { CACHE_MARK, cacheFileOf, WRITE_ENV } = createRequire(import.meta.url)(RECEIVER_BIN) as { CACHE_MARK: string; cacheFileOf: (source: string) => string | undefined; WRITE_ENV: string };
 const dir = tempDir('code-cache-');
 afterAll(() => dir.remove());
 
@@ -24,7 +26,7 @@ function runMod(file: string, env: Record<string, string> = {}, args: string[] =
   writeFileSync(report, '');
   const script = join(dir.path, 'run.cjs');
   // The state comes through a file: execFileSync returns stderr only when the process fails.
-  writeFileSync(script, `const { runCommonJs } = require(${JSON.stringify(join(DIST, 'code-cache.cjs'))});\nconst r = runCommonJs(process.argv.splice(2, 1)[0], require);\nprocess.on('exit', () => require('fs').appendFileSync(${JSON.stringify(report)}, r.cache));\n`);
+  writeFileSync(script, `const { runCommonJs } = require(${JSON.stringify(RECEIVER_BIN)});\nconst r = runCommonJs(process.argv.splice(2, 1)[0], require);\nprocess.on('exit', () => require('fs').appendFileSync(${JSON.stringify(report)}, r.cache));\n`);
   const out = execFileSync(process.execPath, [script, file, ...args], { env: cleanEnv(env), encoding: 'utf8' });
   return { out, cache: readFileSync(report, 'utf8') };
 }
@@ -61,12 +63,13 @@ describe('a CommonJS bundle run through the code cache', () => {
     expect(runMod(file)).toEqual({ out: 'two', cache: 'rejected' });
   });
 
-  it("gives the bundle an import() that resolves from the loader's folder, dist/, where the bundle is", () => {
+  it("gives the bundle an import() that resolves from the bundle's folder, and a package's name as Node does", () => {
     const file = join(dir.path, 'mod.cjs');
-    writeFileSync(file, mod("__import('./code-cache.cjs').then((m) => process.stdout.write(typeof m.runCommonJs));"));
+    writeFileSync(join(dir.path, 'sibling.mjs'), 'export const here = 1;\n');
+    writeFileSync(file, mod("Promise.all([__import('./sibling.mjs'), __import('date-fns/format')]).then(([m, p]) => process.stdout.write(typeof m.here + ' ' + typeof p.format));"));
     runMod(file, { [WRITE_ENV]: '1' });
     // From the cache too: in Node 20, import() itself would fail in code from a cache.
-    expect(runMod(file)).toEqual({ out: 'function', cache: 'used' });
+    expect(runMod(file)).toEqual({ out: 'number function', cache: 'used' });
   });
 });
 

@@ -1,5 +1,6 @@
-// Makes the per-connection receiver's V8 code cache (packages/receiver/src/code-cache.ts says
-// why and how it is read): routes the bundle's import() calls through the loader (see
+// Makes the per-connection receiver's V8 code cache (its loader, in
+// packages/receiver/bin/surveillance-receiver.cjs, says why and how it is read): routes the
+// bundle's import() calls through the loader (see
 // routeImports), names the cache in the bundle's last line, after a hash of the bundle, then runs the built receiver as systemd would (Accept=yes: the connection on stdin,
 // REMOTE_ADDR set) for one plaintext frame and then one frame over TLS-PSK. Each run writes the
 // cache at exit; the second starts from the first, so the cache holds the functions of both.
@@ -11,18 +12,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectPsk } from './psk-client.mjs';
 
-/** The same mark as CACHE_MARK in src/code-cache.ts, which reads it. */
+/** The same mark as CACHE_MARK in bin/surveillance-receiver.cjs, which reads it. */
 const CACHE_MARK = '\n//# codeCache=';
 
-/** The same name as IMPORT_PARAMETER in src/code-cache.ts, which passes it. */
+/** The same name as IMPORT_PARAMETER in bin/surveillance-receiver.cjs, which passes it. */
 const IMPORT_PARAMETER = '__import';
 
 /**
  * In Node 20, code loaded from a code cache loses its import() callback: every import() in it
  * fails with ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING (vm.Script and vm.compileFunction alike,
  * whatever importModuleDynamically says). So the bundle's import() calls, the ones esbuild's
- * metafile lists, call a function the loader passes instead, which imports from its own module
- * in the same folder.
+ * metafile lists, call a function the loader passes instead, which imports a relative specifier
+ * from the bundle's folder.
  */
 function routeImports(source, dynamicImports) {
   // typeof: a bundle loaded by plain require() has no such parameter, and imports by itself.

@@ -2,10 +2,97 @@
 // Thin entry: `pnpm build` (scripts/build.mjs) bundles the program into dist/. Receiving (the
 // default, and under systemd one process per connection) goes to the CommonJS entry, whose
 // source, src/entry.ts, says why it is CommonJS; deciding here spares each command the parse of
-// that entry. It runs from V8's code cache made by the build (src/code-cache.ts says why). A
+// that entry. It runs from V8's code cache made by the build (runCommonJs below says why). A
 // command (list, serve, camera...) goes to src/review-entry.ts, a CommonJS bundle that runs the
 // review commands (src/review-commands.ts, the one list of them) itself and hands any other to
 // the ES module CLI.
-const first = process.argv[2];
-if (first !== undefined && !first.startsWith('-') && first !== 'receive') require('../dist/review-entry.cjs');
-else require('../dist/code-cache.cjs').runCommonJs(require('node:path').join(__dirname, '../dist/entry.cjs'), require);
+const { readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { dirname, join } = require('node:path');
+
+/**
+ * The code cache's loader lives here, in the bin, rather than in a module of its own: one module
+ * less to resolve, read and compile (with no cache of its own) saves about 2 M instructions of a
+ * per-connection start, 2% (callgrind, plaintext connection).
+ *
+ * Why a cache: the per-connection receiver is a new process for every connection, and without
+ * one each process parses the whole bundle and compiles every function it calls, about a fifth
+ * of its CPU time (see BENCHMARKS.md). Node 20 has no code cache for user modules
+ * (module.enableCompileCache came in 22), so the bundle is compiled here with vm.Script and
+ * `cachedData`.
+ *
+ * The cache is made by `pnpm build` (scripts/lib/code-cache-training.mjs): it runs the receiver
+ * on a plaintext and on a TLS connection with WRITE_ENV set, and the process writes the cache at
+ * exit, holding every function those connections compiled. It is only ever read at run time: an
+ * installed receiver may not write to its own folder.
+ *
+ * V8 checks its own version and flags against the cache, but of the source only its length. So
+ * the build names the cache after a hash of the bundle and writes that name into the bundle's
+ * last line (CACHE_MARK): a rebuilt bundle names a cache that does not exist yet, never an old
+ * one of the same length. Without a cache, or with one V8 rejects (another Node), the bundle is
+ * compiled from source as before: slower, never different.
+ */
+
+/** The bundle's last line, `//# codeCache=NAME`, naming its cache file in the same folder. */
+const CACHE_MARK = '\n//# codeCache=';
+/**
+ * The bundle's import() calls go through this parameter of its wrapper: in Node 20, code from a
+ * code cache loses its import() callback (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so the build
+ * rewrites them (scripts/lib/code-cache-training.mjs) to call the import() given here, which
+ * resolves a relative specifier from the bundle's folder (dist/), as the bundle's own would.
+ */
+const IMPORT_PARAMETER = '__import';
+/** Set to 1 by the build's training runs: write the cache at exit. */
+const WRITE_ENV = 'SURVEILLANCE_WRITE_CODE_CACHE';
+
+/** The cache file a bundle names, or undefined when it names none. */
+function cacheFileOf(source) {
+  const at = source.lastIndexOf(CACHE_MARK);
+  if (at === -1) return undefined;
+  const name = source.slice(at + CACHE_MARK.length).trim();
+  // A name, not a path: the cache sits next to the bundle.
+  return /^[\w.-]+$/.test(name) ? name : undefined;
+}
+
+/**
+ * Loads and runs `file` as a CommonJS module, as require() would, with the code cache it names.
+ * `load` is the require() the module gets (the bundle requires only node: built-ins). Returns
+ * { cache: 'used' | 'rejected' | 'none' }: none when the bundle names no cache or it is missing,
+ * rejected when V8 would not take it.
+ */
+function runCommonJs(file, load, env = process.env) {
+  const { Script } = require('node:vm');
+  const source = readFileSync(file, 'utf8');
+  const name = cacheFileOf(source);
+  const cacheFile = name === undefined ? undefined : join(dirname(file), name);
+  let cachedData;
+  try {
+    if (cacheFile !== undefined) cachedData = readFileSync(cacheFile);
+  } catch {
+    // not made (a build without its training run): compiled from source
+  }
+  // The wrapper require() uses, on the bundle's first line so that line numbers stay its own.
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, ${IMPORT_PARAMETER}) {${source}\n})`, { filename: file, cachedData });
+  if (cacheFile !== undefined && env[WRITE_ENV] === '1') {
+    // At exit, so that the cache holds every function this run compiled, not only the top level.
+    process.once('exit', () => {
+      const part = `${cacheFile}.${process.pid}.part`;
+      writeFileSync(part, script.createCachedData());
+      renameSync(part, cacheFile);
+    });
+  }
+  const run = { cache: cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used' };
+  const module = { exports: {} };
+  // Bare specifiers (packages) resolve from here as from dist/: the same node_modules above.
+  const importer = (specifier) => import(specifier.startsWith('.') ? require('node:url').pathToFileURL(join(dirname(file), specifier)).href : specifier);
+  script.runInThisContext().call(module.exports, module.exports, load, module, file, dirname(file), importer);
+  return run;
+}
+
+module.exports = { CACHE_MARK, IMPORT_PARAMETER, WRITE_ENV, cacheFileOf, runCommonJs };
+
+// Required (by the tests, for the loader): nothing runs.
+if (require.main === module) {
+  const first = process.argv[2];
+  if (first !== undefined && !first.startsWith('-') && first !== 'receive') require('../dist/review-entry.cjs');
+  else runCommonJs(join(__dirname, '../dist/entry.cjs'), require);
+}
