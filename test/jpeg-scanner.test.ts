@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_PIXELS, JpegScanner, SurveillanceError, scanJpeg } from '@surveillance/shared';
+import { DEFAULT_MAX_PIXELS, JpegScanner, SurveillanceError, scanJpeg, type FfSearch } from '@surveillance/shared';
 import { FIXTURES } from './helpers/receiver.ts';
 
 const JPEG_DIR = join(FIXTURES, 'jpeg');
@@ -10,8 +10,8 @@ const read = (name: string) => readFileSync(join(JPEG_DIR, name));
 const baseline = read('cjpeg-baseline.jpg');
 
 /** Feeds `bytes` in chunks of `size`; returns where the first frame ended, or the error. */
-function feed(bytes: Buffer, size: number, maxBytes?: number): { end: number; done: boolean } {
-  const scanner = new JpegScanner(maxBytes);
+function feed(bytes: Buffer, size: number, maxBytes?: number, search?: FfSearch): { end: number; done: boolean } {
+  const scanner = new JpegScanner(maxBytes, undefined, search);
   let offset = 0;
   while (offset < bytes.length && !scanner.done) {
     const chunk = bytes.subarray(offset, Math.min(offset + size, bytes.length));
@@ -35,15 +35,16 @@ describe('JpegScanner on JPEGs written by real encoders', () => {
     expect(fixtures.length).toBeGreaterThanOrEqual(11);
   });
 
-  describe.each(fixtures)('%s', (name) => {
+  // Both FF searches (a copy for one-frame processes, Buffer.indexOf for listeners) on every fixture.
+  describe.each(fixtures.flatMap((name) => (['copy', 'buffer'] as const).map((search) => [name, search] as const)))('%s, FF search %s', (name, search) => {
     const bytes = read(name);
     it.each([1, 7, 64, bytes.length])('finds the frame end exactly in %i-byte chunks', (size) => {
-      expect(feed(bytes, size)).toEqual({ end: bytes.length, done: true });
+      expect(feed(bytes, size, undefined, search)).toEqual({ end: bytes.length, done: true });
     });
 
     it('stops at EOI and leaves the next frame untouched', () => {
       const two = Buffer.concat([bytes, baseline]);
-      for (const size of [1, 7, 64, two.length]) expect(feed(two, size).end).toBe(bytes.length);
+      for (const size of [1, 7, 64, two.length]) expect(feed(two, size, undefined, search).end).toBe(bytes.length);
     });
   });
 
@@ -223,11 +224,11 @@ describe('JpegScanner: segments must hold the fields it reads, frames must stay 
     expect(scanJpeg(bomb)).toEqual({ bytes: bomb.length, width: 16383, height: 16383, components: 3, progressive: true });
   });
 
-  it('decides a frame over the byte limit the same way in one chunk as byte by byte', () => {
+  it.each(['copy', 'buffer'] as const)('decides a frame over the byte limit the same way in one chunk as byte by byte (FF search %s)', (search) => {
     // Bad bytes past the limit must not decide the outcome when they happen to share a chunk.
     const broken = patched(393, [0x00]);
     for (const size of [1, 64, broken.length]) {
-      const error = errorOf(() => feed(broken, size, 300));
+      const error = errorOf(() => feed(broken, size, 300, search));
       expect({ code: error.code, message: error.message }).toEqual({ code: 'too-large', message: 'frame is larger than the limit of 300 bytes' });
     }
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import fc from 'fast-check';
-import { encodeHeader, HeaderReader, JpegScanner, SurveillanceError, type Logger } from '@surveillance/shared';
+import { encodeHeader, HeaderReader, JpegScanner, SurveillanceError, type FfSearch, type Logger } from '@surveillance/shared';
 import { Connection } from '../../packages/receiver/src/receive/connection.ts';
 import { FileStore } from '../../packages/receiver/src/store/file-store.ts';
 import { INCOMING_DIR } from '../../packages/receiver/src/store/file-layout.ts';
@@ -43,8 +43,8 @@ function caught(e: unknown): Outcome {
 const STATE_KINDS = new Set(['number', 'boolean']);
 
 /** Feeds chunks to a scanner the way the receiver does; checks it keeps no buffers. */
-export function scanOutcome(chunks: Uint8Array[], maxBytes: number, maxPixels: number): Outcome {
-  const scanner = new JpegScanner(maxBytes, maxPixels);
+export function scanOutcome(chunks: Uint8Array[], maxBytes: number, maxPixels: number, search: FfSearch = 'copy'): Outcome {
+  const scanner = new JpegScanner(maxBytes, maxPixels, search);
   let used = 0;
   try {
     for (const chunk of chunks) {
@@ -157,6 +157,8 @@ const OK_CODES = new Set(['bad-jpeg', 'truncated', 'empty', 'too-large']);
 export const scannerProperty = fc.property(jpegInput, cuts, limits, (input, cutPoints, { maxBytes, maxPixels }) => {
   const whole = scanOutcome([input], maxBytes, maxPixels);
   const pieces = scanOutcome(chunked(input, cutPoints), maxBytes, maxPixels);
+  // The listener's search (Buffer.indexOf over the whole chunk, past the byte limit) decides the same.
+  const buffered = scanOutcome(chunked(input, cutPoints), maxBytes, maxPixels, 'buffer');
   if (!whole.ok && !OK_CODES.has(whole.code)) throw new Error(`unexpected code ${whole.code}`);
   if (whole.ok) {
     // What was taken for a frame is one by itself, and within the limits.
@@ -166,6 +168,7 @@ export const scannerProperty = fc.property(jpegInput, cuts, limits, (input, cutP
     if (whole.used > maxBytes) throw new Error('frame over the byte limit accepted');
   }
   expectSame(whole, pieces);
+  expectSame(whole, buffered);
 });
 
 const KEYS = ['camera', 'id', 'time', 'length', 'reason', 'score', 'x', 'Camera', '1k', ''];

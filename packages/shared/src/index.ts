@@ -1,5 +1,5 @@
 export { SurveillanceError, isSurveillanceError, asSurveillanceError, isBug, usage, EXIT, type ErrorCode } from './errors.ts';
-export { DEFAULT_MAX_PIXELS, JpegScanner, scanJpeg, isCompleteJpeg, type JpegInfo } from './jpeg-scanner.ts';
+export { DEFAULT_MAX_PIXELS, JpegScanner, scanJpeg, isCompleteJpeg, type FfSearch, type JpegInfo } from './jpeg-scanner.ts';
 export { checkCaptureTime, DEFAULT_CAPTURE_WINDOW, type CaptureWindow } from './capture-time.ts';
 export {
   PING_LINE,

@@ -7,6 +7,7 @@ import {
   formatAck,
   type Ack,
   type CaptureWindow,
+  type FfSearch,
   type FrameHeader,
   type Logger,
 } from '@surveillance/shared';
@@ -72,6 +73,8 @@ export interface ConnectionOptions {
    * every few seconds never goes idle, and would hold a connection slot for ever.
    */
   frameTimeoutMs: number;
+  /** How the JPEG scanner finds FF bytes (jpeg-scanner.ts says which suits whom); `copy` when absent. */
+  ffSearch?: FfSearch;
   now?: () => Date;
 }
 
@@ -299,7 +302,7 @@ export class Connection {
     }
     if (kind === 'raw') {
       const writer = this.options.store.begin();
-      this.state = { name: 'reading-raw', scanner: new JpegScanner(this.options.maxFrameBytes, this.options.maxPixels), writer, id: rawFrameId(), time: this.now() };
+      this.state = { name: 'reading-raw', scanner: new JpegScanner(this.options.maxFrameBytes, this.options.maxPixels, this.options.ffSearch), writer, id: rawFrameId(), time: this.now() };
     } else {
       this.state = { name: 'reading-header', reader: new HeaderReader() };
     }
@@ -326,7 +329,7 @@ export class Connection {
       const implausible = checkCaptureTime(header.time, this.now(), this.options.captureWindow);
       if (implausible) throw new SurveillanceError('bad-header', `bad frame header: ${implausible}`);
       const writer = this.options.store.begin(header.length);
-      this.state = { name: 'reading-framed', header, scanner: new JpegScanner(max, this.options.maxPixels), writer, remaining: header.length };
+      this.state = { name: 'reading-framed', header, scanner: new JpegScanner(max, this.options.maxPixels, this.options.ffSearch), writer, remaining: header.length };
     }
     return chunk.subarray(used);
   }

@@ -102,7 +102,8 @@ export function serve(options: ServeOptions): Promise<number> {
         armIdle();
       });
       const begin = (stream: Duplex, camera?: string) => {
-        connection = new Connection(stream, { ...options.connection(log, peer), camera });
+        // Long-lived: the scanner's FF search by Buffer.indexOf, optimized here, not by a copy.
+        connection = new Connection(stream, { ...options.connection(log, peer), camera, ffSearch: 'buffer' });
         open.add(connection);
         void connection.done.then((result) => {
           // A bug (logged with its stack, answered `internal`) ends the listener: systemd sees
