@@ -1,22 +1,22 @@
 // Makes the per-connection receiver's V8 code cache (its loader, in
 // packages/receiver/bin/surveillance-receiver.cjs, says why and how it is read): routes the
-// bundle's import() calls through the loader (see
-// routeImports), names the cache in the bundle's last line, after a hash of the bundle, then runs the built receiver as systemd would (Accept=yes: the connection on stdin,
-// REMOTE_ADDR set) for one plaintext frame and then one frame over TLS-PSK. Each run writes the
-// cache at exit; the second starts from the first, so the cache holds the functions of both.
+// bundle's import() calls through the loader (see routeImports), names the cache in the
+// bundle's last line, after a hash of the bundle, then runs the built receiver as systemd would
+// (Accept=yes: the connection on stdin, REMOTE_ADDR set) for one plaintext frame and then one
+// frame over TLS-PSK. Each run writes the cache at exit; the second starts from the first, so
+// the cache holds the functions of both.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectPsk } from './psk-client.mjs';
 
-/** The same mark as CACHE_MARK in bin/surveillance-receiver.cjs, which reads it. */
-const CACHE_MARK = '\n//# codeCache=';
-
-/** The same name as IMPORT_PARAMETER in bin/surveillance-receiver.cjs, which passes it. */
-const IMPORT_PARAMETER = '__import';
+// The loader's own names, from the loader (required, the bin runs nothing): the mark it reads,
+// the parameter it passes, the variable that makes a run write the cache.
+const { CACHE_MARK, IMPORT_PARAMETER, WRITE_ENV } = createRequire(import.meta.url)('../../packages/receiver/bin/surveillance-receiver.cjs');
 
 /**
  * In Node 20, code loaded from a code cache loses its import() callback: every import() in it
@@ -56,7 +56,7 @@ export async function trainCodeCache({ bin, jpeg }) {
   const dir = mkdtempSync(join(tmpdir(), 'code-cache-'));
   // Only what systemd gives the receiver: no NODE_OPTIONS (V8 flags change the cache's flag
   // hash, and V8 would reject the cache at run time) and no SURVEILLANCE_* options.
-  const env = { PATH: process.env.PATH, HOME: dir, LANG: 'C.UTF-8', REMOTE_ADDR: '127.0.0.1', SURVEILLANCE_WRITE_CODE_CACHE: '1' };
+  const env = { PATH: process.env.PATH, HOME: dir, LANG: 'C.UTF-8', REMOTE_ADDR: '127.0.0.1', [WRITE_ENV]: '1' };
   try {
     const store = join(dir, 'store');
     const frame = readFileSync(jpeg);
