@@ -17,7 +17,7 @@ const receiverBin = ['cjs', 'js'].map((ext) => join(root, `packages/receiver/bin
 const senderBin = join(root, 'packages/sender/bin/surveillance-sender.js');
 // 100: with 40 the p95 of 35 steady frames was the second-worst one, so a single disk stall of
 // the shared VM decided the target (185 ms in one run, 20 and 24 ms in the next two).
-const FRAMES = Number(process.env.BENCH_FRAMES ?? 100);
+const FRAMES = Number(process.env.BENCH_DELIVERY_FRAMES ?? 100);
 // A controlled environment: the shells here add NODE_EXTRA_CA_CERTS (~50 ms per start).
 const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: tmpdir(), LANG: 'C.UTF-8' };
 
