@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
-import { frameLines, latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/store/file-index.ts';
+import { defaultFileRun, frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
+import { frameLines, isPlainRun, latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/store/file-index.ts';
 import type { LineSpec } from '../packages/receiver/src/store/store.ts';
 import { localDay, parseLocalTime } from '../packages/receiver/src/review/time-range.ts';
 import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
@@ -131,6 +131,33 @@ describe('store index', () => {
     expect(listFrames(custom, { pattern, from: new Date('2026-03-29T12:00:00Z') }).map((f) => f.id)).toEqual(['id0', 'id2']);
     expect(listDays(custom, 'cam', pattern)).toEqual(['2026-03-29', '2026-03-30']);
     expect(latestFrame(custom, 'cam', pattern)?.id).toBe('id2');
+  });
+});
+
+describe('isPlainRun', () => {
+  const name = (ms: number, id: string) => `20260329T0800${String(Math.floor(ms / 1000)).padStart(2, '0')}.${String(ms % 1000).padStart(3, '0')}Z_${id}.jpg`;
+  const run = defaultFileRun('20260329');
+  const names = Array.from({ length: 9 }, (_, i) => name(i * 10, `f${i}`));
+
+  it.each([1, 2, 3, 4, 8, 9, 50])('takes a folder of frames checked %i names at a time', (part) => {
+    expect(isPlainRun(names, run, part)).toBe(true);
+  });
+
+  // Two frames of one millisecond at every place, so that one pair straddles each part's end.
+  it.each([1, 2, 3, 4, 8])('finds two frames of one millisecond wherever they fall, %i names at a time', (part) => {
+    for (let at = 1; at < names.length; at++) {
+      const same = names.map((n, i) => (i === at ? name((at - 1) * 10, 'g') : n));
+      expect(isPlainRun(same, run, part)).toBe(false);
+    }
+  });
+
+  it.each([
+    ['a stray file', 'notes.txt'],
+    ['a frame of another day', '20260330T080000.000Z_x.jpg'],
+    ['24:00', '20260329T240000.000Z_x.jpg'],
+    ['no id', '20260329T080000.000Z_.jpg'],
+  ])('refuses %s among frames', (_, stray) => {
+    expect(isPlainRun([...names.slice(0, 4), stray, ...names.slice(4)], run, 3)).toBe(false);
   });
 });
 
