@@ -1,7 +1,7 @@
 import { writeStderr, type Spec } from '@surveillance/shared';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
-import type { FrameEntry, FrameIndex, LineSpec } from '../store/store.ts';
+import { HOUR_MS, type FrameEntry, type FrameIndex, type LineSpec } from '../store/store.ts';
 import { cameraOption, checkCamera, jsonOption, out } from './review-command.ts';
 import { ListingTimes } from './listing-times.ts';
 import { rangeSpec, resolveRange } from './time-range.ts';
@@ -76,16 +76,19 @@ const ID = { field: 'id' } as const;
 const NAME = { field: 'name' } as const;
 const PATH = { field: 'path' } as const;
 const SECOND = { field: 'second' } as const;
+/** What follows an hour's heads (ListingTimes.heads): the frame's own minute; a minute's hold theirs. */
+const minuteOf = (span: number) => (span === HOUR_MS ? [{ field: 'minute' } as const, ':'] : []);
 const jsonText = (text: string) => JSON.stringify(text).slice(1, -1);
 
-/** jsonLine's lines for FrameIndex.lines: the same text, a minute at a time. */
+/** jsonLine's lines for FrameIndex.lines: the same text, an hour or a minute at a time. */
 function jsonLines(camera: string): Omit<LineSpec, 'write'> {
   const times = new ListingTimes();
   return {
     escape: jsonText,
-    line: (minute) => {
-      const h = times.heads(minute);
-      return h && [`{"camera":"${camera}","id":"`, ID, `","time":"${h.utc}`, SECOND, `Z","local":"${h.isoLocal}`, SECOND, `${h.offset}","name":"`, NAME, '","path":"', PATH, '"}\n'];
+    line: (start, span) => {
+      const h = times.heads(start, span);
+      const m = minuteOf(span);
+      return h && [`{"camera":"${camera}","id":"`, ID, `","time":"${h.utc}`, ...m, SECOND, `Z","local":"${h.isoLocal}`, ...m, SECOND, `${h.offset}","name":"`, NAME, '","path":"', PATH, '"}\n'];
     },
   };
 }
@@ -95,9 +98,9 @@ function humanLines(camera: string): Omit<LineSpec, 'write'> {
   const times = new ListingTimes();
   return {
     escape: (text) => text,
-    line: (minute) => {
-      const h = times.heads(minute);
-      return h && [h.local, SECOND, `${h.offset}  ${camera}  `, PATH, '\n'];
+    line: (start, span) => {
+      const h = times.heads(start, span);
+      return h && [h.local, ...minuteOf(span), SECOND, `${h.offset}  ${camera}  `, PATH, '\n'];
     },
   };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { checkCameraName } from '@surveillance/shared';
 import { DEFAULT_FILE_RE, DEFAULT_NAME_PATTERN, defaultDay, defaultFileLines, defaultFileRun, defaultFileTime, frameName, parseFrameName, type DefaultDay } from './frame-name.ts';
 import { localDate } from './local-date.ts';
-import type { FrameEntry, LineSpec, FrameQuery as StoreQuery } from './store.ts';
+import { HOUR_MS, MINUTE_MS, type FrameEntry, type LineSpec, type FrameQuery as StoreQuery } from './store.ts';
 
 /**
  * What is in the file store, read from names alone (FileStore's index side).
@@ -169,15 +169,17 @@ export function listFrames(root: string, q: FrameQuery = {}): FrameEntry[] {
  * 100,000 names with 64-character ids (80,000 passed); a day of 20,000 frames is still one match.
  */
 const CHECK_LINES = 20_000;
-/** A name sorts below this once it is past the minute `yyyyMMddTHHmm` it is appended to: ':' follows the digits. */
-const PAST_MINUTE = ':';
+/** A name sorts below this once it is past the hour or minute (`yyyyMMddTHH`, `yyyyMMddTHHmm`) it is appended to: ':' follows the digits. */
+const PAST = ':';
 
 /**
  * listFrames of one camera as lines of text (FrameIndex.lines), for the default pattern. A
  * listing runs once, and JavaScript run once per frame never gets fast before it ends: that was
  * most of `list --day`. So a day folder's names, which are text already, are joined and then
- * checked and turned into lines by regular expressions, a minute at a time (its frames share
- * all but their own fields). Undefined, before anything is written, unless the frames are a
+ * checked and turned into lines by regular expressions, an hour at a time (its frames share all
+ * but their own fields), or a minute at a time in an hour spec.line cannot line whole (the
+ * clocks change in it, or the local minute is not the UTC one: +05:30). Per minute, the code
+ * run per minute became hot enough for V8 to optimise it, which cost more than it saved. Undefined, before anything is written, unless the frames are a
  * plain run of names in time order: a stray file, two frames of one millisecond, names out of
  * order or a minute `spec.line` cannot line are left to listFrames.
  */
@@ -214,16 +216,23 @@ export function frameLines(root: string, q: FrameQuery & { camera: string; last?
   const runs: { files: string[]; lines: RegExp; replacement: string }[] = [];
   for (const { day, files } of days) {
     const name = `${q.camera}/${day.name}/`;
-    const fields = { id: '$3', second: '$2', name: `${dollars(name)}$1`, path: `${dollars(escapedPrefix + name)}$1` };
+    const fields = { id: '$4', minute: '$2', second: '$3', name: `${dollars(name)}$1`, path: `${dollars(escapedPrefix + name)}$1` };
     const lines = defaultFileLines(day.date);
+    const replacement = (parts: NonNullable<ReturnType<LineSpec['line']>>) => parts.map((p) => (typeof p === 'string' ? dollars(p) : fields[p.field])).join('');
     for (let i = 0; i < files.length; ) {
-      const head = files[i]!.slice(0, 'yyyyMMddTHHmm'.length);
-      const end = firstFrom(files, head + PAST_MINUTE, i + 1);
-      const minute = day.start + (Number(head.slice(9, 11)) * 60 + Number(head.slice(11, 13))) * 60_000;
-      const parts = spec.line(minute);
-      if (!parts) return undefined;
-      const replacement = parts.map((p) => (typeof p === 'string' ? dollars(p) : fields[p.field])).join('');
-      runs.push({ files: files.slice(i, end), lines, replacement });
+      const hour = files[i]!.slice(0, 'yyyyMMddTHH'.length);
+      const end = firstFrom(files, hour + PAST, i + 1);
+      const hourStart = day.start + Number(hour.slice(9, 11)) * HOUR_MS;
+      const parts = spec.line(hourStart, HOUR_MS);
+      if (parts) runs.push({ files: files.slice(i, end), lines, replacement: replacement(parts) });
+      for (let j = i; !parts && j < end; ) {
+        const minute = files[j]!.slice(0, 'yyyyMMddTHHmm'.length);
+        const minuteEnd = firstFrom(files, minute + PAST, j + 1);
+        const minuteParts = spec.line(hourStart + Number(minute.slice(11, 13)) * MINUTE_MS, MINUTE_MS);
+        if (!minuteParts) return undefined;
+        runs.push({ files: files.slice(j, minuteEnd), lines, replacement: replacement(minuteParts) });
+        j = minuteEnd;
+      }
       i = end;
     }
   }

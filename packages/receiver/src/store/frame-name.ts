@@ -108,17 +108,18 @@ export function defaultFileTime(file: string, day: DefaultDay): number {
   return day.start + clockMs(file, 9);
 }
 
-/** `HHmm` of a day: no 24:00, no minute 60. */
-const HOUR_MINUTE = '(?:[01]\\d|2[0-3])[0-5]\\d';
+/** `HH` of a day: no 24:00. */
+const HOUR = '(?:[01]\\d|2[0-3])';
 
 /**
  * The lines defaultFileTime takes for frames of the day folder of `date` (yyyyMMdd), in the
  * names of that folder joined one a line: a global, multiline expression whose groups are the
- * name ($1), its seconds into the minute with milliseconds, `SS.mmm` ($2), and its id ($3).
+ * name ($1), its minute into the hour, `mm` ($2), its seconds into the minute with
+ * milliseconds, `SS.mmm` ($3), and its id ($4).
  * The same checks as defaultFileTime's (DEFAULT_FILE_RE, the folder's date, no 24:00 or 59:60).
  */
 export function defaultFileLines(date: string): RegExp {
-  return new RegExp(`^(${date}T${HOUR_MINUTE}([0-5]\\d\\.\\d{3})Z_(${FRAME_ID_PATTERN})\\.jpg)\\n`, 'gm');
+  return new RegExp(`^(${date}T${HOUR}([0-5]\\d)([0-5]\\d\\.\\d{3})Z_(${FRAME_ID_PATTERN})\\.jpg)\\n`, 'gm');
 }
 
 /**
@@ -130,7 +131,7 @@ export function defaultFileLines(date: string): RegExp {
  * gives up (RangeError) near 100,000 of them, so callers check a folder in parts.
  */
 export function defaultFileRun(date: string): RegExp {
-  return new RegExp(`^(?:(${date}T${HOUR_MINUTE}[0-5]\\d\\.\\d{3}Z)_${FRAME_ID_PATTERN}\\.jpg\\n(?!\\1_))*$`);
+  return new RegExp(`^(?:(${date}T${HOUR}[0-5]\\d[0-5]\\d\\.\\d{3}Z)_${FRAME_ID_PATTERN}\\.jpg\\n(?!\\1_))*$`);
 }
 
 const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);
