@@ -36,7 +36,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const { values, store } = start;
   await checkCamera(store, values.camera);
   const range = resolveRange(values);
-  const output = chunks();
+  // Every line is ASCII but for the store's own path (names, ids, cameras and times are).
+  const output = chunks(!/[^\x00-\x7f]/.test(store.locate('')));
   // One camera's frames as lines the store makes (a day of them in a fraction of the time);
   // anything it cannot line, and every camera at once, a FrameEntry at a time.
   let count: number | undefined;
@@ -56,18 +57,18 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   return 0;
 }
 
-/** Text to stdout, gathered into chunks of CHUNK_CHARS. */
-function chunks(): { write(text: string): void; flush(): void } {
+/** Text to stdout, gathered into chunks of CHUNK_CHARS; `ascii` when it is all ASCII (see out). */
+function chunks(ascii: boolean): { write(text: string): void; flush(): void } {
   let text = '';
   return {
     write: (more) => {
       text += more;
       if (text.length >= CHUNK_CHARS) {
-        out(text);
+        out(text, ascii);
         text = '';
       }
     },
-    flush: () => out(text),
+    flush: () => out(text, ascii),
   };
 }
 
