@@ -10,8 +10,9 @@
 //   from it that nothing else got onto that path.
 // - The receiver's review commands (src/review-entry.ts, which says why) as one more CommonJS
 //   file, dist/review-entry.cjs, with the same ES module outputs left as imports.
-// - V8's code cache of dist/entry.cjs, made by training runs of the built receiver
-//   (scripts/lib/code-cache-training.mjs), and read by the loader in bin/surveillance-receiver.cjs (which says why).
+// - V8's code caches of dist/entry.cjs and dist/review-entry.cjs, made by training runs of the
+//   built receiver (scripts/lib/code-cache-training.mjs), and read by the loader in
+//   bin/surveillance-receiver.cjs (which says why).
 //
 // Usage: node scripts/build.mjs [receiver|sender ...]   (default: both)
 import { build } from 'esbuild';
@@ -26,7 +27,7 @@ const programs = {
   // file-watch: the store's watcher (chokidar) is reached from FileStore, which the
   // per-connection path holds; it stays an import of the ES module output there.
   // open-nats: the NATS store (and its client), for --store nats:// only.
-  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: ['src/entry.ts', 'src/review-entry.ts'], codeCache: 'entry.cjs' },
+  receiver: { esm: { cli: 'src/cli.ts', listener: 'src/receive/listener.ts', 'file-watch': 'src/store/file-watch.ts', 'open-nats': 'src/store/nats/open-nats.ts' }, cjs: ['src/entry.ts', 'src/review-entry.ts'], codeCache: ['entry.cjs', 'review-entry.cjs'] },
   sender: { esm: { cli: 'src/cli.ts' } },
 };
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(programs);
@@ -69,7 +70,7 @@ for (const name of names) {
   Object.keys(esm.metafile.outputs).forEach((p) => outputs.add(basename(p)));
   for (const entry of program.cjs ?? []) {
     const out = `${basename(entry, '.ts')}.cjs`;
-    const cached = out === program.codeCache;
+    const cached = program.codeCache?.includes(out) ?? false;
     const cjs = await build({
       ...common,
       absWorkingDir: dir,
@@ -86,7 +87,7 @@ for (const name of names) {
     outputs.add(meta);
     if (cached) {
       const dynamicImports = Object.values(cjs.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.kind === 'dynamic-import').map((i) => i.path);
-      const marked = markForCodeCache(cjs.outputFiles[0].text, dynamicImports);
+      const marked = markForCodeCache(cjs.outputFiles[0].text, dynamicImports, basename(entry, '.ts'));
       // By rename: a receiver starting meanwhile (the tests run some) reads the old or the new.
       writeFileSync(`${dir}/dist/${out}.${process.pid}.part`, marked.source);
       renameSync(`${dir}/dist/${out}.${process.pid}.part`, `${dir}/dist/${out}`);

@@ -194,6 +194,10 @@ install_snapshot() {
     mv -T "$lib/.current" "$lib/current"
     echo "installed $lib/$version (the receiver and its dependencies)"
   fi
+  # Whether the node the units run takes the copy's V8 code caches: a rejected or missing one
+  # is otherwise silent, every connection just compiles from source. Without NODE_OPTIONS, as
+  # systemd starts it (V8 flags there would change the verdict).
+  env -u NODE_OPTIONS "$NODE" "$lib/$version/$BIN_REL" --version | sed -n '/^code cache: /p'
   local dir
   for dir in "$lib"/*/; do
     [ ! -L "${dir%/}" ] || continue

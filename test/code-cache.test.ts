@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { basename, dirname, join } from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { cleanEnv, RECEIVER_BIN, ROOT, tempDir } from './helpers/receiver.ts';
 
 /**
@@ -49,9 +49,9 @@ describe('a CommonJS bundle run through the code cache', () => {
   it('runs from source without a cache, writes one only when asked, and runs from it next time', () => {
     const file = join(dir.path, 'mod.cjs');
     writeFileSync(file, mod("process.stdout.write('one ' + typeof require + ' ' + __filename.endsWith('mod.cjs'));"));
-    expect(runMod(file)).toEqual({ out: 'one function true', cache: 'none' });
+    expect(runMod(file)).toEqual({ out: 'one function true', cache: 'missing' });
     expect(existsSync(join(dir.path, 'mod.cache'))).toBe(false);
-    expect(runMod(file, { [WRITE_ENV]: '1' })).toEqual({ out: 'one function true', cache: 'none' });
+    expect(runMod(file, { [WRITE_ENV]: '1' })).toEqual({ out: 'one function true', cache: 'missing' });
     expect(existsSync(join(dir.path, 'mod.cache'))).toBe(true);
     expect(runMod(file)).toEqual({ out: 'one function true', cache: 'used' });
   });
@@ -74,16 +74,57 @@ describe('a CommonJS bundle run through the code cache', () => {
 });
 
 describe('the built receiver', () => {
-  it('names a cache made by the build for this very bundle, which this Node takes', () => {
-    const source = readFileSync(join(DIST, 'entry.cjs'), 'utf8');
+  it.each([
+    // Not on a connection: the bundle hands --help to the ES module CLI, by that import().
+    ['entry', ['--help'], /^Usage: surveillance-receiver /],
+    // A review command, run by this bundle itself.
+    ['review-entry', ['list', '--help'], /^Usage: surveillance-receiver list /],
+    // Any other command: handed to the ES module CLI, by the import() through the loader.
+    ['review-entry', ['camera', '--help'], /^Usage: surveillance-receiver camera /],
+  ])('%s.cjs names a cache made by the build for this very bundle, which this Node takes (%j)', (bundle, args, usage) => {
+    const source = readFileSync(join(DIST, `${bundle}.cjs`), 'utf8');
     const name = cacheFileOf(source);
-    expect(name).toMatch(/^entry\.[0-9a-f]{16}\.cache$/);
+    expect(name).toMatch(new RegExp(`^${bundle}\\.[0-9a-f]{16}\\.cache$`));
     expect(existsSync(join(DIST, name!))).toBe(true);
     // No import() left in the bundle's own code: each goes through the loader's.
     expect(source.match(/import\("/g) ?? []).toEqual([]);
-    // Not on a connection: the bundle hands --help to the ES module CLI, by that import().
-    const { out, cache } = runMod(join(DIST, 'entry.cjs'), {}, ['--help']);
-    expect(out).toMatch(/^Usage: surveillance-receiver/);
+    const { out, cache } = runMod(join(DIST, `${bundle}.cjs`), {}, args);
+    expect(out).toMatch(usage);
     expect(cache).toBe('used');
+  });
+});
+
+describe('--version', () => {
+  // A copy of the built receiver's bin and bundles, whose caches each case may spoil.
+  const copy = join(dir.path, 'receiver');
+  const bin = join(copy, 'bin', basename(RECEIVER_BIN));
+  const cacheOf = (bundle: string) => join(copy, 'dist', cacheFileOf(readFileSync(join(DIST, bundle), 'utf8'))!);
+  const version = () => execFileSync(process.execPath, [bin, '--version'], { env: cleanEnv(), encoding: 'utf8' });
+  const lines = (cache: string) => [`surveillance-receiver 0.1.0 (Node ${process.version})`, `code cache: ${cache}`, ''].join('\n');
+
+  beforeEach(() => {
+    rmSync(copy, { recursive: true, force: true });
+    mkdirSync(join(copy, 'dist'), { recursive: true });
+    cpSync(dirname(RECEIVER_BIN), join(copy, 'bin'), { recursive: true });
+    cpSync(join(ROOT, 'packages/receiver/package.json'), join(copy, 'package.json'));
+    for (const bundle of ['entry.cjs', 'review-entry.cjs']) {
+      cpSync(join(DIST, bundle), join(copy, 'dist', bundle));
+      cpSync(join(DIST, cacheFileOf(readFileSync(join(DIST, bundle), 'utf8'))!), cacheOf(bundle));
+    }
+  });
+
+  it("says the caches are used when this Node takes both, as after this checkout's build", () => {
+    expect(version()).toBe(lines('used'));
+  });
+
+  it('says which cache V8 rejects: one of another Node, or not a cache at all', () => {
+    writeFileSync(cacheOf('review-entry.cjs'), Buffer.alloc(4096, 7));
+    expect(version()).toBe(lines('receiving used; review commands rejected (made by another Node or under other V8 flags: rebuild with this node, and install again)'));
+  });
+
+  it('says when a cache is missing', () => {
+    rmSync(cacheOf('entry.cjs'));
+    rmSync(cacheOf('review-entry.cjs'));
+    expect(version()).toBe(lines('missing (the build made none: rebuild, and install again)'));
   });
 });

@@ -23,6 +23,7 @@ const ZONES = [
   'Pacific/Apia', // skipped 30 December 2011 whole
   'Africa/Casablanca', // daylight saving suspended for Ramadan
   'Antarctica/Troll', // two hours of daylight saving
+  'America/Goose_Bay', // changed at 00:01 local until 2011: a minute into a UTC hour
 ];
 /** Spans searched for changes of offset: the war years, 1986, the 2011 date line move, today. */
 const SPANS = [
@@ -88,6 +89,32 @@ describe.each(ZONES)('in %s', (zone) => {
     for (const t of instants) expectSameAsDate(inOrder, t);
     const shuffled = new ListingTimes();
     fc.assert(fc.property(fc.shuffledSubarray(instants, { minLength: 1, maxLength: 400 }), (ts) => ts.forEach((t) => expectSameAsDate(shuffled, t))), { numRuns: 20 });
+  });
+
+  it("gives an hour's heads, which with each frame's UTC minute and seconds are what formatLocal and isoLocal give, only for an hour that has them", () => {
+    process.env.TZ = zone;
+    const times = new ListingTimes();
+    const hours = new Set<number>();
+    for (const change of [...found, Date.UTC(2026, 5, 1)]) for (let h = -3; h <= 3; h++) hours.add(Math.floor(change / HOUR) * HOUR + h * HOUR);
+    let lined = 0;
+    for (const start of [...hours].sort((a, b) => a - b)) {
+      const heads = times.heads(start, HOUR);
+      const instants = [start, start + HOUR - 1, ...Array.from({ length: 500 }, (_, i) => start + i * 7_199)];
+      // Undefined only where some instant of the hour does not follow its UTC minute.
+      const follows = instants.every((t) => formatLocal(new Date(t)).slice(14, 16) === new Date(t).toISOString().slice(14, 16) && formatLocal(new Date(t)).slice(-6) === formatLocal(new Date(start)).slice(-6));
+      expect(heads !== undefined).toBe(follows);
+      if (!heads) continue;
+      lined++;
+      for (const t of instants) {
+        const own = new Date(t).toISOString().slice(14, 23);
+        expect(heads.local + own + heads.offset).toBe(formatLocal(new Date(t)));
+        expect(heads.isoLocal + own + heads.offset).toBe(isoLocal(new Date(t)));
+        expect(`${heads.utc + own}Z`).toBe(new Date(t).toISOString());
+      }
+    }
+    // Zones of whole-hour offsets line most hours; the others line none.
+    if (['Asia/Kolkata', 'Asia/Kathmandu', 'Pacific/Chatham', 'America/St_Johns'].includes(zone)) expect(lined).toBe(0);
+    else expect(lined).toBeGreaterThan(0);
   });
 
   it('agrees with Intl on the wall clock and the offset around every change', () => {

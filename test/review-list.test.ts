@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, ensureBuilt, receiverCommands } from './helpers/review-cli.ts';
@@ -91,6 +91,19 @@ describe('list', () => {
     const byConfig = cli(['list', '--day', '2026-03-29', '--camera', 'back-yard', '--config', config]);
     expect(byEnv.stdout.split('\n')).toHaveLength(252 + 1);
     expect(byConfig.stdout).toBe(byEnv.stdout);
+  });
+
+  it('writes a store path that is not ASCII in UTF-8, in human lines and in --json', () => {
+    // The same store by another name: its lines are the same but for that name.
+    const other = join(dir.path, 'käse-störe');
+    if (!existsSync(other)) symlinkSync(store, other);
+    for (const json of [[], ['--json']]) {
+      const plain = cli(['list', '--store', store, '--camera', 'front', '--day', '2026-03-29', ...json]);
+      const named = cli(['list', '--store', other, '--camera', 'front', '--day', '2026-03-29', ...json]);
+      expect(named.status).toBe(0);
+      expect(named.stdout).toContain(`${other}/front/2026-03-29/`);
+      expect(named.stdout).toBe(plain.stdout.replaceAll(store, other));
+    }
   });
 
   it('says so on stderr when the range is empty, and succeeds', () => {

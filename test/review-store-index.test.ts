@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
-import { frameLines, latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/store/file-index.ts';
-import type { LineSpec } from '../packages/receiver/src/store/store.ts';
+import { defaultFileRun, frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
+import { frameLines, isPlainRun, latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/store/file-index.ts';
+import { HOUR_MS, MINUTE_MS, type LineSpec } from '../packages/receiver/src/store/store.ts';
 import { localDay, parseLocalTime } from '../packages/receiver/src/review/time-range.ts';
 import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 
@@ -24,12 +24,19 @@ afterEach(() => {
 });
 
 /**
- * frameLines with a line that shows every field and the minute it was asked for, and an escape
+ * frameLines with a line that shows every field and the minute it was asked for (an hour's
+ * frames show their own), and an escape
  * that puts replacement patterns ($&, $1) around the store's part of the path: they must come
  * out as text. `out` receives what was written.
  */
 const lineSpec = (out: string[], line?: LineSpec['line']): LineSpec => ({
-  line: line ?? ((minute) => [`${new Date(minute).toISOString()} `, { field: 'id' }, ' ', { field: 'second' }, ' ', { field: 'name' }, ' ', { field: 'path' }, '\n']),
+  line:
+    line ??
+    ((start, span) => {
+      const iso = new Date(start).toISOString();
+      const minute = span === HOUR_MS ? [iso.slice(0, 14), { field: 'minute' } as const, iso.slice(16)] : [iso];
+      return [...minute, ' ', { field: 'id' }, ' ', { field: 'second' }, ' ', { field: 'name' }, ' ', { field: 'path' }, '\n'];
+    }),
   escape: (text) => `$&${text}$1`,
   write: (text) => out.push(text),
 });
@@ -134,7 +141,48 @@ describe('store index', () => {
   });
 });
 
+describe('isPlainRun', () => {
+  const name = (ms: number, id: string) => `20260329T0800${String(Math.floor(ms / 1000)).padStart(2, '0')}.${String(ms % 1000).padStart(3, '0')}Z_${id}.jpg`;
+  const run = defaultFileRun('20260329');
+  const names = Array.from({ length: 9 }, (_, i) => name(i * 10, `f${i}`));
+
+  it.each([1, 2, 3, 4, 8, 9, 50])('takes a folder of frames checked %i names at a time', (part) => {
+    expect(isPlainRun(names, run, part)).toBe(true);
+  });
+
+  // Two frames of one millisecond at every place, so that one pair straddles each part's end.
+  it.each([1, 2, 3, 4, 8])('finds two frames of one millisecond wherever they fall, %i names at a time', (part) => {
+    for (let at = 1; at < names.length; at++) {
+      const same = names.map((n, i) => (i === at ? name((at - 1) * 10, 'g') : n));
+      expect(isPlainRun(same, run, part)).toBe(false);
+    }
+  });
+
+  it.each([
+    ['a stray file', 'notes.txt'],
+    ['a frame of another day', '20260330T080000.000Z_x.jpg'],
+    ['24:00', '20260329T240000.000Z_x.jpg'],
+    ['no id', '20260329T080000.000Z_.jpg'],
+  ])('refuses %s among frames', (_, stray) => {
+    expect(isPlainRun([...names.slice(0, 4), stray, ...names.slice(4)], run, 3)).toBe(false);
+  });
+});
+
 describe('frameLines', () => {
+  it('lines an hour that spec.line cannot line whole a minute at a time, to the same text', () => {
+    const q = { camera: 'front', ...localDay('2026-03-29') };
+    const whole: string[] = [];
+    const count = frameLines(store, q, lineSpec(whole));
+    const byMinute: string[] = [];
+    const spec = lineSpec(byMinute);
+    const spans = new Set<number>();
+    const perMinute = frameLines(store, q, { ...spec, line: (start, span) => (spans.add(span), span === HOUR_MS ? undefined : spec.line(start, span)) });
+    expect(count).toBeGreaterThan(0);
+    expect(perMinute).toBe(count);
+    expect(byMinute.join('')).toBe(whole.join(''));
+    expect([...spans].sort()).toEqual([MINUTE_MS, HOUR_MS].sort());
+  });
+
   it('leaves to listFrames, writing nothing, frames of one millisecond, a stray file in the range, a minute it cannot line and a custom pattern', async () => {
     const out: string[] = [];
     // The fixture's burst: frames of one millisecond, which listFrames orders by id.
@@ -148,7 +196,7 @@ describe('frameLines', () => {
     // Out of the range, the stray is no matter.
     expect(frameLines(stray, { camera: 'cam', to: new Date(t.getTime() + 1) }, lineSpec(out))).toBe(1);
     expect(out.splice(0)).toEqual([`2026-03-29T10:00:00.000Z a 00.000 cam/2026-03-29/20260329T100000.000Z_a.jpg $&${stray}/$1cam/2026-03-29/20260329T100000.000Z_a.jpg\n`]);
-    expect(frameLines(store, { camera: 'front', ...localDay('2026-03-29') }, lineSpec(out, (minute) => (minute === Date.parse('2026-03-29T12:00:00Z') ? undefined : ['x'])))).toBeUndefined();
+    expect(frameLines(store, { camera: 'front', ...localDay('2026-03-29') }, lineSpec(out, (start) => (start === Date.parse('2026-03-29T12:00:00Z') ? undefined : ['x'])))).toBeUndefined();
     const pattern = 'yyyy/MM/dd/HH/mmss.SSS';
     await loadNamePattern(pattern);
     expect(frameLines(store, { camera: 'front', pattern }, lineSpec(out))).toBeUndefined();

@@ -168,11 +168,14 @@ describe.skipIf(!needTools('systemd-analyze', 'systemctl', 'systemd-sysusers'))(
       const help = spawnSync(process.execPath, [join(lib, 'current/bin', bin), '--help'], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
       expect(help.stdout).toMatch(/^Usage: surveillance-receiver/);
       expect(help.status).toBe(0);
+      // The copy carries the build's code caches, and this Node takes them: said after the copy.
+      expect(r.stdout).toMatch(/^installed .*\ncode cache: used\n/m);
     });
 
     it('changes nothing when run again, and --mode listener swaps the enabled socket', () => {
       const again = install(['--root', root, '--port', '4444']);
       expect(again.status).toBe(0);
+      expect(again.stdout).toMatch(/^unchanged .*\ncode cache: used\n/m);
       expect(again.stdout.split('\n').filter((l) => /^(installed|unchanged|keeping) /.test(l)).every((l) => !l.startsWith('installed'))).toBe(true);
       expect(readdirSync(lib).filter((d) => d !== 'current')).toHaveLength(1);
 

@@ -1,13 +1,14 @@
-// Makes the per-connection receiver's V8 code cache (its loader, in
-// packages/receiver/bin/surveillance-receiver.cjs, says why and how it is read): routes the
-// bundle's import() calls through the loader (see routeImports), names the cache in the
-// bundle's last line, after a hash of the bundle, then runs the built receiver as systemd would
-// (Accept=yes: the connection on stdin, REMOTE_ADDR set) for one plaintext frame and then one
-// frame over TLS-PSK. Each run writes the cache at exit; the second starts from the first, so
-// the cache holds the functions of both.
+// Makes the receiver's V8 code caches, of the per-connection bundle and of the review
+// commands' bundle (their loader, in packages/receiver/bin/surveillance-receiver.cjs, says why
+// and how they are read): routes each bundle's import() calls through the loader (see
+// routeImports), names its cache in its last line, after a hash of the bundle, then runs the
+// built receiver: as systemd would (Accept=yes: the connection on stdin, REMOTE_ADDR set) for
+// one plaintext frame and then one frame over TLS-PSK, and then the review commands people run
+// most (see REVIEW_RUNS) on a small store. Each run writes the cache of the bundle it ran at
+// exit, starting from what the runs before it wrote, so each cache holds the functions of all.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -42,9 +43,9 @@ function routeImports(source, dynamicImports) {
  * (`name`). The same input gives the same output, so that builds running at once (the tests
  * build too) write the same files.
  */
-export function markForCodeCache(source, dynamicImports) {
+export function markForCodeCache(source, dynamicImports, stem) {
   const routed = routeImports(source, dynamicImports);
-  const name = `entry.${createHash('sha256').update(routed).digest('hex').slice(0, 16)}.cache`;
+  const name = `${stem}.${createHash('sha256').update(routed).digest('hex').slice(0, 16)}.cache`;
   return { source: `${routed}${CACHE_MARK}${name}\n`, name };
 }
 
@@ -65,12 +66,49 @@ export async function trainCodeCache({ bin, jpeg }) {
     const line = execFileSync(process.execPath, [bin, 'camera', 'add', 'training', '--keys', keys, '--store', store], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const [, camera, keyId, key] = line.trim().split(' ');
     await oneConnection(bin, ['--store', store, '--min-free', '0', '--keys', keys], env, frame, { camera, keyId, key: Buffer.from(key, 'base64url') });
+    trainReview(bin, store, env, jpeg);
     return true;
   } catch (e) {
     console.warn(`code cache not made (the receiver will compile from source): ${e.message}`);
     return false;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A day of the training store, in UTC as the training runs are (no TZ). */
+const REVIEW_DAY = '2026-03-29';
+/**
+ * The review runs: the listing of a day (human and --json, by the store's per-minute path),
+ * of the whole store, a day's stats and the latest frames, each printing what it is given.
+ */
+const REVIEW_RUNS = [
+  ['list', '--camera', 'training', '--day', REVIEW_DAY],
+  ['list', '--camera', 'training', '--day', REVIEW_DAY, '--json'],
+  ['list'],
+  ['stats', '--day', REVIEW_DAY],
+  ['show'],
+];
+/** Frames of REVIEW_DAY in the training store: several minutes, several frames in each. */
+const REVIEW_FRAMES = 12;
+
+/**
+ * Runs REVIEW_RUNS on `store` with frames of REVIEW_DAY added under the camera 'training', named
+ * as the store names them by default. Throws when a day's listing does not show them all: a
+ * cache trained on an empty listing would miss the functions that matter.
+ */
+function trainReview(bin, store, env, jpeg) {
+  const folder = join(store, 'training', REVIEW_DAY);
+  mkdirSync(folder, { recursive: true });
+  for (let i = 0; i < REVIEW_FRAMES; i++) {
+    const t = new Date(Date.parse(`${REVIEW_DAY}T08:00:00Z`) + i * 25_000).toISOString();
+    const stamp = t.replace(/[-:]/g, '').slice(0, 19);
+    copyFileSync(jpeg, join(folder, `${stamp}Z_t${i}.jpg`));
+  }
+  for (const args of REVIEW_RUNS) {
+    const out = execFileSync(process.execPath, [bin, ...args, '--store', store], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = out.trim().split('\n').length;
+    if (args.includes('--day') && args[0] === 'list' && lines !== REVIEW_FRAMES) throw new Error(`training list ${args.join(' ')} printed ${lines} lines, not ${REVIEW_FRAMES}`);
   }
 }
 

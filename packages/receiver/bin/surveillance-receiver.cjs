@@ -5,7 +5,8 @@
 // that entry. It runs from V8's code cache made by the build (runCommonJs below says why). A
 // command (list, serve, camera...) goes to src/review-entry.ts, a CommonJS bundle that runs the
 // review commands (src/review-commands.ts, the one list of them) itself and hands any other to
-// the ES module CLI.
+// the ES module CLI; it runs from a code cache too. --version, answered here, says whether this
+// Node takes both caches.
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 
@@ -16,13 +17,15 @@ const { dirname, join } = require('node:path');
  *
  * Why a cache: the per-connection receiver is a new process for every connection, and without
  * one each process parses the whole bundle and compiles every function it calls, about a fifth
- * of its CPU time (see BENCHMARKS.md). Node 20 has no code cache for user modules
+ * of its CPU time (see BENCHMARKS.md). The review commands are short processes too, often run
+ * in loops. Node 20 has no code cache for user modules
  * (module.enableCompileCache came in 22), so the bundle is compiled here with vm.Script and
  * `cachedData`.
  *
  * The cache is made by `pnpm build` (scripts/lib/code-cache-training.mjs): it runs the receiver
- * on a plaintext and on a TLS connection with WRITE_ENV set, and the process writes the cache at
- * exit, holding every function those connections compiled. It is only ever read at run time: an
+ * on a plaintext and on a TLS connection, then the review commands on a small store, with
+ * WRITE_ENV set, and each process writes the cache of the bundle it ran at exit, holding every
+ * function the runs so far compiled. It is only ever read at run time: an
  * installed receiver may not write to its own folder.
  *
  * V8 checks its own version and flags against the cache, but of the source only its length. So
@@ -54,12 +57,11 @@ function cacheFileOf(source) {
 }
 
 /**
- * Loads and runs `file` as a CommonJS module, as require() would, with the code cache it names.
- * `load` is the require() the module gets (the bundle requires only node: built-ins). Returns
- * { cache: 'used' | 'rejected' | 'none' }: none when the bundle names no cache or it is missing,
- * rejected when V8 would not take it.
+ * Compiles `file` as require() would wrap it, with the code cache it names. Returns the script
+ * and what became of the cache: 'used'; 'rejected' when V8 would not take it (another Node or
+ * other V8 flags); 'missing' when the bundle names none or it is not there.
  */
-function runCommonJs(file, load, env = process.env) {
+function compileCommonJs(file) {
   const { Script } = require('node:vm');
   const source = readFileSync(file, 'utf8');
   const name = cacheFileOf(source);
@@ -72,6 +74,17 @@ function runCommonJs(file, load, env = process.env) {
   }
   // The wrapper require() uses, on the bundle's first line so that line numbers stay its own.
   const script = new Script(`(function (exports, require, module, __filename, __dirname, ${IMPORT_PARAMETER}) {${source}\n})`, { filename: file, cachedData });
+  const cache = cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'used';
+  return { script, cacheFile, cache };
+}
+
+/**
+ * Loads and runs `file` as a CommonJS module, as require() would, with the code cache it names.
+ * `load` is the require() the module gets (the bundle requires only node: built-ins). Returns
+ * { cache: 'used' | 'rejected' | 'missing' } (see compileCommonJs).
+ */
+function runCommonJs(file, load, env = process.env) {
+  const { script, cacheFile, cache } = compileCommonJs(file);
   if (cacheFile !== undefined && env[WRITE_ENV] === '1') {
     // At exit, so that the cache holds every function this run compiled, not only the top level.
     process.once('exit', () => {
@@ -80,12 +93,31 @@ function runCommonJs(file, load, env = process.env) {
       renameSync(part, cacheFile);
     });
   }
-  const run = { cache: cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used' };
   const module = { exports: {} };
   // Bare specifiers (packages) resolve from here as from dist/: the same node_modules above.
   const importer = (specifier) => import(specifier.startsWith('.') ? require('node:url').pathToFileURL(join(dirname(file), specifier)).href : specifier);
   script.runInThisContext().call(module.exports, module.exports, load, module, file, dirname(file), importer);
-  return run;
+  return { cache };
+}
+
+/** The bundles run through runCommonJs, by what they run. */
+const BUNDLES = { receiving: 'entry.cjs', 'review commands': 'review-entry.cjs' };
+
+const CACHE_STATES = {
+  used: 'used',
+  rejected: 'rejected (made by another Node or under other V8 flags: rebuild with this node, and install again)',
+  missing: 'missing (the build made none: rebuild, and install again)',
+};
+
+/**
+ * The `code cache:` line of --version: whether this Node takes each bundle's cache. A rejected or
+ * missing cache is otherwise silent (the bundle compiles from source), only slower. Compiles
+ * each bundle without running it.
+ */
+function codeCacheLine(dist) {
+  const states = Object.entries(BUNDLES).map(([what, file]) => [what, compileCommonJs(join(dist, file)).cache]);
+  if (states.every(([, state]) => state === states[0][1])) return `code cache: ${CACHE_STATES[states[0][1]]}`;
+  return `code cache: ${states.map(([what, state]) => `${what} ${CACHE_STATES[state]}`).join('; ')}`;
 }
 
 module.exports = { CACHE_MARK, IMPORT_PARAMETER, WRITE_ENV, cacheFileOf, runCommonJs };
@@ -93,6 +125,8 @@ module.exports = { CACHE_MARK, IMPORT_PARAMETER, WRITE_ENV, cacheFileOf, runComm
 // Required (by the tests, for the loader): nothing runs.
 if (require.main === module) {
   const first = process.argv[2];
-  if (first !== undefined && !first.startsWith('-') && first !== 'receive') require('../dist/review-entry.cjs');
+  // Here, not in a bundle: one string comparison is all it costs a connection.
+  if (first === '--version') process.stdout.write(`surveillance-receiver ${require('../package.json').version} (Node ${process.version})\n${codeCacheLine(join(__dirname, '../dist'))}\n`);
+  else if (first !== undefined && !first.startsWith('-') && first !== 'receive') runCommonJs(join(__dirname, '../dist/review-entry.cjs'), require);
   else runCommonJs(join(__dirname, '../dist/entry.cjs'), require);
 }

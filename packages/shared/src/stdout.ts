@@ -15,16 +15,22 @@ import { fsError } from './fs-error.ts';
 let stream: NodeJS.WriteStream | undefined;
 let closed = false;
 
-export function writeStdout(text: string): void {
+/**
+ * `ascii`: the caller knows `text` is ASCII (a listing's lines), so it is written as Latin-1, its
+ * bytes as they are, rather than encoded as UTF-8 and then measured again, two passes over what
+ * is megabytes in a listing (--json of a day of 20,000 frames: 17 M instructions, now 7 M).
+ */
+export function writeStdout(text: string, ascii = false): void {
   if (closed || text === '') return;
+  const encoding = ascii ? 'latin1' : 'utf8';
   if (stream) {
-    stream.write(text);
+    stream.write(text, encoding);
     return;
   }
   let written = 0;
   try {
-    written = writeSync(1, text);
-    if (written === Buffer.byteLength(text)) return;
+    written = writeSync(1, text, null, encoding);
+    if (written === (ascii ? text.length : Buffer.byteLength(text))) return;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EPIPE' || code === 'EBADF') {
@@ -35,7 +41,7 @@ export function writeStdout(text: string): void {
   }
   ignoreClosedStdout();
   stream = process.stdout;
-  stream.write(written === 0 ? text : Buffer.from(text).subarray(written));
+  stream.write(written === 0 ? text : Buffer.from(text, encoding).subarray(written), encoding);
 }
 
 /** A line for the user on stderr (no stream either); lost when there is nowhere to write it. */

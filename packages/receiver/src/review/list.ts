@@ -1,7 +1,7 @@
 import { writeStderr, type Spec } from '@surveillance/shared';
 import { startCommand } from '../command-start.ts';
 import { storeSpec } from '../store/store-options.ts';
-import type { FrameEntry, FrameIndex, LineSpec } from '../store/store.ts';
+import { HOUR_MS, type FrameEntry, type FrameIndex, type LineSpec } from '../store/store.ts';
 import { cameraOption, checkCamera, jsonOption, out } from './review-command.ts';
 import { ListingTimes } from './listing-times.ts';
 import { rangeSpec, resolveRange } from './time-range.ts';
@@ -36,7 +36,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const { values, store } = start;
   await checkCamera(store, values.camera);
   const range = resolveRange(values);
-  const output = chunks();
+  // Every line is ASCII but for the store's own path (names, ids, cameras and times are).
+  const output = chunks(!/[^\x00-\x7f]/.test(store.locate('')));
   // One camera's frames as lines the store makes (a day of them in a fraction of the time);
   // anything it cannot line, and every camera at once, a FrameEntry at a time.
   let count: number | undefined;
@@ -56,18 +57,18 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   return 0;
 }
 
-/** Text to stdout, gathered into chunks of CHUNK_CHARS. */
-function chunks(): { write(text: string): void; flush(): void } {
+/** Text to stdout, gathered into chunks of CHUNK_CHARS; `ascii` when it is all ASCII (see out). */
+function chunks(ascii: boolean): { write(text: string): void; flush(): void } {
   let text = '';
   return {
     write: (more) => {
       text += more;
       if (text.length >= CHUNK_CHARS) {
-        out(text);
+        out(text, ascii);
         text = '';
       }
     },
-    flush: () => out(text),
+    flush: () => out(text, ascii),
   };
 }
 
@@ -76,16 +77,19 @@ const ID = { field: 'id' } as const;
 const NAME = { field: 'name' } as const;
 const PATH = { field: 'path' } as const;
 const SECOND = { field: 'second' } as const;
+/** What follows an hour's heads (ListingTimes.heads): the frame's own minute; a minute's hold theirs. */
+const minuteOf = (span: number) => (span === HOUR_MS ? [{ field: 'minute' } as const, ':'] : []);
 const jsonText = (text: string) => JSON.stringify(text).slice(1, -1);
 
-/** jsonLine's lines for FrameIndex.lines: the same text, a minute at a time. */
+/** jsonLine's lines for FrameIndex.lines: the same text, an hour or a minute at a time. */
 function jsonLines(camera: string): Omit<LineSpec, 'write'> {
   const times = new ListingTimes();
   return {
     escape: jsonText,
-    line: (minute) => {
-      const h = times.heads(minute);
-      return h && [`{"camera":"${camera}","id":"`, ID, `","time":"${h.utc}`, SECOND, `Z","local":"${h.isoLocal}`, SECOND, `${h.offset}","name":"`, NAME, '","path":"', PATH, '"}\n'];
+    line: (start, span) => {
+      const h = times.heads(start, span);
+      const m = minuteOf(span);
+      return h && [`{"camera":"${camera}","id":"`, ID, `","time":"${h.utc}`, ...m, SECOND, `Z","local":"${h.isoLocal}`, ...m, SECOND, `${h.offset}","name":"`, NAME, '","path":"', PATH, '"}\n'];
     },
   };
 }
@@ -95,9 +99,9 @@ function humanLines(camera: string): Omit<LineSpec, 'write'> {
   const times = new ListingTimes();
   return {
     escape: (text) => text,
-    line: (minute) => {
-      const h = times.heads(minute);
-      return h && [h.local, SECOND, `${h.offset}  ${camera}  `, PATH, '\n'];
+    line: (start, span) => {
+      const h = times.heads(start, span);
+      return h && [h.local, ...minuteOf(span), SECOND, `${h.offset}  ${camera}  `, PATH, '\n'];
     },
   };
 }

@@ -1,7 +1,7 @@
 import { isoTimeAt } from '../store/iso-time.ts';
+import { HOUR_MS, MINUTE_MS } from '../store/store.ts';
 import { formatLocal, isoLocal, localDate, localOffset } from './time-range.ts';
 
-const MINUTE_MS = 60_000;
 const MINUTES_A_DAY = 1_440;
 /** `00`..`59` (seconds, minutes, hours) and `000`..`999` (milliseconds), made once. */
 const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
@@ -55,13 +55,25 @@ export class ListingTimes {
   }
 
   /**
-   * The minute that starts at `minute` as the methods above print it, up to its seconds (and
-   * the offset after them): a line per minute for FrameIndex.lines. Undefined for a minute
-   * whose instants need formatting one by one (see above).
+   * The UTC hour (`span` HOUR_MS) or minute (MINUTE_MS) that starts at `start` as the methods
+   * above print it, up to its minutes (an hour: `2026-03-29 03:`) or seconds (a minute:
+   * `2026-03-29 03:00:`), and the offset after them: a line per hour or minute for
+   * FrameIndex.lines. Undefined for a minute whose instants need formatting one by one (see
+   * above), and for an hour in which the local minute is not the UTC one all through: one with
+   * such a minute, one whose offset is not whole hours (+05:30), or one in which it changes (its
+   * ends tell: in the tz database, `zdump -v` of every zone Node knows from 1800 to 2100, no two
+   * changes are closer than 3.9 days).
    */
-  heads(minute: number): { utc: string; local: string; isoLocal: string; offset: string } | undefined {
-    this.enter(minute);
-    return this.localHead === '' ? undefined : { utc: this.utcHead, local: this.localHead, isoLocal: this.isoLocalHead, offset: this.offset };
+  heads(start: number, span: number): { utc: string; local: string; isoLocal: string; offset: string } | undefined {
+    this.enter(start);
+    if (this.localHead === '') return undefined;
+    if (span === MINUTE_MS) return { utc: this.utcHead, local: this.localHead, isoLocal: this.isoLocalHead, offset: this.offset };
+    const first = new Date(start);
+    const last = new Date(start + HOUR_MS - 1);
+    if (first.getMinutes() !== 0 || last.getMinutes() !== 59 || last.getSeconds() !== 59 || last.getTimezoneOffset() !== this.offsetMinutes) return undefined;
+    // The minute's heads less their `00:`.
+    const hour = (head: string) => head.slice(0, -'00:'.length);
+    return { utc: hour(this.utcHead), local: hour(this.localHead), isoLocal: hour(this.isoLocalHead), offset: this.offset };
   }
 
   /** Makes `t`'s minute the current one; returns the milliseconds of `t` into it. */

@@ -108,14 +108,30 @@ export function defaultFileTime(file: string, day: DefaultDay): number {
   return day.start + clockMs(file, 9);
 }
 
+/** `HH` of a day: no 24:00. */
+const HOUR = '(?:[01]\\d|2[0-3])';
+
 /**
  * The lines defaultFileTime takes for frames of the day folder of `date` (yyyyMMdd), in the
  * names of that folder joined one a line: a global, multiline expression whose groups are the
- * name ($1), its seconds into the minute with milliseconds, `SS.mmm` ($2), and its id ($3).
+ * name ($1), its minute into the hour, `mm` ($2), its seconds into the minute with
+ * milliseconds, `SS.mmm` ($3), and its id ($4).
  * The same checks as defaultFileTime's (DEFAULT_FILE_RE, the folder's date, no 24:00 or 59:60).
  */
 export function defaultFileLines(date: string): RegExp {
-  return new RegExp(`^(${date}T(?:[01]\\d|2[0-3])[0-5]\\d([0-5]\\d\\.\\d{3})Z_(${FRAME_ID_PATTERN})\\.jpg)\\n`, 'gm');
+  return new RegExp(`^(${date}T${HOUR}([0-5]\\d)([0-5]\\d\\.\\d{3})Z_(${FRAME_ID_PATTERN})\\.jpg)\\n`, 'gm');
+}
+
+/**
+ * Whether names of the day folder of `date`, joined one a line (each ending in '\n'), are all
+ * lines defaultFileLines takes, with no two in a row of one stamp (frames of one millisecond):
+ * one non-global expression that matches the whole text or nothing. It makes no string, where
+ * replacing every line with nothing and then searching every line start for a repeated stamp
+ * (a backreference) cost a sixth of `list --day`. Its backtracking grows with the lines: V8
+ * gives up (RangeError) near 100,000 of them, so callers check a folder in parts.
+ */
+export function defaultFileRun(date: string): RegExp {
+  return new RegExp(`^(?:(${date}T${HOUR}[0-5]\\d[0-5]\\d\\.\\d{3}Z)_${FRAME_ID_PATTERN}\\.jpg\\n(?!\\1_))*$`);
 }
 
 const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);

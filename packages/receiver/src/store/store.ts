@@ -128,18 +128,24 @@ export interface RemoveOutcome {
 
 /**
  * What a line of a listing holds of its own frame: its id, its name, its location (`path`:
- * what `locate` gives) and its seconds into the minute with milliseconds, `SS.mmm` (the rest of
- * its time is its minute's).
+ * what `locate` gives), its UTC minute into the hour, `mm`, and its seconds into the minute
+ * with milliseconds, `SS.mmm` (the rest of its time is its hour's or minute's).
  */
-export type LineField = 'id' | 'name' | 'path' | 'second';
+export type LineField = 'id' | 'name' | 'path' | 'minute' | 'second';
+
+/** The spans LineSpec.line is asked for. */
+export const HOUR_MS = 3_600_000;
+export const MINUTE_MS = 60_000;
 
 export interface LineSpec {
   /**
-   * The line of each frame in the minute that starts at `minute` (ms since the epoch): text
-   * and fields in order. Undefined when that minute's frames need their times formatted one by
-   * one (the clocks change inside it): `lines` then lists nothing.
+   * The line of each frame in the UTC hour (`span` HOUR_MS) or minute (MINUTE_MS) that starts
+   * at `start` (ms since the epoch): text and fields in order. Undefined when the span's frames
+   * cannot share one: for an hour, the store then asks for each of its minutes; for a minute
+   * (its frames need their times formatted one by one: the clocks change inside it), `lines`
+   * lists nothing.
    */
-  line(minute: number): readonly (string | { field: LineField })[] | undefined;
+  line(start: number, span: number): readonly (string | { field: LineField })[] | undefined;
   /** How the store's own part of `path` is written (JSON escapes it); names need nothing. */
   escape(text: string): string;
   write(text: string): void;
