@@ -15,7 +15,12 @@ import { cleanEnv, RECEIVER_BIN, ROOT, tempDir } from './helpers/receiver.ts';
 
 const DIST = join(ROOT, 'packages/receiver/dist');
 // The bin, required rather than run: its loader, and nothing started.
-const { CACHE_MARK, cacheFileOf, WRITE_ENV } = createRequire(import.meta.url)(RECEIVER_BIN) as { CACHE_MARK: string; cacheFileOf: (source: string) => string | undefined; WRITE_ENV: string };
+const { CACHE_MARK, cacheFileOf, requireOnce, WRITE_ENV } = createRequire(import.meta.url)(RECEIVER_BIN) as {
+  CACHE_MARK: string;
+  cacheFileOf: (source: string) => string | undefined;
+  requireOnce: (load: (specifier: string) => unknown) => (specifier: string) => unknown;
+  WRITE_ENV: string;
+};
 const dir = tempDir('code-cache-');
 afterAll(() => dir.remove());
 
@@ -40,6 +45,32 @@ describe('cacheFileOf', () => {
     [`x()${CACHE_MARK}/etc/passwd\n`, undefined],
   ])('reads %j as %j', (source, name) => {
     expect(cacheFileOf(source)).toBe(name);
+  });
+});
+
+describe('requireOnce', () => {
+  it('asks its require() once per specifier and gives every caller the same module', () => {
+    const asked: string[] = [];
+    const load = requireOnce((specifier) => {
+      asked.push(specifier);
+      return { specifier };
+    });
+    const fs = load('node:fs');
+    expect(load('node:fs')).toBe(fs);
+    expect(load('node:path')).toEqual({ specifier: 'node:path' });
+    expect(load('node:fs')).toBe(fs);
+    expect(asked).toEqual(['node:fs', 'node:path']);
+  });
+
+  it('passes a failure on, and asks again next time (require() caches no failure either)', () => {
+    let calls = 0;
+    const load = requireOnce(() => {
+      calls++;
+      throw new Error('no such module');
+    });
+    expect(() => load('node:nope')).toThrow('no such module');
+    expect(() => load('node:nope')).toThrow('no such module');
+    expect(calls).toBe(2);
   });
 });
 

@@ -120,13 +120,27 @@ function codeCacheLine(dist) {
   return `code cache: ${states.map(([what, state]) => `${what} ${CACHE_STATES[state]}`).join('; ')}`;
 }
 
-module.exports = { CACHE_MARK, IMPORT_PARAMETER, WRITE_ENV, cacheFileOf, runCommonJs };
+/**
+ * `load`, asked once per specifier. The bundle calls require() once per source module that
+ * imports a built-in (28 calls for 4 modules), and each call of Node's require() for a built-in
+ * copies its exports again (compileForPublicLoader, syncExports: node:fs has over a hundred).
+ * 0.3 M instructions of a per-connection start (callgrind, plaintext and TLS alike).
+ */
+function requireOnce(load) {
+  const loaded = new Map();
+  return (specifier) => {
+    if (!loaded.has(specifier)) loaded.set(specifier, load(specifier));
+    return loaded.get(specifier);
+  };
+}
+
+module.exports = { CACHE_MARK, IMPORT_PARAMETER, WRITE_ENV, cacheFileOf, requireOnce, runCommonJs };
 
 // Required (by the tests, for the loader): nothing runs.
 if (require.main === module) {
   const first = process.argv[2];
   // Here, not in a bundle: one string comparison is all it costs a connection.
   if (first === '--version') process.stdout.write(`surveillance-receiver ${require('../package.json').version} (Node ${process.version})\n${codeCacheLine(join(__dirname, '../dist'))}\n`);
-  else if (first !== undefined && !first.startsWith('-') && first !== 'receive') runCommonJs(join(__dirname, '../dist/review-entry.cjs'), require);
-  else runCommonJs(join(__dirname, '../dist/entry.cjs'), require);
+  else if (first !== undefined && !first.startsWith('-') && first !== 'receive') runCommonJs(join(__dirname, '../dist/review-entry.cjs'), requireOnce(require));
+  else runCommonJs(join(__dirname, '../dist/entry.cjs'), requireOnce(require));
 }
