@@ -1,4 +1,4 @@
-import { close, fsync, open } from 'node:fs';
+import { closeSync, fsync, openSync } from 'node:fs';
 
 /**
  * Group commit for folder entries. A frame is durable under its name once the folder that
@@ -46,21 +46,35 @@ export class GroupSync {
 }
 
 /**
- * fsync of a folder (or any path) on the thread pool. Settles once the fsync has: the close
- * after it makes nothing more durable, and waiting for it would hold every frame the fsync
- * covers for one more trip to the pool.
+ * fsync of a folder (or any path): the fsync on the thread pool, the open and close on the
+ * event loop. Only the fsync waits for the disk: the folder was just linked into, so its
+ * lookup is cached, and a close makes nothing more durable. A trip to the pool for each would
+ * cost more than the call: a pool thread woken, then the loop (16 cameras, strace -f -c per
+ * frame: 31.1 futex calls with all three on the pool, 23.6 without). Settles once the fsync has.
  */
 export function fsyncFolder(path: string): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    return Promise.reject(e);
+  }
   return new Promise((resolve, reject) => {
-    open(path, 'r', (e, fd) => {
-      if (e) return reject(e);
-      fsync(fd, (syncError) => {
-        close(fd, () => undefined);
-        if (syncError) reject(syncError);
-        else resolve();
-      });
+    fsync(fd, (syncError) => {
+      closeQuietly(fd);
+      if (syncError) reject(syncError);
+      else resolve();
     });
   });
+}
+
+/** A close whose error changes nothing: the fsync before it said whether the data is safe. */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // EBADF cannot happen here, and EIO from a folder's close has nothing left to lose.
+  }
 }
 
 /** fsync of an open file on the thread pool. */
