@@ -213,11 +213,18 @@ s.on('end', () => { fs.fsyncSync(fd); fs.closeSync(fd); fs.linkSync(tmp, name); 
         result: `${tlsWall.toFixed(2)}x / ${tlsCpu.toFixed(2)}x (${median(tlsOurs.times).toFixed(1)} ms)`,
         target: 'at most 1.5x',
         met: tlsWall <= 1.5,
+      }, {
+        // Added beside the issue's 1.5x, not instead of it: a minimal durable receiver with the
+        // same handshake was itself 1.43-1.68x `node -e 0` across runs here, so that target is
+        // Node's TLS cost on this machine, not ours. This one is what our code adds to it.
+        what: 'with camera keys, ratio to a minimal durable Node receiver over TLS-PSK (the same handshake, no checks): wall / CPU',
+        result: `${(median(tlsOurs.times) / median(tlsFloor.times)).toFixed(2)}x / ${(tlsOurs.cpu / tlsFloor.cpu).toFixed(2)}x (that floor ${(median(tlsFloor.times) / base).toFixed(2)}x / ${(tlsFloor.cpu / baseCpu).toFixed(2)}x \`node -e 0\`)`,
+        target: 'at most 1.25x',
+        met: median(tlsOurs.times) / median(tlsFloor.times) <= 1.25,
       }],
       summary: [
         { what: 'same, ratio to the durable floor (a minimal Node receiver that fsyncs the data and its folder entry)', result: `${(median(ours.times) / median(durableRun.times)).toFixed(2)}x / ${(ours.cpu / durableRun.cpu).toFixed(2)}x` },
         { what: 'same, ratio to that floor without node:net (node:fs on fd 0, as the receiver reads it)', result: `${(median(ours.times) / median(durableFsRun.times)).toFixed(2)}x / ${(ours.cpu / durableFsRun.cpu).toFixed(2)}x` },
-        { what: 'with camera keys, ratio to a minimal durable Node receiver over TLS-PSK (the same handshake); that floor to `node -e 0`', result: `${(median(tlsOurs.times) / median(tlsFloor.times)).toFixed(2)}x / ${(tlsOurs.cpu / tlsFloor.cpu).toFixed(2)}x; ${(median(tlsFloor.times) / base).toFixed(2)}x / ${(tlsFloor.cpu / baseCpu).toFixed(2)}x` },
         { what: 'the floor: a minimal Node receiver on its socket (no checks, no logs), ratio to `node -e 0`', result: `${(median(minimalRun.times) / base).toFixed(2)}x / ${(minimalRun.cpu / baseCpu).toFixed(2)}x` },
         { what: "the tutorial's Python receiver, same launcher", result: `${(median(python.times) / base).toFixed(2)}x / ${(python.cpu / baseCpu).toFixed(2)}x` },
       ],
