@@ -120,8 +120,13 @@ export class ChangeDetector {
   private scene: Scene | undefined;
   private sigma: number | undefined;
   private readonly masks = new Map<string, Promise<Uint8Array>>();
-  /** The frame last decided, for setReference() with the same frame. */
+  /**
+   * The frame last decided, for setReference() with the same frame: a copy (the caller may
+   * reuse its buffer), in a buffer kept from frame to frame rather than a fresh one of a few
+   * hundred KB per frame for the garbage collector.
+   */
   private lastDecoded: { jpeg: Buffer; grey: GreyFrame } | undefined;
+  private lastJpegCopy = Buffer.alloc(0);
   /** decide() and setReference() run one at a time: both read and write the reference. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -202,8 +207,9 @@ export class ChangeDetector {
   private async decideNow(jpeg: Buffer, info: JpegInfo | undefined): Promise<Decision> {
     const start = performance.now();
     const grey = await decodeGrey(jpeg, this.options.analysisWidth, info);
-    // A copy (tens of microseconds): the caller may reuse its buffer.
-    this.lastDecoded = { jpeg: Buffer.from(jpeg), grey };
+    if (this.lastJpegCopy.length < jpeg.length) this.lastJpegCopy = Buffer.allocUnsafe(jpeg.length);
+    jpeg.copy(this.lastJpegCopy);
+    this.lastDecoded = { jpeg: this.lastJpegCopy.subarray(0, jpeg.length), grey };
     const size = `${grey.width}x${grey.height}`;
     const s = this.scene;
     if (!s || s.width !== grey.width || s.height !== grey.height) {
@@ -240,11 +246,15 @@ export class ChangeDetector {
   }
 }
 
-/** Changed pixels with enough changed neighbours: single noisy pixels and thin edges drop out. */
+/**
+ * Changed pixels with enough changed neighbours: single noisy pixels and thin edges drop out.
+ * Rows where nothing changed are skipped: on most frames that is nearly all of them.
+ */
 function despeckledCount(s: Scene): number {
-  const { width: w, height: h, changed } = s;
+  const { width: w, height: h, changed, changedInRow } = s;
   let count = 0;
   for (let y = 0; y < h; y++) {
+    if (changedInRow[y] === 0) continue;
     const y0 = Math.max(0, y - 1);
     const y1 = Math.min(h - 1, y + 1);
     for (let x = 0; x < w; x++) {

@@ -90,6 +90,31 @@ function huffmanTable(ac: boolean, counts: Uint8Array, values: Uint8Array): Huff
   return { ac, lookahead: ac ? acLookahead(single) : single, maxCode, offset, values };
 }
 
+/**
+ * Tables built lately, by the DHT bytes that define them (class, counts, values): a camera
+ * writes the same tables into every frame, and building one, lookahead included, cost about
+ * as much as a tenth of the comparison.
+ */
+const recentTables: { definition: Uint8Array; table: HuffmanTable | undefined }[] = [];
+const RECENT_TABLES = 8;
+
+/** The table one DHT entry (`definition`: Tc/Th byte, 16 counts, the values) defines. */
+function cachedHuffmanTable(definition: Uint8Array): HuffmanTable | undefined {
+  const tc = definition[0]! >> 4;
+  for (const recent of recentTables) {
+    const known = recent.definition;
+    if (known.length !== definition.length || known[0]! >> 4 !== tc) continue;
+    let same = true;
+    for (let k = 1; k < known.length && same; k++) same = known[k] === definition[k];
+    if (same) return recent.table;
+  }
+  // Copied: `definition` is the caller's frame, which it may reuse.
+  const copy = definition.slice();
+  const table = huffmanTable(tc === 1, copy.subarray(1, 17), copy.subarray(17));
+  if (recentTables.unshift({ definition: copy, table }) > RECENT_TABLES) recentTables.pop();
+  return table;
+}
+
 /** Run/size symbol (T.81 F.1.2.2): size 0 is EOB, or with run 15 sixteen zeros (ZRL). */
 function acEntry(length: number, symbol: number): number {
   const run = symbol >> 4;
@@ -215,11 +240,10 @@ export function decodeLumaEighth(jpeg: Uint8Array): LumaFrame | undefined {
         const tc = jpeg[at]! >> 4;
         const th = jpeg[at]! & 15;
         if (tc > 1 || th > 3 || at + 17 > end) return undefined;
-        const counts = jpeg.subarray(at + 1, at + 17);
         let total = 0;
-        for (const count of counts) total += count;
+        for (let k = at + 1; k < at + 17; k++) total += jpeg[k]!;
         if (at + 17 + total > end) return undefined;
-        const table = huffmanTable(tc === 1, counts, jpeg.subarray(at + 17, at + 17 + total));
+        const table = cachedHuffmanTable(jpeg.subarray(at, at + 17 + total));
         if (!table) return undefined;
         (tc ? ac : dc)[th] = table;
         at += 17 + total;
@@ -291,31 +315,47 @@ function scanOf(jpeg: Uint8Array, start: number, end: number, components: Compon
 }
 
 /**
+ * Where unstuff works, kept from frame to frame: a camera's frames are all about the same size,
+ * and a fresh buffer of a few hundred KB per frame is garbage the collector has to clear.
+ * Decoding is synchronous, so one buffer serves every call. A Buffer, for Buffer's indexOf,
+ * which searches as memchr does, many times faster than a typed array's.
+ */
+let unstuffBuffer = Buffer.alloc(0);
+
+/**
  * The first scan's entropy-coded data without its byte stuffing (FF 00 is a data FF), up to the
- * marker that ends it, and where each restart marker stood in it (T.81 F.1.2.3, B.1.1.5). Bulk
- * copies between FF bytes: most of the data has none.
+ * marker that ends it, and where each restart marker stood in it (T.81 F.1.2.3, B.1.1.5). The
+ * rest of the file is copied at once and then closed up over each FF's extra byte in place
+ * (copyWithin, found by indexOf): a Buffer's subarray per FF allocated an object each, and
+ * there are about a thousand in a 1080p frame. Everything after the data reads as zero, as in
+ * a fresh buffer; the result is valid until the next call.
  */
 function unstuff(jpeg: Uint8Array, start: number): { data: Uint8Array; length: number; restarts: number[] } | undefined {
+  const copied = jpeg.length - start;
   // Room for the reader's look-ahead past the end: zero bytes, as libjpeg feeds at a marker.
-  const data = new Uint8Array(jpeg.length - start + READ_AHEAD_BYTES);
+  const size = copied + READ_AHEAD_BYTES;
+  if (unstuffBuffer.length < size) unstuffBuffer = Buffer.alloc(size);
+  const data = unstuffBuffer.subarray(0, size);
+  data.set(jpeg.subarray(start));
   const restarts: number[] = [];
   let length = 0;
-  let from = start;
+  let from = 0;
   for (;;) {
-    const ff = jpeg.indexOf(0xff, from);
-    if (ff < 0) return undefined;
-    data.set(jpeg.subarray(from, ff), length);
+    const ff = data.indexOf(0xff, from);
+    if (ff < 0 || ff >= copied) return undefined;
+    if (length !== from) data.copyWithin(length, from, ff);
     length += ff - from;
     let at = ff + 1;
-    while (jpeg[at] === 0xff) at++;
-    const next = jpeg[at];
-    if (next === undefined) return undefined;
+    while (at < copied && data[at] === 0xff) at++;
+    if (at >= copied) return undefined;
+    const next = data[at]!;
     if (next === 0x00 && at === ff + 1) {
       data[length++] = 0xff;
     } else if (next >= 0xd0 && next <= 0xd7) {
       if (next !== 0xd0 + (restarts.length & 7)) return undefined;
       restarts.push(length);
     } else {
+      data.fill(0, length);
       return { data, length, restarts };
     }
     from = at + 1;

@@ -30,32 +30,32 @@ const SIGMA_BINS_PER_LEVEL = 4;
 /** Median absolute deviation to standard deviation, for normal noise. */
 const MAD_TO_SIGMA = 1.4826;
 
-interface Tone {
-  a: number;
-  b: number;
-  c: number;
+/**
+ * A tone curve, a + b x + c x^2 on grey levels mapped to [-1, 1]. A class, so that every curve
+ * has one shape: curves built as literals in several places (some fields integers, some not)
+ * kept V8 deoptimizing the fit on every frame.
+ */
+class Tone {
+  constructor(
+    readonly a: number,
+    readonly b: number,
+    readonly c: number,
+  ) {}
 }
 
-const IDENTITY: Tone = { a: 0, b: 1, c: 0 };
+const IDENTITY = new Tone(0, 1, 0);
+
+const SPREAD_TOP_BIN = 256 * SIGMA_BINS_PER_LEVEL;
 
 /** Histogram of |residual| in quarter grey levels: robust noise and shares above a level. */
 class ResidualSpread {
-  private readonly histogram = new Uint32Array(256 * SIGMA_BINS_PER_LEVEL + 1);
+  /** Filled by the pixel loops themselves (`fill`), which a method call per pixel would slow. */
+  readonly histogram = new Uint32Array(SPREAD_TOP_BIN + 1);
   private count = 0;
 
-  reset(): void {
-    this.histogram.fill(0);
-    this.count = 0;
-  }
-
-  add(absResidual: number): void {
-    const bin = (absResidual * SIGMA_BINS_PER_LEVEL + 0.5) | 0;
-    this.histogram[bin < this.histogram.length ? bin : this.histogram.length - 1]!++;
-    this.count++;
-  }
-
-  get size(): number {
-    return this.count;
+  /** Takes the histogram as filled since `histogram.fill(0)`, of `count` residuals. */
+  filled(count: number): void {
+    this.count = count;
   }
 
   /** Replaces the contents with the active pixels of `residual`. */
@@ -91,7 +91,16 @@ class ResidualSpread {
   }
 }
 
-/** The reference and the scratch buffers for one analysis size. */
+/**
+ * The reference and the scratch buffers for one analysis size.
+ *
+ * The pixel loops are written for V8's optimizing compiler: short functions called many times
+ * a frame (see CHUNK), locals rather than fields, no call or allocation per pixel, and Math.abs
+ * rather than a test of the residual's sign, which noise makes a branch mispredicted every
+ * other pixel. The sampled pixels are listed once per scene, and (reference - 128) / 128 is
+ * kept for them between the fit's passes. Every value is computed by the same expression, in
+ * the same order, as the plain loops over the pixels before them: the decisions are the same.
+ */
 export class Scene {
   readonly n: number;
   readonly reference: Float32Array;
@@ -103,15 +112,29 @@ export class Scene {
   /** The tone curve of the last fit. */
   private tone = IDENTITY;
   readonly changed: Uint8Array;
+  /** How many pixels of each row markChanged marked: the rest of a frame is not looked at again. */
+  readonly changedInRow: Uint32Array;
   /** 1 where pixels are compared (the mask). */
   readonly active: Uint8Array;
   readonly activeCount: number;
   /** Spread of the residual, as last estimated. */
   readonly spread = new ResidualSpread();
   private readonly sample = new ResidualSpread();
+  /** The active pixels the tone fit reads (every FIT_STEP-th), and those the guesses are judged on. */
+  private readonly fitPixels: Int32Array;
+  private readonly guessPixels: Int32Array;
+  /** (reference - 128) / 128 at fitPixels and guessPixels, for the frame being fitted. */
+  private readonly fitX: Float64Array;
+  private readonly guessX: Float64Array;
   private readonly refHistogram = new Uint32Array(256);
   private readonly curHistogram = new Uint32Array(256);
   private readonly diffHistogram = new Uint32Array(511);
+  /** markChanged's adaptation rates, [still, changed]. */
+  private readonly rates = new Float64Array(2);
+  /** Running sums of the sampled loops, carried from one CHUNK to the next. */
+  private readonly sums = new Float64Array(8);
+  /** The 3x4 augmented matrix solveTone works on, row by row. */
+  private readonly system = new Float64Array(12);
 
   constructor(
     readonly width: number,
@@ -124,10 +147,15 @@ export class Scene {
     this.predicted = new Float32Array(this.n);
     this.residual = new Float32Array(this.n);
     this.changed = new Uint8Array(this.n);
+    this.changedInRow = new Uint32Array(height);
     this.active = active ?? new Uint8Array(this.n).fill(1);
     let count = 0;
     for (let i = 0; i < this.n; i++) count += this.active[i]!;
     this.activeCount = count;
+    this.fitPixels = activeEvery(this.active, FIT_STEP);
+    this.guessPixels = activeEvery(this.active, GUESS_STEP);
+    this.fitX = new Float64Array(this.fitPixels.length);
+    this.guessX = new Float64Array(this.guessPixels.length);
   }
 
   /**
@@ -139,22 +167,17 @@ export class Scene {
   fitLight(cur: Uint8Array): { shift: number; change: number } {
     this.tone = this.fitTone(cur);
     this.residualReady = false;
-    const { n, reference: ref, active, spread } = this;
+    const { reference: ref, fitPixels: pixels, fitX: xs, spread, sums } = this;
     const { a, b, c } = this.tone;
-    spread.reset();
-    let sum = 0;
-    let abs = 0;
-    for (let i = 0; i < n; i += FIT_STEP) {
-      if (!active[i]) continue;
-      const x = (ref[i]! - 128) / 128;
-      const p = clampLevel(128 + 128 * (a + b * x + c * x * x));
-      const d = p - ref[i]!;
-      sum += d;
-      abs += d < 0 ? -d : d;
-      spread.add(Math.abs(cur[i]! - p));
+    const histogram = spread.histogram;
+    histogram.fill(0);
+    sums[0] = sums[1] = 0;
+    for (let from = 0; from < pixels.length; from += CHUNK) {
+      addShifts(ref, cur, pixels, xs, from, Math.min(pixels.length, from + CHUNK), a, b, c, histogram, sums);
     }
-    const count = spread.size;
-    return { shift: count ? sum / count : 0, change: count ? abs / count : 0 };
+    const count = pixels.length;
+    spread.filled(count);
+    return { shift: count ? sums[0]! / count : 0, change: count ? sums[1]! / count : 0 };
   }
 
   /**
@@ -163,18 +186,31 @@ export class Scene {
    * that a parked object ends up as background).
    */
   markChanged(cur: Uint8Array, level: number, adapt: { still: number; changed: number } | undefined): void {
-    const { n, active, residual, changed, reference: ref, residualReady } = this;
+    const { width: w, height: h, active, residual, changed, changedInRow, reference: ref, residualReady } = this;
     const { a, b, c } = this.tone;
-    for (let i = 0; i < n; i++) {
-      let r: number;
-      if (residualReady) r = residual[i]!;
-      else {
-        const x = (ref[i]! - 128) / 128;
-        r = cur[i]! - clampLevel(128 + 128 * (a + b * x + c * x * x));
+    if (adapt && !residualReady) {
+      // The usual frame, one row per call (see CHUNK), without the branches of the general case.
+      const rates = this.rates;
+      rates[0] = adapt.still;
+      rates[1] = adapt.changed;
+      for (let y = 0; y < h; y++) changedInRow[y] = markAndAdapt(cur, ref, active, changed, y * w, y * w + w, a, b, c, level, rates);
+      return;
+    }
+    for (let y = 0, i = 0; y < h; y++) {
+      let marked = 0;
+      for (const rowEnd = i + w; i < rowEnd; i++) {
+        let r: number;
+        if (residualReady) r = residual[i]!;
+        else {
+          const x = (ref[i]! - 128) / 128;
+          r = cur[i]! - clampLevel(128 + 128 * (a + b * x + c * x * x));
+        }
+        const mark = active[i] && (r > level || r < -level) ? 1 : 0;
+        changed[i] = mark;
+        marked += mark;
+        if (adapt) ref[i]! += (mark ? adapt.changed : adapt.still) * (cur[i]! - ref[i]!);
       }
-      const mark = active[i] && (r > level || r < -level) ? 1 : 0;
-      changed[i] = mark;
-      if (adapt) ref[i]! += (mark ? adapt.changed : adapt.still) * (cur[i]! - ref[i]!);
+      changedInRow[y] = marked;
     }
   }
 
@@ -185,73 +221,71 @@ export class Scene {
    * the pixels that follow the curve.
    */
   private fitTone(cur: Uint8Array): Tone {
+    const guesses = this.toneGuesses(cur);
+    const { reference: ref, guessPixels, guessX, fitPixels: pixels, fitX: xs, sums } = this;
+    for (let from = 0; from < guessPixels.length; from += CHUNK) levelsAt(ref, guessPixels, guessX, from, Math.min(guessPixels.length, from + CHUNK));
     let best = IDENTITY;
     let bestSigma = Infinity;
-    for (const guess of this.toneGuesses(cur)) {
-      const sigma = this.sampledSigma(cur, guess, GUESS_STEP);
-      if (sigma < bestSigma) [best, bestSigma] = [guess, sigma];
+    for (const guess of guesses) {
+      const sigma = this.sampledSigma(cur, guess, guessPixels, guessX);
+      if (sigma < bestSigma) {
+        best = guess;
+        bestSigma = sigma;
+      }
     }
-    const { n, reference: ref, active } = this;
     for (let iteration = 0; iteration < TONE_ITERATIONS; iteration++) {
       const cutoff = Math.max(TONE_MIN_CUTOFF, TONE_CUTOFF_SIGMAS * bestSigma);
       const { a, b, c } = best;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, t0 = 0, t1 = 0, t2 = 0;
-      for (let i = 0; i < n; i += FIT_STEP) {
-        const v = cur[i]!;
-        if (!active[i] || v >= CLIPPED_HIGH || v <= CLIPPED_LOW) continue;
-        const x = (ref[i]! - 128) / 128;
-        const x2 = x * x;
-        if (Math.abs(v - clampLevel(128 + 128 * (a + b * x + c * x2))) > cutoff) continue;
-        const y = (v - 128) / 128;
-        s0 += 1; s1 += x; s2 += x2; s3 += x2 * x; s4 += x2 * x2;
-        t0 += y; t1 += x * y; t2 += x2 * y;
+      sums.fill(0);
+      for (let from = 0; from < pixels.length; from += CHUNK) {
+        addFitSums(cur, pixels, xs, from, Math.min(pixels.length, from + CHUNK), a, b, c, cutoff, sums);
       }
+      const s0 = sums[0]!, s1 = sums[1]!, s2 = sums[2]!, s3 = sums[3]!, s4 = sums[4]!, t0 = sums[5]!, t1 = sums[6]!, t2 = sums[7]!;
       if (s0 === 0) break;
       const ridge = TONE_RIDGE * s0;
-      const tone = solveTone([
-        [s0, s1, s2, t0],
-        [s1, s2 + ridge, s3, t1 + ridge],
-        [s2, s3, s4 + ridge, t2],
-      ]);
+      const m = this.system;
+      m[0] = s0; m[1] = s1; m[2] = s2; m[3] = t0;
+      m[4] = s1; m[5] = s2 + ridge; m[6] = s3; m[7] = t1 + ridge;
+      m[8] = s2; m[9] = s3; m[10] = s4 + ridge; m[11] = t2;
+      const tone = solveTone(m);
       if (!tone) break;
       best = tone;
-      if (iteration + 1 < TONE_ITERATIONS) bestSigma = this.sampledSigma(cur, tone, FIT_STEP);
+      if (iteration + 1 < TONE_ITERATIONS) bestSigma = this.sampledSigma(cur, tone, pixels, xs);
     }
     return best;
   }
 
+  /** Also notes (reference - 128) / 128 at the fit's pixels, which the rest of the fit reads. */
   private toneGuesses(cur: Uint8Array): Tone[] {
-    const { n, active, reference: ref, refHistogram, curHistogram, diffHistogram } = this;
+    const { reference: ref, fitPixels: pixels, fitX: xs, refHistogram, curHistogram, diffHistogram } = this;
     refHistogram.fill(0);
     curHistogram.fill(0);
     diffHistogram.fill(0);
-    let count = 0;
-    for (let i = 0; i < n; i += FIT_STEP) {
-      if (!active[i]) continue;
-      const r = Math.round(ref[i]!);
-      const v = cur[i]!;
-      refHistogram[r]!++;
-      curHistogram[v]!++;
-      diffHistogram[v - r + 255]!++;
-      count++;
+    for (let from = 0; from < pixels.length; from += CHUNK) {
+      addLevels(ref, cur, pixels, xs, from, Math.min(pixels.length, from + CHUNK), refHistogram, curHistogram, diffHistogram);
     }
-    const guesses = [IDENTITY, { a: (percentile(diffHistogram, 0.5, count) - 255) / 128, b: 1, c: 0 }];
-    const xs = PERCENTILES.map((p) => (percentile(refHistogram, p, count) - 128) / 128);
-    const ys = PERCENTILES.map((p) => (percentile(curHistogram, p, count) - 128) / 128);
-    const throughPercentiles = solveTone(xs.map((x, k) => [1, x, x * x, ys[k]!]));
+    const count = pixels.length;
+    const guesses = [IDENTITY, new Tone((percentile(diffHistogram, 0.5, count) - 255) / 128, 1, 0)];
+    const m = this.system;
+    for (let k = 0; k < PERCENTILES.length; k++) {
+      const x = (percentile(refHistogram, PERCENTILES[k]!, count) - 128) / 128;
+      m[4 * k] = 1;
+      m[4 * k + 1] = x;
+      m[4 * k + 2] = x * x;
+      m[4 * k + 3] = (percentile(curHistogram, PERCENTILES[k]!, count) - 128) / 128;
+    }
+    const throughPercentiles = solveTone(m);
     if (throughPercentiles) guesses.push(throughPercentiles);
     return guesses;
   }
 
-  /** Robust noise of cur - tone(reference) on every `step`-th pixel. */
-  private sampledSigma(cur: Uint8Array, { a, b, c }: Tone, step: number): number {
-    const { n, active, reference: ref, sample } = this;
-    sample.reset();
-    for (let i = 0; i < n; i += step) {
-      if (!active[i]) continue;
-      const x = (ref[i]! - 128) / 128;
-      sample.add(Math.abs(cur[i]! - clampLevel(128 + 128 * (a + b * x + c * x * x))));
-    }
+  /** Robust noise of cur - tone(reference) on `pixels`, whose (reference - 128) / 128 is `xs`. */
+  private sampledSigma(cur: Uint8Array, { a, b, c }: Tone, pixels: Int32Array, xs: Float64Array): number {
+    const { sample } = this;
+    const histogram = sample.histogram;
+    histogram.fill(0);
+    for (let from = 0; from < pixels.length; from += CHUNK) addResiduals(cur, pixels, xs, from, Math.min(pixels.length, from + CHUNK), a, b, c, histogram);
+    sample.filled(pixels.length);
     return sample.sigma();
   }
 
@@ -338,6 +372,159 @@ export class Scene {
   }
 }
 
+/**
+ * Sampled pixels per call of the loops below, which carry their sums over from one call to the
+ * next in the same order as one loop would. V8 compiles a function whose loop runs long in its
+ * first call on stack replacement, before the code after the loop ever ran: that code then has
+ * no type feedback and deoptimizes, and the compiled loop is entered again on every frame, so
+ * the fit deoptimized on every frame. Loops of a few hundred pixels, called many times a
+ * frame, are compiled whole, with the feedback of earlier calls.
+ */
+const CHUNK = 256;
+
+/** toneGuesses' histograms, and (reference - 128) / 128 into `xs`, over pixels[from, to). */
+function addLevels(
+  ref: Float32Array,
+  cur: Uint8Array,
+  pixels: Int32Array,
+  xs: Float64Array,
+  from: number,
+  to: number,
+  refHistogram: Uint32Array,
+  curHistogram: Uint32Array,
+  diffHistogram: Uint32Array,
+): void {
+  for (let j = from; j < to; j++) {
+    const i = pixels[j]!;
+    const level = ref[i]!;
+    const r = Math.round(level);
+    const v = cur[i]!;
+    xs[j] = (level - 128) / 128;
+    refHistogram[r]!++;
+    curHistogram[v]!++;
+    diffHistogram[v - r + 255]!++;
+  }
+}
+
+/** (reference - 128) / 128 into `xs` over pixels[from, to). */
+function levelsAt(ref: Float32Array, pixels: Int32Array, xs: Float64Array, from: number, to: number): void {
+  for (let j = from; j < to; j++) xs[j] = (ref[pixels[j]!]! - 128) / 128;
+}
+
+/** |cur - tone(reference)| over pixels[from, to), into a spread histogram. */
+function addResiduals(cur: Uint8Array, pixels: Int32Array, xs: Float64Array, from: number, to: number, a: number, b: number, c: number, histogram: Uint32Array): void {
+  for (let j = from; j < to; j++) {
+    const x = xs[j]!;
+    histogram[spreadBin(Math.abs(cur[pixels[j]!]! - clampLevel(128 + 128 * (a + b * x + c * x * x))))]!++;
+  }
+}
+
+/**
+ * The tone fit's least-squares sums (s0-s4, t0-t2 in `sums`) over the pixels of [from, to)
+ * that are not clipped and lie within `cutoff` of the curve.
+ */
+function addFitSums(
+  cur: Uint8Array,
+  pixels: Int32Array,
+  xs: Float64Array,
+  from: number,
+  to: number,
+  a: number,
+  b: number,
+  c: number,
+  cutoff: number,
+  sums: Float64Array,
+): void {
+  let s0 = sums[0]!, s1 = sums[1]!, s2 = sums[2]!, s3 = sums[3]!, s4 = sums[4]!, t0 = sums[5]!, t1 = sums[6]!, t2 = sums[7]!;
+  for (let j = from; j < to; j++) {
+    const v = cur[pixels[j]!]!;
+    if (v >= CLIPPED_HIGH || v <= CLIPPED_LOW) continue;
+    const x = xs[j]!;
+    const x2 = x * x;
+    if (Math.abs(v - clampLevel(128 + 128 * (a + b * x + c * x2))) > cutoff) continue;
+    const y = (v - 128) / 128;
+    s0 += 1; s1 += x; s2 += x2; s3 += x2 * x; s4 += x2 * x2;
+    t0 += y; t1 += x * y; t2 += x2 * y;
+  }
+  sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3; sums[4] = s4; sums[5] = t0; sums[6] = t1; sums[7] = t2;
+}
+
+/**
+ * fitLight's pass over pixels[from, to): how far the curve moves the reference (signed into
+ * sums[0], absolute into sums[1]), and |cur - tone(reference)| into a spread histogram.
+ */
+function addShifts(
+  ref: Float32Array,
+  cur: Uint8Array,
+  pixels: Int32Array,
+  xs: Float64Array,
+  from: number,
+  to: number,
+  a: number,
+  b: number,
+  c: number,
+  histogram: Uint32Array,
+  sums: Float64Array,
+): void {
+  let sum = sums[0]!;
+  let abs = sums[1]!;
+  for (let j = from; j < to; j++) {
+    const i = pixels[j]!;
+    const x = xs[j]!;
+    const p = clampLevel(128 + 128 * (a + b * x + c * x * x));
+    const d = p - ref[i]!;
+    sum += d;
+    abs += Math.abs(d);
+    histogram[spreadBin(Math.abs(cur[i]! - p))]!++;
+  }
+  sums[0] = sum;
+  sums[1] = abs;
+}
+
+/**
+ * markChanged over pixels [from, to) with the tone: marks those whose residual exceeds `level`
+ * and moves the reference towards the frame at rates[0] where unmarked, rates[1] where marked.
+ * Returns how many it marked. `active` holds 0 or 1.
+ */
+function markAndAdapt(
+  cur: Uint8Array,
+  ref: Float32Array,
+  active: Uint8Array,
+  changed: Uint8Array,
+  from: number,
+  to: number,
+  a: number,
+  b: number,
+  c: number,
+  level: number,
+  rates: Float64Array,
+): number {
+  let marked = 0;
+  for (let i = from; i < to; i++) {
+    const v = cur[i]!;
+    const r0 = ref[i]!;
+    const x = (r0 - 128) / 128;
+    const mark = active[i]! & (Math.abs(v - clampLevel(128 + 128 * (a + b * x + c * x * x))) > level ? 1 : 0);
+    changed[i] = mark;
+    marked += mark;
+    ref[i] = r0 + rates[mark]! * (v - r0);
+  }
+  return marked;
+}
+
+/** The active pixels among every `step`-th. */
+function activeEvery(active: Uint8Array, step: number): Int32Array {
+  const pixels: number[] = [];
+  for (let i = 0; i < active.length; i += step) if (active[i]) pixels.push(i);
+  return Int32Array.from(pixels);
+}
+
+/** The spread histogram's bin for an absolute residual; the last bin takes all beyond it. */
+function spreadBin(absResidual: number): number {
+  const bin = (absResidual * SIGMA_BINS_PER_LEVEL + 0.5) | 0;
+  return bin < SPREAD_TOP_BIN ? bin : SPREAD_TOP_BIN;
+}
+
 function clampLevel(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
@@ -351,20 +538,27 @@ function percentile(histogram: Uint32Array, p: number, total: number): number {
   return histogram.length - 1;
 }
 
-/** Gaussian elimination with partial pivoting on a 3x4 augmented matrix; undefined if singular. */
-function solveTone(m: number[][]): Tone | undefined {
+/**
+ * Gaussian elimination with partial pivoting on a 3x4 augmented matrix (row by row, changed in
+ * place); undefined if singular.
+ */
+function solveTone(m: Float64Array): Tone | undefined {
   for (let col = 0; col < 3; col++) {
     let pivot = col;
-    for (let r = col + 1; r < 3; r++) if (Math.abs(m[r]![col]!) > Math.abs(m[pivot]![col]!)) pivot = r;
-    if (Math.abs(m[pivot]![col]!) < 1e-9) return undefined;
-    [m[col], m[pivot]] = [m[pivot]!, m[col]!];
+    for (let r = col + 1; r < 3; r++) if (Math.abs(m[4 * r + col]!) > Math.abs(m[4 * pivot + col]!)) pivot = r;
+    if (Math.abs(m[4 * pivot + col]!) < 1e-9) return undefined;
+    for (let c = 0; c < 4; c++) {
+      const t = m[4 * col + c]!;
+      m[4 * col + c] = m[4 * pivot + c]!;
+      m[4 * pivot + c] = t;
+    }
     for (let r = 0; r < 3; r++) {
       if (r === col) continue;
-      const k = m[r]![col]! / m[col]![col]!;
-      for (let c = col; c < 4; c++) m[r]![c]! -= k * m[col]![c]!;
+      const k = m[4 * r + col]! / m[4 * col + col]!;
+      for (let c = col; c < 4; c++) m[4 * r + c]! -= k * m[4 * col + c]!;
     }
   }
-  return { a: m[0]![3]! / m[0]![0]!, b: m[1]![3]! / m[1]![1]!, c: m[2]![3]! / m[2]![2]! };
+  return new Tone(m[3]! / m[0]!, m[7]! / m[5]!, m[11]! / m[10]!);
 }
 
 function medianOfNeighbours(grid: Float32Array, cols: number, rows: number): Float32Array {
