@@ -126,6 +126,9 @@ describe.skipIf(!needTools('nats-server', 'systemd-socket-activate', 'ffmpeg'))(
     const stored = [r1, r2].flatMap((r) => r.stderr().split('\n').filter((l) => l.includes('"msg":"stored"')));
     const duplicates = [r1, r2].flatMap((r) => r.stderr().split('\n').filter((l) => l.includes('"msg":"duplicate"')));
     console.log(`cluster e2e: ${stored.length} stored, ${duplicates.length} DUP across two receivers`);
-  });
+    // Longer than the waits above (60 s + 30 s) plus start-up: the global 60 s cut the test
+    // off in a loaded full run (it takes about 11 s alone) before any of them could say which
+    // step was slow. A stuck step still fails, by name, at its own wait.
+  }, 150_000);
 });
 
