@@ -361,10 +361,28 @@ describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
 
   it('keeps working after a new frame lands in a day folder made after start-up', async () => {
     const late = 'garden/2026-11-22/20261122T100000.000Z_restored.jpg';
-    await kind.restore(dir.path, store, late, readFileSync(join(FIXTURES, 'jpeg', 'cjpeg-baseline.jpg')));
+    const shownDays = () => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day));
+    // The frame lands while the camera's list of days is on its way, answered before it (CI
+    // met this by chance on the NATS store): the list must not hide the day the frame made.
+    let answered!: () => void;
+    const asked = new Promise<void>((resolve) => (answered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/api/days?*', async (route) => {
+      const response = await route.fetch();
+      answered();
+      await released;
+      await route.fulfill({ response });
+    });
     await page.click('#cameras button[data-camera="garden"]');
-    await poll(() => page.locator('#days button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.day))).toContain('2026-11-22');
-    await page.click('#days button[data-day="2026-11-22"]');
+    await asked;
+    await kind.restore(dir.path, store, late, readFileSync(join(FIXTURES, 'jpeg', 'cjpeg-baseline.jpg')));
+    await poll(shownDays).toContain('2026-11-22');
+    release();
+    // The newest day, now the late frame's, opens.
+    await poll(() => page.textContent('#title')).toBe('garden · Sun, Nov 22, 2026');
+    await page.unroute('**/api/days?*');
+    expect(await shownDays()).toEqual(['2026-11-22', '2026-11-21', '2026-11-20']);
     await poll(() => page.textContent('#count')).toBe('1 frame');
     await poll(() => page.locator(`.cell[data-name="${late}"] img`).evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBe(224);
   });

@@ -172,6 +172,26 @@ function renderDays() {
 }
 
 /**
+ * Days that frames arriving live gave a camera while a list of its days was on its way: the
+ * server may have answered before those frames, so the list is taken with them.
+ * @type {Set<{ camera: string, days: Set<string> }>}
+ */
+const daysArriving = new Set();
+
+/** @param {string} camera */
+async function fetchDays(camera) {
+  const arriving = { camera, days: new Set() };
+  daysArriving.add(arriving);
+  try {
+    /** @type {{ days: string[] }} */
+    const { days } = await api(`/api/days?${q({ camera })}`);
+    return [...new Set([...days, ...arriving.days])].sort();
+  } finally {
+    daysArriving.delete(arriving);
+  }
+}
+
+/**
  * @param {string} camera
  * @param {string | null} [wantedDay] a day to open instead of the newest (from the address)
  */
@@ -183,8 +203,7 @@ async function selectCamera(camera, wantedDay) {
   renderDays();
   // A day named in the address is fetched alongside the list of days, not after it.
   const early = wantedDay ? selectDay(wantedDay).catch(() => {}) : undefined;
-  /** @type {{ days: string[] }} */
-  const { days } = await api(`/api/days?${q({ camera })}`);
+  const days = await fetchDays(camera);
   if (state.camera !== camera) return;
   state.days = days;
   renderDays();
@@ -693,6 +712,7 @@ document.addEventListener('keydown', (e) => {
 async function onFrames(frames) {
   let camerasChanged = false;
   for (const f of frames) {
+    for (const arriving of daysArriving) if (arriving.camera === f.camera) arriving.days.add(f.day);
     if (!state.cameras.includes(f.camera)) {
       state.cameras.push(f.camera);
       state.cameras.sort();
@@ -744,8 +764,7 @@ async function onRemoved({ days }) {
   const mine = days.filter((d) => d.camera === state.camera);
   if (mine.length === 0) return;
   const camera = state.camera;
-  /** @type {{ days: string[] }} */
-  const { days: list } = await api(`/api/days?${q({ camera })}`);
+  const list = await fetchDays(camera);
   if (state.camera !== camera) return;
   state.days = list;
   renderDays();
