@@ -232,6 +232,28 @@ describe.each(KINDS)('gallery in a real browser on the $name', (kind) => {
     await opened.context().close();
   });
 
+  it('comes with the answers its address needs: asks for none of them, and for the thumbnails before app.js has arrived', async () => {
+    const day = ofDay('garden', '2026-11-20');
+    const opened = await galleryPage(browser, errors);
+    const thumbnails = (paths: string[]) => paths.filter((p) => p.startsWith('/thumbs/'));
+    const { asked, before: askedBeforeApp } = await holdBackUntilDayAsked(opened, '**/app.js', (paths) => thumbnails(paths).length > 0);
+    await opened.goto(`${gallery.url}?camera=garden&day=2026-11-20&view=frames`);
+    await poll(() => opened.textContent('#count')).toBe(`${day.length} frames`);
+    await poll(() => opened.locator('.cell img').evaluateAll((imgs) => imgs.length > 0 && imgs.every((i) => (i as HTMLImageElement).naturalWidth === 224))).toBe(true);
+    await poll(() => opened.textContent('#status')).toBe('● live');
+    expect(thumbnails(askedBeforeApp())[0]).toBe(`/thumbs/${day[0]!.name}`);
+    // Only the camera's list of days and the event stream: the rest came with the page.
+    expect(asked.filter((p) => p.startsWith('/api/')).sort()).toEqual(['/api/days', '/api/feed']);
+    expect(thumbnails(asked)).toEqual([...new Set(thumbnails(asked))]);
+    expect(await opened.getAttribute('.cell[data-index="0"]', 'data-name')).toBe(day[0]!.name);
+    expect(await opened.locator('.cell[data-index="0"] span').textContent()).toBe(clock(day[0]!.time));
+    // The address it writes is one it can be served with in the same way.
+    await opened.click('#days button[data-day="2026-11-21"]');
+    await poll(() => new URL(opened.url()).search).toBe('?camera=garden&day=2026-11-21&view=frames');
+    expect(new URL(opened.url()).hash).toBe('');
+    await opened.context().close();
+  });
+
   it('refuses an inline script other than the one its policy names, and the module opens the day instead', async () => {
     const day = ofDay('garden', '2026-11-20');
     const refused: string[] = [];

@@ -312,7 +312,7 @@ describe('serve: HTTP API, files and caching', () => {
     expect(html).not.toContain('src="/requests.js"');
     const inline = [...html.matchAll(/<script>([^]*?)<\/script>/g)].map((m) => m[1]!);
     expect(inline).toHaveLength(1);
-    expect(inline[0]).toContain("api('/api/cameras')");
+    expect(inline[0]).toContain("'/api/cameras'");
     const csp = String(page.headers['content-security-policy']);
     expect(csp).toContain("default-src 'self'");
     expect(csp).not.toContain('unsafe-inline');
@@ -326,6 +326,68 @@ describe('serve: HTTP API, files and caching', () => {
     expect((await api('/requests.js')).headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect((await api('/style.css')).headers['content-type']).toBe('text/css; charset=utf-8');
     expect((await api('/app.js', { 'if-none-match': js.headers.etag! })).status).toBe(304);
+  });
+});
+
+describe('serve: the page with the answers its address needs', () => {
+  const dir = tempDir();
+  let gallery: RunningGallery;
+  const api = (path: string) => get(gallery.port, path);
+  /** The page's #answers, parsed; undefined when it has none. */
+  const answersOf = (html: string) => {
+    const m = /<script type="application\/json" id="answers">([^]*?)<\/script>/.exec(html);
+    return m ? JSON.parse(m[1]!) : undefined;
+  };
+
+  beforeAll(async () => {
+    writeStore(dir.path, GALLERY_SERIES);
+    gallery = await startGallery(dir.path);
+  });
+  afterAll(async () => {
+    await gallery?.stop();
+    dir.remove();
+  });
+
+  it("has what the API answers for the Frames view's first screen, not to be cached", async () => {
+    const page = await api('/?camera=front&day=2026-11-20&view=frames');
+    expect(page.status).toBe(200);
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(page.headers.etag).toBeUndefined();
+    expect(answersOf(page.body.toString())).toEqual({
+      camera: 'front',
+      day: '2026-11-20',
+      cameras: (await api('/api/cameras')).json(),
+      summary: (await api('/api/day?camera=front&day=2026-11-20')).json(),
+      frames: (await api('/api/frames?camera=front&day=2026-11-20&offset=0&limit=500')).json(),
+    });
+    // The same page and policy otherwise: the data block is not a script the policy must allow.
+    const plain = await api('/');
+    expect(page.headers['content-security-policy']).toBe(plain.headers['content-security-policy']);
+    expect(page.body.toString().replace(/<script type="application\/json" id="answers">[^]*?<\/script>\n/, '')).toBe(plain.body.toString());
+    expect(answersOf(plain.body.toString())).toBeUndefined();
+  });
+
+  it("has the day's events in the Events view, of the camera or of all", async () => {
+    const one = answersOf((await api('/?camera=front&day=2026-11-20')).body.toString());
+    expect(one.events).toEqual((await api('/api/events?day=2026-11-20&camera=front')).json());
+    const all = answersOf((await api('/?camera=front&day=2026-11-20&all=1')).body.toString());
+    expect(all.events).toEqual((await api('/api/events?day=2026-11-20')).json());
+  });
+
+  it('leaves out what the API would refuse, and has nothing for a link to an event', async () => {
+    expect(answersOf((await api('/?camera=nobody&day=2026-11-20')).body.toString())).toEqual({
+      camera: 'nobody',
+      day: '2026-11-20',
+      cameras: (await api('/api/cameras')).json(),
+    });
+    expect(Object.keys(answersOf((await api('/?camera=front&day=2026-13-45')).body.toString()))).toEqual(['camera', 'day', 'cameras']);
+    expect(answersOf((await api('/?camera=front&day=2026-11-20&event=front-20261120T100000.000Z')).body.toString())).toBeUndefined();
+  });
+
+  it('cannot be made to end its data block early by what the address says', async () => {
+    const html = (await api(`/?camera=${encodeURIComponent('</script><script>alert(1)</script>')}&day=2026-11-20`)).body.toString();
+    expect(answersOf(html).camera).toBe('</script><script>alert(1)</script>');
+    expect(html).not.toContain('<script>alert(1)');
   });
 });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GALLERY_SERIES, get, startGallery, type RunningGallery } from './helpers/gallery.ts';
+import { GALLERY_SERIES, get, serverDay, startGallery, type RunningGallery } from './helpers/gallery.ts';
 import { cleanEnv, RECEIVER_BIN, tempDir } from './helpers/receiver.ts';
 import { writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
 import { needTools } from './helpers/tools.ts';
@@ -89,6 +89,24 @@ describe.skipIf(!needTools('chromium', 'openssl'))('gallery login in a real brow
     const replay = await get(plain.port, `/frames/${frames[0]!.name}`, { cookie: `surveillance_session=${cookie!.value}` });
     expect(replay.status).toBe(401);
     await page.close();
+  });
+
+  it("keeps the page's address through the login form: a link (a notifier's) opens what it names", async () => {
+    const own = await browser.newContext();
+    const page = await own.newPage();
+    const day = serverDay(frames.find((f) => f.camera === 'garden')!.time);
+    await page.goto(`${plain.url}?camera=garden&day=${day}&view=frames&other=dropped`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await page.fill('input[name=password]', 'not the password');
+    await page.click('button');
+    await page.waitForLoadState();
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button');
+    await page.waitForURL(`${plain.url}?camera=garden&day=${day}&view=frames`);
+    await expect.poll(() => page.getAttribute('.cell[data-index="0"]', 'data-name'), { timeout: 15_000 }).toBe(
+      frames.filter((f) => f.camera === 'garden' && serverDay(f.time) === day)[0]!.name,
+    );
+    await own.close();
   });
 
   it('a frame URL without a session gets 401 JSON; a script gets in with its bearer token', async () => {

@@ -218,10 +218,11 @@ export class Access {
 }
 
 /** The login page: a password field, and what went wrong last time. */
-export function loginPage(message: string): string {
+/** The login form; `query` (index-page.ts pageQuery) is the page's address, kept through it. */
+export function loginPage(message: string, query = ''): string {
   return `<!doctype html><html lang="en"><meta charset="utf-8"><title>Surveillance gallery: log in</title><meta name="viewport" content="width=device-width">
 <body style="font:16px system-ui;background:#111;color:#ddd;display:grid;place-items:center;height:90vh">
-<form method="post" action="/login"><h1 style="font-size:1.2em">Surveillance gallery</h1>
+<form method="post" action="/login${query.replaceAll('&', '&amp;')}"><h1 style="font-size:1.2em">Surveillance gallery</h1>
 <p id="message" role="status">${message.replace(/[<>&"]/g, '')}</p>
 <input name="password" type="password" autocomplete="current-password" autofocus aria-label="password" required> <button>Log in</button></form></body></html>`;
 }

@@ -13,7 +13,7 @@ import { Access, LOGIN_PAGE_CSP, loginPage, type AccessOptions, type Verdict } f
 import { BUCKET_MS, bucketsOf, DayIndex, indexAt, type DayListing } from './day-index.ts';
 import { EventFeed } from './event-feed.ts';
 import { eventMessage, LiveEvents } from './live-events.ts';
-import { indexPage, type IndexPage } from './index-page.ts';
+import { indexPage, pageQuery, withAnswers, type IndexPage } from './index-page.ts';
 import { PAGE_FILES, pageFolder } from './page-assets.ts';
 import { PixelLimit } from './pixel-limit.ts';
 import { ThumbnailCache } from './thumbnails.ts';
@@ -38,6 +38,8 @@ const IMMUTABLE_MAX_AGE = '365d';
 const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 const DEFAULT_PAGE = 200;
 const MAX_PAGE = 1000;
+/** requests.js's PAGE: the first page of frames the page is served with is the one it asks for. */
+const PAGE_PAGE = 500;
 
 /** The page's policy; its scripts are its own files and, on the page itself, the inline one of that hash. */
 const pageCsp = (scriptSources = '') =>
@@ -146,7 +148,9 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
  * through the index (ETag, Last-Modified, conditional requests, a single Range), thumbnails
  * and page files as files (through `send`), and a feed of frames as they arrive.
  *
- *   GET /                     the page, requests.js inline (also /app.js, /requests.js, /style.css)
+ *   GET /                     the page, requests.js inline (also /app.js, /requests.js, /style.css);
+ *                             GET /?camera=C&day=D[&view=frames][&all=1] (its address) has the
+ *                             answers its first screen asks for in it (firstAnswers)
  *   GET /api/cameras          {timeZone, cameras: [name]}
  *   GET /api/days?camera=C    {camera, days: [yyyy-MM-dd]} (local dates)
  *   GET /api/day?camera=C&day=D          {total, from, to, bucketMs, buckets} of that local day
@@ -252,7 +256,7 @@ export class GalleryServer {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     if (!req.url?.startsWith('/')) throw new HttpError(400, 'usage', 'the request target must be a path');
     const url = new URL(`http://gallery.invalid${req.url}`);
-    if (url.pathname === '/login' || url.pathname === '/logout') return this.loginRoutes(req, res, url.pathname);
+    if (url.pathname === '/login' || url.pathname === '/logout') return this.loginRoutes(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       throw new HttpError(405, 'usage', `${req.method} is not supported: the gallery only shows frames`);
@@ -260,12 +264,14 @@ export class GalleryServer {
     const verdict = this.access.check(req);
     if (!verdict.ok) {
       // A browser navigating to a page is sent to the login form; everything else gets JSON.
-      if (verdict.status === 401 && this.access.hasLogin && req.headers.accept?.includes('text/html')) return redirect(res, '/login');
+      if (verdict.status === 401 && this.access.hasLogin && req.headers.accept?.includes('text/html')) {
+        return redirect(res, `/login${url.pathname === '/' ? pageQuery(url.searchParams) : ''}`);
+      }
       throw new HttpError(verdict.status, verdict.code, verdict.message);
     }
 
     const path = url.pathname;
-    if (path === '/') return this.sendIndex(req, res);
+    if (path === '/') return this.sendIndex(req, res, url);
     const pageFile = PAGE_FILES[path];
     if (pageFile) return this.sendFile(req, res, pageFile, this.page, false);
     if (path.startsWith('/frames/')) return this.frame(req, res, path.slice('/frames/'.length));
@@ -351,6 +357,35 @@ export class GalleryServer {
     return { event: eventJson(found.event), frames: found.frames.map(frameJson) };
   }
 
+  /**
+   * What requests.js asks for first, for the camera and day of the page's address: the
+   * cameras, the day's summary and first page, and its events in the Events view. A part the
+   * API would refuse (no such camera, not a date) or cannot answer (the store) is left out:
+   * the page asks for it, and shows the answer as it does any other. A link to an event
+   * (?event=) has none: its day is known only once the event is.
+   */
+  private async firstAnswers(wanted: URLSearchParams): Promise<object | undefined> {
+    const camera = wanted.get('camera');
+    const day = wanted.get('day');
+    if (camera === null || day === null || wanted.has('event')) return undefined;
+    const answers: Record<string, unknown> = { camera, day };
+    try {
+      answers.cameras = { timeZone: this.timeZone, cameras: await this.index.cameras() };
+      const ofDay = new URL(`http://gallery.invalid/?${new URLSearchParams({ camera, day })}`);
+      const listing = await this.day(ofDay);
+      answers.summary = this.daySummary(listing);
+      ofDay.searchParams.set('limit', String(PAGE_PAGE));
+      answers.frames = this.framePage(listing, ofDay);
+      if (wanted.get('view') !== 'frames') {
+        if (wanted.get('all') === '1') ofDay.searchParams.delete('camera');
+        answers.events = await this.dayEvents(ofDay);
+      }
+    } catch (e) {
+      if (!(e instanceof HttpError || e instanceof SurveillanceError)) throw e;
+    }
+    return answers;
+  }
+
   private daySummary(listing: DayListing): object {
     return {
       camera: listing.camera,
@@ -433,11 +468,14 @@ export class GalleryServer {
   }
 
   /** GET /login (the form), POST /login (the password), POST /logout. */
-  private async loginRoutes(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  private async loginRoutes(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
+    // The page's address, from the link that was sent here, back to it once logged in.
+    const query = pageQuery(url.searchParams);
     res.setHeader('cache-control', 'no-store');
     if (req.method === 'GET' && path === '/login') {
-      if (!this.access.hasLogin) return redirect(res, '/');
-      return this.loginForm(res, 200, this.access.check(req).ok ? 'You are logged in.' : 'Password, please.');
+      if (!this.access.hasLogin) return redirect(res, `/${query}`);
+      return this.loginForm(res, 200, this.access.check(req).ok ? 'You are logged in.' : 'Password, please.', query);
     }
     if (req.method !== 'POST') {
       res.setHeader('allow', path === '/login' ? 'GET, POST' : 'POST');
@@ -460,15 +498,15 @@ export class GalleryServer {
     if (result.ok) {
       res.setHeader('set-cookie', result.setCookie);
       this.log.info({ address }, 'login');
-      return redirect(res, '/');
+      return redirect(res, `/${query}`);
     }
     this.log.warn({ address, status: result.status }, `login refused: ${result.message}`);
     if (result.retryAfterS !== undefined) res.setHeader('retry-after', String(result.retryAfterS));
-    return this.loginForm(res, result.status, result.message);
+    return this.loginForm(res, result.status, result.message, query);
   }
 
-  private loginForm(res: ServerResponse, status: number, message: string): void {
-    const body = loginPage(message);
+  private loginForm(res: ServerResponse, status: number, message: string, query: string): void {
+    const body = loginPage(message, query);
     res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': LOGIN_PAGE_CSP, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }
@@ -498,9 +536,22 @@ export class GalleryServer {
     if (refusal) throw new HttpError(422, 'too-large', `${name}: ${refusal}`);
   }
 
-  private sendIndex(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * The page. For an address naming a camera and day (as the page writes it) it comes with
+   * the answers its first screen would ask for (firstAnswers), so that its thumbnails are
+   * asked for as it is parsed, not a round trip later.
+   */
+  private async sendIndex(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { body, etag, scriptSource } = this.indexPage;
     res.setHeader('content-security-policy', pageCsp(scriptSource));
+    const answers = await this.firstAnswers(url.searchParams);
+    if (answers) {
+      // Of this moment's store: not to be kept, nor validated against the plain page's tag.
+      const page = withAnswers(this.indexPage, answers);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': page.length, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : page);
+      return;
+    }
     res.setHeader('etag', etag);
     res.setHeader('cache-control', 'public, max-age=0');
     const tags = req.headers['if-none-match'];

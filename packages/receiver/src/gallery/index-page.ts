@@ -9,6 +9,8 @@ export interface IndexPage {
   etag: string;
   /** The CSP source for the inline script, `'sha256-…'`: only that script runs, not any inline one. */
   scriptSource: string;
+  /** Where in `body` the inline script starts: the answers it takes go before it (withAnswers). */
+  scriptAt: number;
 }
 
 /**
@@ -35,7 +37,40 @@ export function indexPage(html: string, requestsModule: string): IndexPage {
   const body = Buffer.from(html.slice(0, at) + `<script>${script}</script>` + html.slice(at + REQUESTS_TAG.length), 'utf8');
   return {
     body,
+    scriptAt: Buffer.byteLength(html.slice(0, at)),
     etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
     scriptSource: `'sha256-${createHash('sha256').update(script, 'utf8').digest('base64')}'`,
   };
+}
+
+/**
+ * The page with `answers` for its inline script, as JSON in a data block (`#answers`), which
+ * no policy needs to allow: it is never run. Every `<` is escaped, so that no text in it (a
+ * camera name, say) can end the element.
+ */
+export function withAnswers(page: IndexPage, answers: object): Buffer {
+  const data = JSON.stringify(answers).replaceAll('<', '\\u003c');
+  return Buffer.concat([
+    page.body.subarray(0, page.scriptAt),
+    Buffer.from(`<script type="application/json" id="answers">${data}</script>\n`, 'utf8'),
+    page.body.subarray(page.scriptAt),
+  ]);
+}
+
+/** What the page's address may say (requests.js wantedAddress): anything else is dropped. */
+const ADDRESS_KEYS = ['camera', 'day', 'view', 'all', 'event'];
+
+/**
+ * The page's address (`?camera=…&day=…`), re-made from what it may say, or '' for none: kept
+ * through the login form, so that a link (a notifier's ?event=ID) opens what it names once
+ * logged in. Percent-encoded by URLSearchParams: nothing in it but a path's query.
+ */
+export function pageQuery(search: URLSearchParams): string {
+  const kept = new URLSearchParams();
+  for (const key of ADDRESS_KEYS) {
+    const value = search.get(key);
+    if (value !== null) kept.set(key, value);
+  }
+  const text = kept.toString();
+  return text ? `?${text}` : '';
 }

@@ -4,7 +4,7 @@
 // dates there), with the zone named on the page: a browser elsewhere must not shift them.
 // Type-checked as JavaScript with JSDoc types (tsconfig.json here, run by `pnpm typecheck`).
 
-import { api, CELL_H, colsFor, dayPath, endEarly, eventsPath, firstAnswer, GRID_PADDING, MIN_CELL_W, PAGE, pagePath, q, rowsFor, thumbnailPath } from './requests.js';
+import { api, CELL_H, colsFor, dayPath, endEarly, eventsPath, firstAnswer, GRID_PADDING, MIN_CELL_W, PAGE, pagePath, q, rowsFor, thumbnailPath, wantedAddress } from './requests.js';
 
 /**
  * What the API answers (gallery-server.ts); times are ISO 8601 UTC.
@@ -762,8 +762,8 @@ async function onFrames(frames) {
  */
 async function onRemoved({ days }) {
   const mine = days.filter((d) => d.camera === state.camera);
-  if (mine.length === 0) return;
   const camera = state.camera;
+  if (mine.length === 0 || camera === null) return;
   const list = await fetchDays(camera);
   if (state.camera !== camera) return;
   state.days = list;
@@ -795,9 +795,13 @@ function connect() {
 
 /** The address says the view, camera and day (#...), and the event played (?event=ID). */
 function writeAddress() {
-  const hash = q({ camera: state.camera, day: state.day, ...(state.view === 'frames' ? { view: 'frames' } : {}), ...($('allcams').checked ? { all: 1 } : {}) });
-  const search = state.clip ? `?${q({ event: state.clip.event.id })}` : '';
-  const address = `${location.pathname}${search}#${hash}`;
+  const address = `${location.pathname}?${q({
+    camera: state.camera,
+    day: state.day,
+    ...(state.view === 'frames' ? { view: 'frames' } : {}),
+    ...($('allcams').checked ? { all: 1 } : {}),
+    ...(state.clip ? { event: state.clip.event.id } : {}),
+  })}`;
   // The same (the page opened at it, or nothing changed): no same-document navigation to make.
   if (address !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, '', address);
 }
@@ -1081,11 +1085,11 @@ async function start() {
   state.cameras = cameras;
   renderCameras();
   connect();
-  const wanted = new URLSearchParams(location.hash.slice(1));
+  const wanted = wantedAddress();
   setView(wanted.get('view') === 'frames' ? 'frames' : 'events');
   $('allcams').checked = wanted.get('all') === '1';
   // A link to an event (the notifier's ?event=ID) opens its camera and day, and plays it.
-  const linked = new URLSearchParams(location.search).get('event');
+  const linked = wanted.get('event');
   const of = linked ? eventOf(linked) : undefined;
   const asked = of?.camera ?? wanted.get('camera');
   const camera = asked !== null && cameras.includes(asked) ? asked : cameras[0];

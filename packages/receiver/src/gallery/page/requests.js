@@ -57,37 +57,64 @@ export const thumbnailPath = (/** @type {string} */ name) => `/thumbs/${name}`;
 export const eventsPath = (/** @type {string} */ day, /** @type {string | null} */ camera) => `/api/events?${q(camera ? { day, camera } : { day })}`;
 
 /**
- * Requests sent as this module starts, by path: the cameras (and the server's zone), and the
- * day the address names (its summary, its first page, and its events in the Events view),
- * which needs nothing the page learns later: its requests do not wait a round trip behind
- * /api/cameras. The cameras go first, the smallest answer, so that the page is set up while
- * the day's are on their way. Opening a day takes the ones it needs (firstAnswer); the first
- * day opened ends this, so that no later request is answered from them. A link to an event
- * (?event=ID) has its day in the server's zone, not known yet.
+ * What the address asks for: camera, day, view (frames; the Events view otherwise), all
+ * (events of all cameras), event (a notifier's link). In the query, where the server sees it
+ * (see early); links made before that had all but `event` after the `#`, and still open.
+ */
+export function wantedAddress() {
+  const wanted = new URLSearchParams(location.search);
+  if (!wanted.has('camera')) for (const [k, v] of new URLSearchParams(location.hash.slice(1))) if (!wanted.has(k)) wanted.set(k, v);
+  return wanted;
+}
+
+/**
+ * The answers the first screen needs, by path, as promises: the cameras (and the server's
+ * zone), and the day the address names (its summary, its first page, and its events in the
+ * Events view), which needs nothing the page learns later. Opening a day takes the ones it
+ * needs (firstAnswer); the first day opened ends this, so that no later request is answered
+ * from them. A link to an event (?event=ID) has its day in the server's zone, not known yet.
+ *
+ * The server puts them in the page it serves for an address naming a camera and day (the
+ * #answers element, gallery-server.ts): the thumbnails are asked for as the page is parsed,
+ * a round trip earlier, as a static page's would be. What it did not put there (an address
+ * from before, or one naming a camera it does not have) is asked for here, the cameras first.
  *
  * The page's inline copy runs first and leaves them on the window, where this module (app.js's)
- * takes them; without it (a page served without the copy) this module sends them itself.
+ * takes them; without it (a page served without the copy) this module makes them itself.
  */
 const shared = /** @type {{ galleryEarly?: Map<string, Promise<any>> }} */ (/** @type {unknown} */ (globalThis));
 const early = (shared.galleryEarly ??= startEarly());
 
 /** @returns {Map<string, Promise<any>>} */
 function startEarly() {
-  const early = new Map([['/api/cameras', api('/api/cameras')]]);
-  const wanted = new URLSearchParams(location.hash.slice(1));
+  /** @type {{ camera?: string, day?: string, cameras?: object, summary?: object, frames?: { frames: { name: string }[] }, events?: object }} */
+  const given = JSON.parse(document.getElementById('answers')?.textContent || '{}');
+  const wanted = wantedAddress();
   const camera = wanted.get('camera');
   const day = wanted.get('day');
-  if (camera && day && !new URLSearchParams(location.search).has('event')) {
-    const paths = [dayPath(camera, day), pagePath(camera, day, 0)];
-    if (wanted.get('view') !== 'frames') paths.push(eventsPath(day, wanted.get('all') === '1' ? null : camera));
-    for (const path of paths) {
-      const answer = api(path);
-      // One not taken (the address named a camera or day that is not there) is not an error to show.
-      answer.catch(() => {});
-      early.set(path, answer);
-    }
-    if (wanted.get('view') === 'frames') early.get(paths[1])?.then(fetchFirstThumbnails, () => {});
+  const mine = given.camera === camera && given.day === day;
+  /** @type {Map<string, Promise<any>>} */
+  const early = new Map();
+  const answer = (/** @type {string} */ path, /** @type {object | undefined} */ value) => {
+    const promise = value ? Promise.resolve(value) : api(path);
+    // One not taken (the address named a camera or day that is not there) is not an error to show.
+    promise.catch(() => {});
+    early.set(path, promise);
+    return promise;
+  };
+  answer('/api/cameras', given.cameras);
+  if (camera && day && !wanted.has('event')) {
+    answer(dayPath(camera, day), mine ? given.summary : undefined);
+    const frames = answer(pagePath(camera, day, 0), mine ? given.frames : undefined);
+    if (wanted.get('view') === 'frames') {
+      if (mine && given.frames) fetchFirstThumbnails(given.frames);
+      else frames.then(fetchFirstThumbnails, () => {});
+    } else answer(eventsPath(day, wanted.get('all') === '1' ? null : camera), mine ? given.events : undefined);
   }
+  // A page's first Intl formatter loads ICU's data: 20-35 ms of the main thread in Chromium
+  // here, later ones well under 1 ms. Made in a task of its own, it fills the wait for the
+  // thumbnails (asked for above) rather than holding up the grid's first captions.
+  setTimeout(() => new Intl.DateTimeFormat(undefined, { timeZone: 'UTC', hour: '2-digit' }).format(0));
   return early;
 }
 
@@ -106,6 +133,9 @@ function fetchFirstThumbnails(page) {
   const shared = /** @type {{ galleryThumbnails?: HTMLImageElement[] }} */ (/** @type {unknown} */ (globalThis));
   shared.galleryThumbnails = page.frames.slice(0, colsFor(width) * rowsFor(0, height)).map(({ name }) => {
     const img = new Image();
+    // An image not in the document is asked for at low priority, which Chromium holds back to
+    // one at a time while the page is still loading (app.js, layout): these are the screen.
+    img.fetchPriority = 'high';
     img.src = thumbnailPath(name);
     return img;
   });
