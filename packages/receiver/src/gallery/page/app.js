@@ -455,8 +455,16 @@ new ResizeObserver(() => layout()).observe(grid);
 
 const canvas = $('bars');
 
+/**
+ * Whether anything was drawn on the timeline's canvas yet: until then it is blank, and is not
+ * cleared, since making its context (the page's first: about 20 ms of the main thread here)
+ * for nothing would hold up the first screen.
+ */
+let timelineDrawn = false;
+
 /** The timeline's canvas, sized to the screen's pixels and cleared. */
 function clearCanvas() {
+  timelineDrawn = true;
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth;
   const h = canvas.clientHeight;
@@ -471,6 +479,7 @@ function clearCanvas() {
 function drawTimeline() {
   if (state.view === 'events') return drawEventTimeline();
   const s = state.summary;
+  if (!s && !timelineDrawn) return;
   const { ctx, w, h } = clearCanvas();
   if (!s) return;
   const from = Date.parse(s.from);
@@ -999,9 +1008,10 @@ function eventSpan() {
 }
 
 function drawEventTimeline() {
-  const { ctx, w, h } = clearCanvas();
   for (const b of document.querySelectorAll('.zoom button')) b.classList.toggle('current', /** @type {HTMLElement} */ (b).dataset.zoom === state.zoom);
   const span = eventSpan();
+  if (!span && !timelineDrawn) return;
+  const { ctx, w, h } = clearCanvas();
   const tl = $('timeline');
   if (!span) return;
   tl.dataset.from = new Date(span.from).toISOString();
