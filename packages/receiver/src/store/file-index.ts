@@ -41,10 +41,14 @@ function stampAt(t: number): string {
   return name.slice(name.lastIndexOf('/') + 1, -'_.jpg'.length);
 }
 
-/** Entries of a folder as bare names (no Dirent: a day holds tens of thousands). */
-function readNames(path: string): string[] {
+/**
+ * Entries of a folder as bare names (no Dirent: a day holds tens of thousands). `latin1` reads
+ * each byte as a character, which V8 takes without the UTF-8 decoder's pass: the same names
+ * where they are ASCII, and for a caller that takes nothing else (frameLines).
+ */
+function readNames(path: string, encoding: 'utf8' | 'latin1' = 'utf8'): string[] {
   try {
-    return readdirSync(path);
+    return readdirSync(path, encoding);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
     throw e;
@@ -190,7 +194,8 @@ export function frameLines(root: string, q: FrameQuery & { camera: string; last?
   if ((q.pattern ?? DEFAULT_NAME_PATTERN) !== DEFAULT_NAME_PATTERN || !isCameraName(q.camera)) return undefined;
   const days: { day: DefaultDay & { name: string }; files: string[] }[] = [];
   for (const { day, fromStamp, toStamp } of foldersInRange(root, q.camera, q)) {
-    let files = readNames(join(root, q.camera, day.name));
+    // Every name lined is ASCII; one that is not (a character a byte here) is no frame's either way.
+    let files = readNames(join(root, q.camera, day.name), 'latin1');
     if (fromStamp !== undefined || toStamp !== undefined) files = files.filter((f) => (fromStamp === undefined || f >= fromStamp) && (toStamp === undefined || f < toStamp));
     if (files.length === 0) continue;
     // readdir gives names sorted (libuv does), but nothing promises it: sorted here, where a
