@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
@@ -41,7 +42,7 @@ const lineSpec = (out: string[], line?: LineSpec['line']): LineSpec => ({
   write: (text) => out.push(text),
 });
 /** The same lines from the fixture's own frames. */
-const expectedLines = (root: string, of: readonly FixtureFrame[]) =>
+const expectedLines = (root: string, of: readonly Pick<FixtureFrame, 'time' | 'id' | 'name'>[]) =>
   of.map((f) => `${f.time.toISOString().slice(0, 17)}00.000Z ${f.id} ${f.time.toISOString().slice(17, 23)} ${f.name} $&${root}/$1${f.name}\n`).join('');
 
 /** yyyy-MM-dd of `time` in `timeZone`, by Intl rather than by the code under test. */
@@ -198,6 +199,50 @@ describe('frameLines of a folder of names', () => {
     const tie = storeOf([name(5, 'a'), name(5, 'a-'), name(6, 'b')]);
     expect(lines(tie, 2)).toEqual({ count: undefined, text: '' });
     expect(lines(tie, 1)).toEqual({ count: 1, text: expected(tie, [name(6, 'b')]) });
+  });
+});
+
+describe('frameLines against listFrames', () => {
+  // Frames of 2026-03-29 either side of 11:00, often of one millisecond, with ids whose '-' sorts
+  // names of one millisecond apart from byTime ('a-' before 'a'), and names that are not frames.
+  const t0 = Date.parse('2026-03-29T10:59:59.000Z');
+  const ms = fc.oneof(fc.integer({ min: 0, max: 1999 }), fc.integer({ min: 0, max: 19 }).map((n) => n * 100));
+  const frame = fc.record({ ms, id: fc.stringMatching(/^[ab-]{1,2}$/) }).map(({ ms, id }) => frameName('cam', new Date(t0 + ms), id).slice('cam/2026-03-29/'.length));
+  const stray = fc.oneof(
+    fc.constantFrom('notes.txt', '20260329T240000.000Z_x.jpg', '20260330T110000.000Z_x.jpg', '20260329T110000.000Z_.jpg'),
+    fc.tuple(frame, fc.constantFrom('x', '\n', '\u00e9', ' (1)', '.jpg'), fc.boolean()).map(([f, more, before]) => (before ? more + f : f + more)),
+    fc.tuple(frame, frame).map(([a, b]) => `${a}\n${b}`),
+  );
+  let stores = 0;
+
+  it('lines exactly what listFrames lists (--last: its newest), or writes nothing and leaves it to listFrames', () => {
+    let lined = 0;
+    fc.assert(
+      fc.property(fc.uniqueArray(frame, { minLength: 1, maxLength: 30 }), fc.array(stray, { maxLength: 2 }), fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }), fc.boolean(), (frames, strays, last, ranged) => {
+        const root = join(dir.path, `prop-${stores++}`);
+        mkdirSync(join(root, 'cam/2026-03-29'), { recursive: true });
+        for (const f of [...frames, ...strays]) writeFileSync(join(root, 'cam/2026-03-29', f), 'x');
+        try {
+          const range = ranged ? { from: new Date(t0 + 500), to: new Date(t0 + 1500) } : {};
+          const out: string[] = [];
+          const count = frameLines(root, { camera: 'cam', ...range, last }, lineSpec(out));
+          if (count === undefined) {
+            expect(out).toEqual([]);
+            return;
+          }
+          lined++;
+          let expected = listFrames(root, { camera: 'cam', ...range });
+          if (last !== undefined) expected = expected.slice(-last);
+          expect(count).toBe(expected.length);
+          expect(out.join('')).toBe(expectedLines(root, expected));
+        } finally {
+          rmSync(root, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // Most cases have no stray and no two frames of one millisecond.
+    expect(lined).toBeGreaterThan(50);
   });
 });
 
