@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defaultFileRun, frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
-import { frameLines, isPlainRun, latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/store/file-index.ts';
+import { frameName, loadNamePattern } from '../packages/receiver/src/store/frame-name.ts';
+import { frameLines, latestFrame, listCameras, listDays, listFrames } from '../packages/receiver/src/store/file-index.ts';
 import { HOUR_MS, MINUTE_MS, type LineSpec } from '../packages/receiver/src/store/store.ts';
 import { localDay, parseLocalTime } from '../packages/receiver/src/review/time-range.ts';
 import { storeTempDir, writeStore, type FixtureFrame } from './helpers/store-fixture.ts';
@@ -41,7 +42,7 @@ const lineSpec = (out: string[], line?: LineSpec['line']): LineSpec => ({
   write: (text) => out.push(text),
 });
 /** The same lines from the fixture's own frames. */
-const expectedLines = (root: string, of: readonly FixtureFrame[]) =>
+const expectedLines = (root: string, of: readonly Pick<FixtureFrame, 'time' | 'id' | 'name'>[]) =>
   of.map((f) => `${f.time.toISOString().slice(0, 17)}00.000Z ${f.id} ${f.time.toISOString().slice(17, 23)} ${f.name} $&${root}/$1${f.name}\n`).join('');
 
 /** yyyy-MM-dd of `time` in `timeZone`, by Intl rather than by the code under test. */
@@ -141,20 +142,35 @@ describe('store index', () => {
   });
 });
 
-describe('isPlainRun', () => {
+describe('frameLines of a folder of names', () => {
   const name = (ms: number, id: string) => `20260329T0800${String(Math.floor(ms / 1000)).padStart(2, '0')}.${String(ms % 1000).padStart(3, '0')}Z_${id}.jpg`;
-  const run = defaultFileRun('20260329');
   const names = Array.from({ length: 9 }, (_, i) => name(i * 10, `f${i}`));
+  let folders = 0;
+  /** A store whose camera `cam` holds `files` in its folder of 2026-03-29. */
+  const storeOf = (files: readonly string[]) => {
+    const root = join(dir.path, `names-${folders++}`);
+    mkdirSync(join(root, 'cam/2026-03-29'), { recursive: true });
+    for (const f of files) writeFileSync(join(root, 'cam/2026-03-29', f), 'x');
+    return root;
+  };
+  const lines = (root: string, last?: number) => {
+    const out: string[] = [];
+    const count = frameLines(root, { camera: 'cam', last }, lineSpec(out));
+    return { count, text: out.join('') };
+  };
+  const expected = (root: string, of: readonly string[]) =>
+    of.map((f) => `2026-03-29T08:00:00.000Z ${f.slice(21, -4)} ${f.slice(13, 19)} cam/2026-03-29/${f} $&${root}/$1cam/2026-03-29/${f}\n`).join('');
 
-  it.each([1, 2, 3, 4, 8, 9, 50])('takes a folder of frames checked %i names at a time', (part) => {
-    expect(isPlainRun(names, run, part)).toBe(true);
+  it('lines a folder of frames', () => {
+    const root = storeOf(names);
+    expect(lines(root)).toEqual({ count: 9, text: expected(root, names) });
   });
 
-  // Two frames of one millisecond at every place, so that one pair straddles each part's end.
-  it.each([1, 2, 3, 4, 8])('finds two frames of one millisecond wherever they fall, %i names at a time', (part) => {
+  // Two frames of one millisecond at every place: the first, the last, and between.
+  it('leaves two frames of one millisecond to listFrames wherever they fall, writing nothing', () => {
     for (let at = 1; at < names.length; at++) {
-      const same = names.map((n, i) => (i === at ? name((at - 1) * 10, 'g') : n));
-      expect(isPlainRun(same, run, part)).toBe(false);
+      const root = storeOf(names.map((n, i) => (i === at ? name((at - 1) * 10, 'g') : n)));
+      expect(lines(root)).toEqual({ count: undefined, text: '' });
     }
   });
 
@@ -163,8 +179,70 @@ describe('isPlainRun', () => {
     ['a frame of another day', '20260330T080000.000Z_x.jpg'],
     ['24:00', '20260329T240000.000Z_x.jpg'],
     ['no id', '20260329T080000.000Z_.jpg'],
-  ])('refuses %s among frames', (_, stray) => {
-    expect(isPlainRun([...names.slice(0, 4), stray, ...names.slice(4)], run, 3)).toBe(false);
+    ['an id too long', `20260329T080000.500Z_${'x'.repeat(65)}.jpg`],
+    ['a frame with more after it', '20260329T080000.500Z_x.jpgx'],
+    ['a frame with more before it', 'x20260329T080000.500Z_x.jpg'],
+    ['one file named as two frames, a line each', '20260329T080000.500Z_x.jpg\n20260329T080000.600Z_y.jpg'],
+    ['a frame and a line break', '20260329T080000.500Z_x.jpg\n'],
+    ['a line break and a frame', '\n20260329T080000.500Z_x.jpg'],
+    ['a name with a character not in ids', '20260329T080000.500Z_\u00e9.jpg'],
+  ])('leaves %s among frames to listFrames, writing nothing', (_, stray) => {
+    expect(lines(storeOf([...names, stray]))).toEqual({ count: undefined, text: '' });
+  });
+
+  it('--last: takes the newest frames whatever came before them, but not a frame of the same millisecond as the first kept', () => {
+    // A frame of another day sorts before these, notes.txt after them.
+    const root = storeOf(['20260328T235959.999Z_old.jpg', ...names]);
+    expect(lines(root, 3)).toEqual({ count: 3, text: expected(root, names.slice(-3)) });
+    expect(lines(storeOf([...names, 'notes.txt']), 3)).toEqual({ count: undefined, text: '' });
+    // `a-` sorts before `a` by name (`-` < `.`), after it by id (byTime): the two must not be split.
+    const tie = storeOf([name(5, 'a'), name(5, 'a-'), name(6, 'b')]);
+    expect(lines(tie, 2)).toEqual({ count: undefined, text: '' });
+    expect(lines(tie, 1)).toEqual({ count: 1, text: expected(tie, [name(6, 'b')]) });
+  });
+});
+
+describe('frameLines against listFrames', () => {
+  // Frames of 2026-03-29 either side of 11:00, often of one millisecond, with ids whose '-' sorts
+  // names of one millisecond apart from byTime ('a-' before 'a'), and names that are not frames.
+  const t0 = Date.parse('2026-03-29T10:59:59.000Z');
+  const ms = fc.oneof(fc.integer({ min: 0, max: 1999 }), fc.integer({ min: 0, max: 19 }).map((n) => n * 100));
+  const frame = fc.record({ ms, id: fc.stringMatching(/^[ab-]{1,2}$/) }).map(({ ms, id }) => frameName('cam', new Date(t0 + ms), id).slice('cam/2026-03-29/'.length));
+  const stray = fc.oneof(
+    fc.constantFrom('notes.txt', '20260329T240000.000Z_x.jpg', '20260330T110000.000Z_x.jpg', '20260329T110000.000Z_.jpg'),
+    fc.tuple(frame, fc.constantFrom('x', '\n', '\u00e9', ' (1)', '.jpg'), fc.boolean()).map(([f, more, before]) => (before ? more + f : f + more)),
+    fc.tuple(frame, frame).map(([a, b]) => `${a}\n${b}`),
+  );
+  let stores = 0;
+
+  it('lines exactly what listFrames lists (--last: its newest), or writes nothing and leaves it to listFrames', () => {
+    let lined = 0;
+    fc.assert(
+      fc.property(fc.uniqueArray(frame, { minLength: 1, maxLength: 30 }), fc.array(stray, { maxLength: 2 }), fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }), fc.boolean(), (frames, strays, last, ranged) => {
+        const root = join(dir.path, `prop-${stores++}`);
+        mkdirSync(join(root, 'cam/2026-03-29'), { recursive: true });
+        for (const f of [...frames, ...strays]) writeFileSync(join(root, 'cam/2026-03-29', f), 'x');
+        try {
+          const range = ranged ? { from: new Date(t0 + 500), to: new Date(t0 + 1500) } : {};
+          const out: string[] = [];
+          const count = frameLines(root, { camera: 'cam', ...range, last }, lineSpec(out));
+          if (count === undefined) {
+            expect(out).toEqual([]);
+            return;
+          }
+          lined++;
+          let expected = listFrames(root, { camera: 'cam', ...range });
+          if (last !== undefined) expected = expected.slice(-last);
+          expect(count).toBe(expected.length);
+          expect(out.join('')).toBe(expectedLines(root, expected));
+        } finally {
+          rmSync(root, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // Most cases have no stray and no two frames of one millisecond.
+    expect(lined).toBeGreaterThan(50);
   });
 });
 

@@ -1,7 +1,7 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { checkCameraName } from '@surveillance/shared';
-import { DEFAULT_FILE_RE, DEFAULT_NAME_PATTERN, defaultDay, defaultFileLines, defaultFileRun, defaultFileTime, frameName, parseFrameName, type DefaultDay } from './frame-name.ts';
+import { DEFAULT_FILE_RE, DEFAULT_NAME_PATTERN, defaultDay, defaultFileLines, defaultFileTime, frameName, parseFrameName, type DefaultDay } from './frame-name.ts';
 import { localDate } from './local-date.ts';
 import { HOUR_MS, MINUTE_MS, type FrameEntry, type LineSpec, type FrameQuery as StoreQuery } from './store.ts';
 
@@ -41,10 +41,14 @@ function stampAt(t: number): string {
   return name.slice(name.lastIndexOf('/') + 1, -'_.jpg'.length);
 }
 
-/** Entries of a folder as bare names (no Dirent: a day holds tens of thousands). */
-function readNames(path: string): string[] {
+/**
+ * Entries of a folder as bare names (no Dirent: a day holds tens of thousands). `latin1` reads
+ * each byte as a character, which V8 takes without the UTF-8 decoder's pass: the same names
+ * where they are ASCII, and for a caller that takes nothing else (frameLines).
+ */
+function readNames(path: string, encoding: 'utf8' | 'latin1' = 'utf8'): string[] {
   try {
-    return readdirSync(path);
+    return readdirSync(path, encoding);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
     throw e;
@@ -164,40 +168,41 @@ export function listFrames(root: string, q: FrameQuery = {}): FrameEntry[] {
   return ordered ? out : out.sort(byTime);
 }
 
-/**
- * Names a day folder's check (isPlainRun) takes in one match: V8 gave up (RangeError) at
- * 100,000 names with 64-character ids (80,000 passed); a day of 20,000 frames is still one match.
- */
-const CHECK_LINES = 20_000;
 /** A name sorts below this once it is past the hour or minute (`yyyyMMddTHH`, `yyyyMMddTHHmm`) it is appended to: ':' follows the digits. */
 const PAST = ':';
+/** What defaultFileLines puts before each name (see there): no file name and no line holds it. */
+const NUL = '\0';
+/** How much of a default-pattern name comes before its id: `yyyyMMddTHHmmss.SSSZ_`. */
+const STAMP_ID = 21;
+/** The hour of a name (`THH` of `yyyyMMddTHH`) and its minute (`mm`), when it is a frame's. */
+const HOUR_RE = /^T(?:[01]\d|2[0-3])$/;
+const MINUTE_RE = /^[0-5]\d$/;
 
 /**
  * listFrames of one camera as lines of text (FrameIndex.lines), for the default pattern. A
  * listing runs once, and JavaScript run once per frame never gets fast before it ends: that was
- * most of `list --day`. So a day folder's names, which are text already, are joined and then
- * checked and turned into lines by regular expressions, an hour at a time (its frames share all
- * but their own fields), or a minute at a time in an hour spec.line cannot line whole (the
- * clocks change in it, or the local minute is not the UTC one: +05:30). Per minute, the code
- * run per minute became hot enough for V8 to optimise it, which cost more than it saved. Undefined, before anything is written, unless the frames are a
- * plain run of names in time order: a stray file, two frames of one millisecond, names out of
- * order or a minute `spec.line` cannot line are left to listFrames.
+ * most of `list --day`. So a day folder's names, which are text already, are joined and turned
+ * into lines by regular expressions, an hour at a time (its frames share all but their own
+ * fields), or a minute at a time in an hour spec.line cannot line whole (the clocks change in
+ * it, or the local minute is not the UTC one: +05:30). Per minute, the code run per minute
+ * became hot enough for V8 to optimise it, which cost more than it saved. The same replace
+ * checks the names (defaultFileLines): every text is made before any is written. Undefined,
+ * before anything is written, unless the frames are a plain run of names: a stray file, two
+ * frames of one millisecond or a minute `spec.line` cannot line are left to listFrames.
  */
 export function frameLines(root: string, q: FrameQuery & { camera: string; last?: number }, spec: LineSpec): number | undefined {
   if ((q.pattern ?? DEFAULT_NAME_PATTERN) !== DEFAULT_NAME_PATTERN || !isCameraName(q.camera)) return undefined;
   const days: { day: DefaultDay & { name: string }; files: string[] }[] = [];
-  let previous = '';
   for (const { day, fromStamp, toStamp } of foldersInRange(root, q.camera, q)) {
-    let files = readNames(join(root, q.camera, day.name));
+    // Every name lined is ASCII; one that is not (a character a byte here) is no frame's either way.
+    let files = readNames(join(root, q.camera, day.name), 'latin1');
     if (fromStamp !== undefined || toStamp !== undefined) files = files.filter((f) => (fromStamp === undefined || f >= fromStamp) && (toStamp === undefined || f < toStamp));
     if (files.length === 0) continue;
-    if (!isPlainRun(files, defaultFileRun(day.date))) return undefined;
-    // Folders are in date order, and readdir sorts names (libuv does), but nothing promises it.
-    for (const f of files) {
-      if (f <= previous) return undefined;
-      previous = f;
-    }
-    days.push({ day, files });
+    // readdir gives names sorted (libuv does), but nothing promises it: sorted here, where a
+    // sorted folder is one comparison a name in V8's sort (a JavaScript loop checking the
+    // order cost three times as much). Names of a folder that are all frames of it sort in
+    // time order, and the folders are in date order.
+    days.push({ day, files: files.sort() });
   }
   let count = 0;
   for (const d of days) count += d.files.length;
@@ -206,6 +211,9 @@ export function frameLines(root: string, q: FrameQuery & { camera: string; last?
     const first = days[0]!;
     const n = Math.min(cut, first.files.length);
     if (n === first.files.length) days.shift();
+    // Only the names kept are checked: a stray left out is no matter, but a frame of the same
+    // millisecond as the first kept (which byTime could put after it) is.
+    else if (first.files[n - 1]!.slice(0, STAMP_ID) === first.files[n]!.slice(0, STAMP_ID)) return undefined;
     else first.files = first.files.slice(n);
     cut -= n;
     count -= n;
@@ -213,50 +221,56 @@ export function frameLines(root: string, q: FrameQuery & { camera: string; last?
   // Every minute's replacement first: a minute that cannot be lined must stop us before output.
   const prefix = framePath(root, { name: '' });
   const escapedPrefix = spec.escape(prefix);
-  const runs: { files: string[]; lines: RegExp; replacement: string }[] = [];
+  type Parts = NonNullable<ReturnType<LineSpec['line']>>;
+  const runs: { files: string[]; lines: RegExp; parts: Parts; replacement: (parts: Parts) => string }[] = [];
   for (const { day, files } of days) {
     const name = `${q.camera}/${day.name}/`;
-    const fields = { id: '$4', minute: '$2', second: '$3', name: `${dollars(name)}$1`, path: `${dollars(escapedPrefix + name)}$1` };
+    const fields = { id: '$5', minute: '$3', second: '$4', name: `${dollars(name)}$1`, path: `${dollars(escapedPrefix + name)}$1` };
     const lines = defaultFileLines(day.date);
-    const replacement = (parts: NonNullable<ReturnType<LineSpec['line']>>) => parts.map((p) => (typeof p === 'string' ? dollars(p) : fields[p.field])).join('');
+    const replacement = (parts: Parts) => parts.map((p) => (typeof p === 'string' ? dollars(p) : fields[p.field])).join('');
     for (let i = 0; i < files.length; ) {
       const hour = files[i]!.slice(0, 'yyyyMMddTHH'.length);
+      // A name that is no frame's sorts anywhere, and may start a run: it is never lined (see
+      // below), but an hour or minute of no clock must not be asked for.
+      if (!hour.startsWith(day.date) || !HOUR_RE.test(hour.slice(8))) return undefined;
       const end = firstFrom(files, hour + PAST, i + 1);
       const hourStart = day.start + Number(hour.slice(9, 11)) * HOUR_MS;
       const parts = spec.line(hourStart, HOUR_MS);
-      if (parts) runs.push({ files: files.slice(i, end), lines, replacement: replacement(parts) });
+      if (parts) runs.push({ files: files.slice(i, end), lines, parts, replacement });
       for (let j = i; !parts && j < end; ) {
         const minute = files[j]!.slice(0, 'yyyyMMddTHHmm'.length);
+        if (!MINUTE_RE.test(minute.slice(11))) return undefined;
         const minuteEnd = firstFrom(files, minute + PAST, j + 1);
         const minuteParts = spec.line(hourStart + Number(minute.slice(11, 13)) * MINUTE_MS, MINUTE_MS);
         if (!minuteParts) return undefined;
-        runs.push({ files: files.slice(j, minuteEnd), lines, replacement: replacement(minuteParts) });
+        runs.push({ files: files.slice(j, minuteEnd), lines, parts: minuteParts, replacement });
         j = minuteEnd;
       }
       i = end;
     }
   }
-  for (const run of runs) spec.write(`${run.files.join('\n')}\n`.replace(run.lines, run.replacement));
-  return count;
-}
-
-/**
- * Whether a day folder's `files` are all frames of it, no two of one stamp (frames of one
- * millisecond, which byTime orders by id, not by name), by `run` (defaultFileRun), `part`
- * names at a time. Internal: exported for its test.
- */
-export function isPlainRun(files: readonly string[], run: RegExp, part = CHECK_LINES): boolean {
-  for (let at = 0; at < files.length; at += part) {
-    // One name past the part: the next part's first, which this part's last must not share a stamp with.
-    try {
-      if (!run.test(`${files.slice(at, at + part + 1).join('\n')}\n`)) return false;
-    } catch (e) {
-      // Out of backtracking room after all (V8's limit is its own): listFrames will do.
-      if (e instanceof RangeError) return false;
-      throw e;
-    }
+  // A line that ends in the same text in every run (`"}\n`, `\n`) is made from the end of the
+  // line before it: that text and the next line's first are then one part of the replacement,
+  // not two (each part of every line costs V8 about as much as the regular expression's match).
+  // The first line's copy of it goes, and the last line's is written after all.
+  const last = runs[0]?.parts.at(-1);
+  const tail = typeof last === 'string' && runs.every((r) => r.parts.at(-1) === last) ? last : '';
+  const replacements = runs.map((r) => (tail ? dollars(tail) + r.replacement(r.parts.slice(0, -1)) : r.replacement(r.parts)));
+  // A NUL left in a text is a name that was not a frame's (see defaultFileLines); one in a line
+  // itself would hide that.
+  if (replacements.some((r) => r.includes(NUL))) return undefined;
+  const texts: string[] = [];
+  for (const [i, run] of runs.entries()) {
+    const text = `${NUL}${run.files.join(NUL)}`.replace(run.lines, replacements[i]!);
+    if (text.includes(NUL)) return undefined;
+    texts.push(text);
   }
-  return true;
+  if (texts.length > 0) {
+    texts[0] = texts[0]!.slice(tail.length);
+    texts[texts.length - 1] += tail;
+  }
+  for (const text of texts) spec.write(text);
+  return count;
 }
 
 /** Text as itself in a replacement string of String#replace. */

@@ -112,26 +112,19 @@ export function defaultFileTime(file: string, day: DefaultDay): number {
 const HOUR = '(?:[01]\\d|2[0-3])';
 
 /**
- * The lines defaultFileTime takes for frames of the day folder of `date` (yyyyMMdd), in the
- * names of that folder joined one a line: a global, multiline expression whose groups are the
- * name ($1), its minute into the hour, `mm` ($2), its seconds into the minute with
- * milliseconds, `SS.mmm` ($3), and its id ($4).
- * The same checks as defaultFileTime's (DEFAULT_FILE_RE, the folder's date, no 24:00 or 59:60).
+ * The names defaultFileTime takes as frames of the day folder of `date` (yyyyMMdd), in the
+ * folder's names joined each after a NUL (`\0NAME\0NAME...`: no file name holds a NUL), for
+ * String#replace: a global expression whose groups are the name ($1), its stamp up to the
+ * milliseconds ($2), its minute into the hour, `mm` ($3), its seconds into the minute with
+ * milliseconds, `SS.mmm` ($4), and its id ($5). The same checks as
+ * defaultFileTime's (DEFAULT_FILE_RE, the folder's date, no 24:00 or 59:60), and one more: the
+ * name after it must not have the same stamp (frames of one millisecond, which byTime orders by
+ * id, not by name). A match takes its NUL and a whole name (the next NUL, or the end, follows
+ * it), and a match can only start at a NUL: so every name is replaced exactly when the text
+ * that is left holds no NUL, and a name that is not a frame leaves its own.
  */
 export function defaultFileLines(date: string): RegExp {
-  return new RegExp(`^(${date}T${HOUR}([0-5]\\d)([0-5]\\d\\.\\d{3})Z_(${FRAME_ID_PATTERN})\\.jpg)\\n`, 'gm');
-}
-
-/**
- * Whether names of the day folder of `date`, joined one a line (each ending in '\n'), are all
- * lines defaultFileLines takes, with no two in a row of one stamp (frames of one millisecond):
- * one non-global expression that matches the whole text or nothing. It makes no string, where
- * replacing every line with nothing and then searching every line start for a repeated stamp
- * (a backreference) cost a sixth of `list --day`. Its backtracking grows with the lines: V8
- * gives up (RangeError) near 100,000 of them, so callers check a folder in parts.
- */
-export function defaultFileRun(date: string): RegExp {
-  return new RegExp(`^(?:(${date}T${HOUR}[0-5]\\d[0-5]\\d\\.\\d{3}Z)_${FRAME_ID_PATTERN}\\.jpg\\n(?!\\1_))*$`);
+  return new RegExp(`\\0((${date}T${HOUR}([0-5]\\d)([0-5]\\d\\.\\d{3}))Z_(${FRAME_ID_PATTERN})\\.jpg)(?=\\0(?!\\2Z_)|$)`, 'g');
 }
 
 const patterns = new Map<string, { format: Format; parse: Parse }>([[DEFAULT_NAME_PATTERN, { format: formatDefault, parse: parseDefault }]]);
