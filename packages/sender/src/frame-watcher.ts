@@ -50,11 +50,21 @@ export type FrameHandler = (frame: MonitorFrame) => Promise<boolean>;
 
 type Trouble = 'missing' | 'broken' | 'stale' | 'failing';
 
+/**
+ * chokidar passes on one change event per file per 50 ms and drops the rest (its _throttle of
+ * 'change'): a picture written within 50 ms of the previous one brought no event, and waited
+ * for the interval's check (a second by default). So every event is followed by one more look
+ * as that window ends (our timer runs after chokidar's, set first): one stat when nothing
+ * changed meanwhile.
+ */
+const AFTER_EVENT_RECHECK_MS = 50;
+
 export class FrameWatcher {
   private readonly file: string;
   private chokidar: FSWatcher | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private later: NodeJS.Timeout | undefined;
+  private recheck: NodeJS.Timeout | undefined;
   private stopped = false;
   private busy = false;
   private again = false;
@@ -84,6 +94,7 @@ export class FrameWatcher {
     this.stopped = true;
     clearInterval(this.ticker);
     clearTimeout(this.later);
+    clearTimeout(this.recheck);
     await this.chokidar?.close();
     this.chokidar = undefined;
   }
@@ -108,7 +119,10 @@ export class FrameWatcher {
     });
     this.chokidar = watcher;
     watcher.on('all', (_event: string, path: string) => {
-      if (path === this.file) this.check();
+      if (path !== this.file) return;
+      this.check();
+      clearTimeout(this.recheck);
+      this.recheck = setTimeout(() => this.check(), AFTER_EVENT_RECHECK_MS);
     });
     watcher.on('error', (e: unknown) => this.options.log.warn(`file events for ${folder} failed (${(e as Error).message}); checking every ${this.options.intervalMs} ms still`));
     await new Promise<void>((ready) => watcher.once('ready', ready));
