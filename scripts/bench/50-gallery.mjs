@@ -264,9 +264,9 @@ export async function run() {
     if (base) stops.push(base.stop);
     // Its day listed, as this checkout's gallery has by now.
     if (base) await timedGet(base.port, dayPath);
-    // Before its answers came with the page, the gallery's address had them after a #, which
-    // it still reads.
-    const baseUrl = base && `http://127.0.0.1:${base.port}/#camera=${CAMERA}&day=${DAY}&view=frames`;
+    // Before its answers came with the page (c0259ed) the gallery read its address after the #
+    // only; since, the query first: one address for either.
+    const baseUrl = base && `http://127.0.0.1:${base.port}/?camera=${CAMERA}&day=${DAY}&view=frames#camera=${CAMERA}&day=${DAY}&view=frames`;
     // Interleaved, each first in turn: a machine busy with something else for a
     // while (it is shared) slows both alike, and the ratio of medians compares like with like.
     for (let i = 0; i < SCREEN_ROUNDS; i++) {
