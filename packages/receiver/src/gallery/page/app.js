@@ -804,13 +804,14 @@ function connect() {
 
 /** The address says the view, camera and day (#...), and the event played (?event=ID). */
 function writeAddress() {
-  const address = `${location.pathname}?${q({
+  const query = q({
     camera: state.camera,
     day: state.day,
     ...(state.view === 'frames' ? { view: 'frames' } : {}),
     ...($('allcams').checked ? { all: 1 } : {}),
     ...(state.clip ? { event: state.clip.event.id } : {}),
-  })}`;
+  });
+  const address = query ? `${location.pathname}?${query}` : location.pathname;
   // The same (the page opened at it, or nothing changed): no same-document navigation to make.
   if (address !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, '', address);
 }

@@ -45,8 +45,9 @@ export async function api(path) {
   return body;
 }
 
+// A null is left out (no camera yet: an address without one, not `camera=null`).
 /** @param {Record<string, string | number | null>} params */
-export const q = (params) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+export const q = (params) => new URLSearchParams(Object.entries(params).flatMap(([k, v]) => (v === null ? [] : [[k, String(v)]]))).toString();
 
 /** What opening a day asks for: its summary, a page of its frames, its events (of one camera or all). */
 export const dayPath = (/** @type {string | null} */ camera, /** @type {string | null} */ day) => `/api/day?${q({ camera, day })}`;
