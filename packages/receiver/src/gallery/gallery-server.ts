@@ -38,8 +38,6 @@ const IMMUTABLE_MAX_AGE = '365d';
 const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 const DEFAULT_PAGE = 200;
 const MAX_PAGE = 1000;
-/** requests.js's PAGE: the first page of frames the page is served with is the one it asks for. */
-const PAGE_PAGE = 500;
 
 /** The page's policy; its scripts are its own files and, on the page itself, the inline one of that hash. */
 const pageCsp = (scriptSources = '') =>
@@ -374,7 +372,7 @@ export class GalleryServer {
       const ofDay = new URL(`http://gallery.invalid/?${new URLSearchParams({ camera, day })}`);
       const listing = await this.day(ofDay);
       answers.summary = this.daySummary(listing);
-      ofDay.searchParams.set('limit', String(PAGE_PAGE));
+      ofDay.searchParams.set('limit', String(this.indexPage.pageSize));
       answers.frames = this.framePage(listing, ofDay);
       if (wanted.get('view') !== 'frames') {
         if (wanted.get('all') === '1') ofDay.searchParams.delete('camera');

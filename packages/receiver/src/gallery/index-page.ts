@@ -11,6 +11,8 @@ export interface IndexPage {
   scriptSource: string;
   /** Where in `body` the inline script starts: the answers it takes go before it (withAnswers). */
   scriptAt: number;
+  /** requests.js's PAGE: frames per page it asks for, so the first page it is given is that one. */
+  pageSize: number;
 }
 
 /**
@@ -34,10 +36,13 @@ export function indexPage(html: string, requestsModule: string): IndexPage {
   const at = html.indexOf(REQUESTS_TAG);
   if (at < 0 || html.indexOf(REQUESTS_TAG, at + 1) >= 0) throw new Error(`index.html must have ${REQUESTS_TAG} once`);
   const script = classicScript(requestsModule);
+  const pageSize = Number(/^export const PAGE = (\d+);$/m.exec(requestsModule)?.[1]);
+  if (!(pageSize > 0)) throw new Error('requests.js must say `export const PAGE = N;` (frames per page)');
   const body = Buffer.from(html.slice(0, at) + `<script>${script}</script>` + html.slice(at + REQUESTS_TAG.length), 'utf8');
   return {
     body,
     scriptAt: Buffer.byteLength(html.slice(0, at)),
+    pageSize,
     etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
     scriptSource: `'sha256-${createHash('sha256').update(script, 'utf8').digest('base64')}'`,
   };
