@@ -13,19 +13,6 @@ interface StoreWatchEvents {
   error: [Error];
 }
 
-/**
- * Whether the folder was made at `ms` or later, give or take 50 ms: file times come from the
- * kernel's coarse clock, a tick (up to 10 ms) behind Date.now(). One made just before is read
- * too, which only reports its frames once more.
- */
-function bornSince(path: string, ms: number): boolean {
-  try {
-    return statSync(path).birthtimeMs >= ms - 50;
-  } catch {
-    return false;
-  }
-}
-
 /** Folder levels between a camera folder and its frames: 1 for `yyyy-MM-dd/...`. */
 function folderLevels(pattern: string): number {
   return frameName('c', new Date(0), 'x', pattern).split('/').length - 2;
@@ -49,15 +36,12 @@ export class StoreWatch extends EventEmitter<StoreWatchEvents> implements StoreC
   private readonly pending = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private ready = false;
-  /** When start() began: a folder made after it, even while chokidar's first scan runs, is read. */
-  private startedMs = Infinity;
   private readonly leafDepth: number;
 
   constructor(
     private readonly root: string,
     private readonly pattern: string,
     private readonly batchMs = 150,
-    private readonly now = Date.now,
   ) {
     super();
     this.leafDepth = 1 + folderLevels(pattern);
@@ -65,7 +49,6 @@ export class StoreWatch extends EventEmitter<StoreWatchEvents> implements StoreC
 
   /** Resolves once the existing folders are watched. */
   async start(): Promise<void> {
-    this.startedMs = this.now();
     const { watch } = await import('chokidar');
     const tree = watch(this.root, {
       ignoreInitial: false,
@@ -105,10 +88,8 @@ export class StoreWatch extends EventEmitter<StoreWatchEvents> implements StoreC
     }
     watcher.on('error', () => this.dropFolders(path));
     this.leaves.set(rel, watcher);
-    // A folder made after start-up may have got its first frames before it was watched; one
-    // that chokidar's first scan reports may have been made during it, after the store was
-    // listed (its birth time says which: a stat per folder, not a read of every day).
-    if (this.ready || bornSince(path, this.startedMs)) {
+    // A folder made after start-up may have got its first frames before it was watched.
+    if (this.ready) {
       try {
         for (const file of readdirSync(path)) this.queue(`${rel.split(sep).join('/')}/${file}`);
       } catch {
