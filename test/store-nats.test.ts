@@ -331,6 +331,21 @@ describe.skipIf(!hasNats)('NATS store, 3-node cluster with R=3', () => {
     }
   });
 
+  it('creating the buckets waits past --nats-timeout until they have leaders, and then takes frames at once', async () => {
+    // A new replicated stream is answered once its replicas have chosen a leader, which here
+    // takes longer than 100 ms: a create that times out is asked again, and the open returns
+    // only once both streams have a leader, so that the first frame is not refused.
+    const args = ['--nats-replicas', '3', '--nats-timeout', '100ms'];
+    const store = await open(nats.url('slow'), args);
+    try {
+      expect(await streamState(nats.nodes[0]!, 'OBJ_slow')).toMatchObject({ replicas: 3 });
+      expect(await streamState(nats.nodes[0]!, 'KV_slow-index')).toMatchObject({ replicas: 3 });
+      expect((await put(store, meta('cam', 1), jpeg(1))).duplicate).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('--nats-replicas must match the bucket', async () => {
     await (await open(nats.url('r3'), ['--nats-replicas', '3'])).close();
     await expect(open(nats.url('r3'), ['--nats-replicas', '1'])).rejects.toMatchObject({ code: 'usage', message: expect.stringMatching(/keeps 3 replica/) });

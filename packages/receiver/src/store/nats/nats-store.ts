@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { checkCameraName, SurveillanceError } from '@surveillance/shared';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, credsAuthenticator, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { localMidnightsIn } from '../file-index.ts';
@@ -40,6 +40,13 @@ const INDEX_SUFFIX = '-index';
 const PARALLEL = 64;
 /** Watch batches: entries arriving within this long are reported together. */
 const BATCH_MS = 50;
+/**
+ * How long an open that creates the buckets waits for them. A new replicated stream takes
+ * writes once its replicas have chosen a leader: a few hundred milliseconds in a 3-node cluster
+ * that has just formed on this machine, and more when the cluster or the machine is busy,
+ * which can be longer than --nats-timeout lets a frame wait.
+ */
+const CREATE_WAIT_MS = 30_000;
 
 interface IndexValue {
   size: number;
@@ -62,6 +69,33 @@ function failed(what: string, e: unknown): SurveillanceError {
   const text = (e as Error).message ?? String(e);
   const full = e instanceof JetStreamApiError && /maximum bytes|insufficient resources|storage/i.test(text);
   return new SurveillanceError(full ? 'store-full' : 'store-failed', `${what}: ${text}`, { cause: e });
+}
+
+const isTimeout = (e: unknown) => e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError);
+
+/**
+ * `create()`, asked again while it times out until `until`: creating is idempotent (the clients
+ * look the stream up first, and the server answers a second identical create with the stream).
+ */
+async function creating<T>(until: number, create: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await create();
+    } catch (e) {
+      if (!isTimeout(e) || Date.now() >= until) throw e;
+    }
+  }
+}
+
+/** The stream's info once it has a leader, asked every 100 ms until `until`. */
+async function withLeader(jsm: JetStreamManager, stream: string, until: number): Promise<StreamInfo> {
+  for (;;) {
+    const info = await creating(until, () => jsm.streams.info(stream));
+    // A server outside a cluster names itself.
+    if (!info.cluster || info.cluster.leader) return info;
+    if (Date.now() >= until) throw new SurveillanceError('store-failed', `stream ${stream} has no leader: has the cluster lost its quorum?`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const isWrongLastSequence = (e: unknown) =>
@@ -129,10 +163,11 @@ export async function openNatsStore(settings: NatsSettings, o: OpenNatsOptions):
     let objects: ObjectStore;
     let index: KV;
     if (o.create) {
-      objects = await objm.create(address.bucket, { replicas: settings.replicas, storage: 'file', ...(settings.maxBytes ? { max_bytes: settings.maxBytes } : {}) });
-      index = await kvm.create(indexName, { replicas: settings.replicas, history: 1, storage: 'file' });
+      const until = Date.now() + Math.max(settings.timeoutMs, CREATE_WAIT_MS);
+      objects = await creating(until, () => objm.create(address.bucket, { replicas: settings.replicas, storage: 'file', ...(settings.maxBytes ? { max_bytes: settings.maxBytes } : {}) }));
+      index = await creating(until, () => kvm.create(indexName, { replicas: settings.replicas, history: 1, storage: 'file' }));
       for (const stream of [`OBJ_${address.bucket}`, `KV_${indexName}`]) {
-        const have = (await jsm.streams.info(stream)).config.num_replicas;
+        const have = (await withLeader(jsm, stream, until)).config.num_replicas;
         if (have !== settings.replicas) {
           throw new SurveillanceError('usage', `store ${address.location}: stream ${stream} keeps ${have} replica(s), but --nats-replicas is ${settings.replicas}; change one of them (nats stream edit ${stream} --replicas ${settings.replicas})`);
         }
