@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -8,7 +9,8 @@ import { FileStore } from '../packages/receiver/src/store/file-store.ts';
 import { frameName } from '../packages/receiver/src/store/frame-name.ts';
 import { exchange } from './helpers/client.ts';
 import { get, startGallery, type RunningGallery } from './helpers/gallery.ts';
-import { FIXTURES, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { cleanEnv, FIXTURES, freePort, RECEIVER_BIN, startReceiver, tempDir, type RunningReceiver } from './helpers/receiver.ts';
+import { needTools } from './helpers/tools.ts';
 import { storedFrames, waitFor } from './helpers/sender.ts';
 
 /**
@@ -173,14 +175,38 @@ describe('hostile peers', () => {
     expect(readdirSync(join(r.store, '.incoming'))).toEqual([]);
   });
 
+  // Before, the receiver aged them by its own clock: two hours ahead, it removed the file.
+  it.skipIf(!needTools('faketime'))("a receiver whose clock runs two hours ahead of the file system's leaves alone the file another receiver is writing", async () => {
+    const root = join(tmp.path, 'skewed-store');
+    mkdirSync(join(root, '.incoming'), { recursive: true });
+    const writing = join(root, '.incoming', '4242-1-abcd.part');
+    writeFileSync(writing, 'the first bytes of a frame');
+    const port = await freePort();
+    const child = spawn('faketime', ['-m', '-f', '+2h', 'node', RECEIVER_BIN, '--store', root, '--min-free', '0', '--listen', `127.0.0.1:${port}`], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    try {
+      await waitFor(() => /"msg":"listening"/.test(stderr) || child.exitCode !== null, 'the receiver to listen');
+      expect(stderr).toMatch(/"msg":"listening"/);
+      // It started (and tidied), and it stores: the frame is its own, under its own clock.
+      expect((await exchange(port, [BASELINE])).lines[0]).toMatch(/^OK /);
+      expect(readdirSync(join(root, '.incoming'))).toEqual(['4242-1-abcd.part']);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('tidy() clears .part files older than an hour (by an injected clock), keeps fresh ones, and re-creates .incoming/', () => {
     const root = join(tmp.path, 'tidy-store');
     const store = new FileStore({ root }).prepare();
     const incoming = join(root, '.incoming');
     writeFileSync(join(incoming, '1-1-dead.part'), 'half a frame');
-    store.tidy(Date.now());
+    // Ages from the file's own time, which the kernel set: the process clock may be another
+    // (scripts/test-at-hours.sh moves only that one).
+    const written = statSync(join(incoming, '1-1-dead.part')).mtimeMs;
+    store.tidy(written);
     expect(readdirSync(incoming)).toEqual(['1-1-dead.part']);
-    store.tidy(Date.now() + 2 * 60 * 60 * 1000);
+    store.tidy(written + 2 * 60 * 60 * 1000);
     expect(readdirSync(incoming)).toEqual([]);
     rmSync(incoming, { recursive: true });
     store.tidy();

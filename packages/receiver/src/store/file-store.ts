@@ -108,13 +108,23 @@ export class FileStore implements Store {
   /**
    * Housekeeping, at start and again and again in a long-running receiver (receive/listener.ts):
    * `.incoming/` made again if someone removed it, and temporary files of receivers that died
-   * removed. `now` is injectable for tests.
+   * removed.
+   *
+   * A file's age is taken on the file system's clock, not this process's: `now` is the last
+   * change of `.incoming/` (a file made or removed there), which no file in it predates. With
+   * the process clock, one running ahead of the file system's by an hour (a store on NFS whose
+   * server runs behind, a clock set wrong) took the file another receiver was writing at that
+   * moment for a dead one's and removed it, and that frame failed. A dead receiver's file goes
+   * once the folder has changed an hour after it. `now` is injectable for tests.
    */
-  tidy(now = Date.now()): void {
+  tidy(now?: number): void {
     let names: string[];
+    let at: number;
     try {
       mkdirSync(this.incoming, { recursive: true });
       names = readdirSync(this.incoming);
+      if (names.length === 0) return;
+      at = now ?? statSync(this.incoming).ctimeMs;
     } catch (e) {
       throw storeError(`cannot create the store at ${this.root}`, e);
     }
@@ -123,7 +133,7 @@ export class FileStore implements Store {
       try {
         // ctime, not mtime: a frame being committed has its mtime set to its capture time,
         // which may be long ago (a spool emptied after a night offline).
-        if (now - statSync(path).ctimeMs > STALE_INCOMING_MS) unlinkSync(path);
+        if (at - statSync(path).ctimeMs > STALE_INCOMING_MS) unlinkSync(path);
       } catch {
         // Another receiver finished or removed it first.
       }
