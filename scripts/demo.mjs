@@ -124,10 +124,12 @@ function plan(o) {
       what: useActivate
         ? `127.0.0.1:${o.port}, ${link}, one process per connection (systemd-socket-activate)`
         : `127.0.0.1:${o.port}, ${link}, one listener process`,
-      // systemd-socket-activate gives its children only the variables named with -E.
+      // systemd-socket-activate gives its children only the variables named with -E: all of
+      // ours, as every other program here has them (TZ, LANG, NO_COLOR, and a clock moved by
+      // libfaketime, which the sender shares).
       command: useActivate
         ? ['systemd-socket-activate', '--inetd', '-a', '-l', `127.0.0.1:${o.port}`,
-            ...['PATH', 'HOME', 'TZ', 'LANG', 'NO_COLOR'].filter((k) => process.env[k] !== undefined).flatMap((k) => ['-E', k]),
+            ...Object.keys(process.env).flatMap((k) => ['-E', k]),
             process.execPath, receiverBin, ...receiverArgs]
         : [process.execPath, receiverBin, ...receiverArgs, '--listen', `127.0.0.1:${o.port}`],
     },

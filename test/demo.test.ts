@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exchange } from './helpers/client.ts';
-import { cleanEnv, FIXTURES, freePort, ROOT, tempDir } from './helpers/receiver.ts';
+import { cleanEnv, clockMoved, FIXTURES, freePort, ROOT, tempDir } from './helpers/receiver.ts';
 import { ensureBuilt } from './helpers/review-cli.ts';
 import { storedFrames } from './helpers/sender.ts';
 import { needTools } from './helpers/tools.ts';
@@ -97,7 +97,10 @@ async function until<T>(what: string, probe: () => T | undefined | false, demo: 
 }
 
 describe.skipIf(!needTools('ps'))('pnpm start: the whole pipeline on this machine', () => {
-  it.skipIf(!needTools('ffmpeg', 'systemd-socket-activate'))(
+  // Not with a moved clock: the sender takes each frame's capture time from monitor.jpg's file
+  // time, which the kernel sets on the real clock, and to a notifier on the moved one every
+  // frame is then hours old: history, rightly not announced.
+  it.skipIf(!needTools('ffmpeg', 'systemd-socket-activate') || clockMoved())(
     'frames flow over TLS from the ffmpeg camera through the sender to a per-connection receiver, the notifier logs the event; Ctrl-C stops every process and exits 0',
     async () => {
       const demo = await startDemo();

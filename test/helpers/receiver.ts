@@ -33,6 +33,12 @@ export function freePort(): Promise<number> {
 const FAKE_CLOCK = /^(LD_PRELOAD|FAKETIME.*|DONT_FAKE_MONOTONIC|NO_FAKE_STAT)$/;
 
 /**
+ * Whether scripts/test-at-hours.sh moved the clock. File times stay the kernel's, so a check of
+ * what a program does with the capture times a camera's files carry cannot hold then.
+ */
+export const clockMoved = (): boolean => process.env.FAKETIME !== undefined;
+
+/**
  * An environment without the shell's extras (NODE_EXTRA_CA_CERTS, NODE_OPTIONS...), but with a
  * moved clock passed on: a child on the real clock would not test the hour the run claims.
  */
@@ -71,6 +77,7 @@ export async function startReceiver(
 ): Promise<RunningReceiver> {
   const port = fixedPort ?? (await freePort());
   const receiver = ['node', RECEIVER_BIN, '--store', store, ...args];
+  const childEnv = cleanEnv(env);
   const argv =
     mode === 'standalone'
       ? [...receiver, '--listen', `127.0.0.1:${port}`]
@@ -81,11 +88,13 @@ export async function startReceiver(
           // not. Set as systemd would, unless the test sets it (to '' for a launcher that does not).
           ...(mode === 'inetd' && !('REMOTE_ADDR' in env) ? ['-E', 'REMOTE_ADDR=127.0.0.1'] : []),
           '-l', `127.0.0.1:${port}`,
-          // The launcher passes on only what it is told to (-E NAME copies its own value).
-          ...Object.keys(env).flatMap((name) => ['-E', name]),
+          // The launcher passes on only what it is told to (-E NAME copies its own value): the
+          // test's variables, and a moved clock, or the receiver would be on another clock than
+          // the sender that talks to it.
+          ...Object.keys(childEnv).flatMap((name) => ['-E', name]),
           ...receiver,
         ];
-  const child = spawn(argv[0]!, argv.slice(1), { env: cleanEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(argv[0]!, argv.slice(1), { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   await new Promise<void>((resolve, reject) => {
