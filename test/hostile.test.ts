@@ -182,7 +182,7 @@ describe('hostile peers', () => {
     const writing = join(root, '.incoming', '4242-1-abcd.part');
     writeFileSync(writing, 'the first bytes of a frame');
     const port = await freePort();
-    const child = spawn('faketime', ['-m', '-f', '+2h', 'node', RECEIVER_BIN, '--store', root, '--min-free', '0', '--listen', `127.0.0.1:${port}`], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('faketime', ['-m', '-f', '+2h', 'node', RECEIVER_BIN, '--store', root, '--min-free', '0', '--listen', `127.0.0.1:${port}`], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     try {
@@ -192,7 +192,8 @@ describe('hostile peers', () => {
       expect((await exchange(port, [BASELINE])).lines[0]).toMatch(/^OK /);
       expect(readdirSync(join(root, '.incoming'))).toEqual(['4242-1-abcd.part']);
     } finally {
-      child.kill('SIGKILL');
+      // The group: faketime runs the receiver as its child, which a kill of faketime leaves.
+      process.kill(-child.pid!, 'SIGKILL');
     }
   });
 
