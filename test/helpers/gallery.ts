@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Series } from './store-fixture.ts';
-import { cleanEnv, freePort, realClockEnv, RECEIVER_BIN } from './receiver.ts';
+import { cleanEnv, freePort, killedAtExit, realClockEnv, RECEIVER_BIN } from './receiver.ts';
 
 export interface RunningGallery {
   url: string;
@@ -45,10 +45,12 @@ export async function startGallery(
 ): Promise<RunningGallery> {
   const port = await freePort();
   const command = [...wrapper, 'node', RECEIVER_BIN, 'serve', '--store', store, '--listen', `127.0.0.1:${port}`, ...args];
-  const child = spawn(command[0]!, command.slice(1), {
-    env: cleanEnv({ TZ: SERVER_TZ, ...env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = killedAtExit(
+    spawn(command[0]!, command.slice(1), {
+      env: cleanEnv({ TZ: SERVER_TZ, ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -5,7 +5,7 @@ import { frameName } from '../../packages/receiver/src/store/frame-name.ts';
 import { appendIndex } from '../../packages/receiver/src/store/event-index.ts';
 import type { FrameReason } from '../../packages/receiver/src/store/store.ts';
 import { createRequire } from 'node:module';
-import { FIXTURES, freePort, RECEIVER_BIN, ROOT } from './receiver.ts';
+import { FIXTURES, freePort, killedAtExit, RECEIVER_BIN, ROOT } from './receiver.ts';
 
 // The receiver's own dependency (the test is a client, as Home Assistant would be).
 type Mqtt = typeof import('../../packages/receiver/node_modules/mqtt/build/index.js');
@@ -79,7 +79,7 @@ export async function startMosquitto(dir: string, users: Record<string, string>)
   const conf = join(dir, 'mosquitto.conf');
   // Run as root, mosquitto would switch to its own user, which cannot read our private folder.
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, ...(process.getuid?.() === 0 ? ['user root'] : []), 'allow_anonymous false', `password_file ${passwd}`, 'persistence false', 'log_dest stderr', 'log_type error', ''].join('\n'));
-  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = killedAtExit(spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   // Ready when it accepts a connection.
@@ -117,7 +117,7 @@ export interface RunningNotifier {
 
 /** Starts the built `surveillance-receiver notify`. */
 export function startNotifier(args: string[], env: NodeJS.ProcessEnv): RunningNotifier {
-  const child = spawn(process.execPath, [RECEIVER_BIN, 'notify', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = killedAtExit(spawn(process.execPath, [RECEIVER_BIN, 'notify', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let text = '';
   const waiters: (() => void)[] = [];
   const onData = (d: Buffer) => {

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const RECEIVER_BIN = join(ROOT, 'packages/receiver/bin/surveillance-receiver.cjs');
@@ -27,6 +28,23 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The daemons a test file started (receivers, senders, galleries, notifiers, brokers), killed
+ * after all its tests (vitest runs this root-level hook after the file's own): a test that
+ * fails before it stops them would leave them running.
+ */
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** `child`, killed after the test file's tests if it is still running then. */
+export function killedAtExit<T extends ChildProcess>(child: T): T {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
 }
 
 /** libfaketime's variables, set by scripts/test-at-hours.sh to move the clock of every process. */
@@ -94,7 +112,7 @@ export async function startReceiver(
           ...Object.keys(childEnv).flatMap((name) => ['-E', name]),
           ...receiver,
         ];
-  const child = spawn(argv[0]!, argv.slice(1), { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = killedAtExit(spawn(argv[0]!, argv.slice(1), { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   await new Promise<void>((resolve, reject) => {

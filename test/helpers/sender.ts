@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { cleanEnv, SENDER_BIN } from './receiver.ts';
+import { cleanEnv, killedAtExit, SENDER_BIN } from './receiver.ts';
 
 /** Log lines of a child that logs pino JSON to stderr; other lines kept as { msg: line }. */
 export type LogLine = Record<string, unknown> & { msg: string; level?: number };
@@ -33,7 +33,7 @@ export interface RunningSender {
 }
 
 export function startSender(args: string[], env: Record<string, string> = {}): RunningSender {
-  const child = spawn('node', [SENDER_BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = killedAtExit(spawn('node', [SENDER_BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   child.stdout!.resume();
